@@ -1,0 +1,55 @@
+"""The `tickets` collection: the system of record, with its embedded outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.persistence import IndexSpec
+
+COLLECTION = "tickets"
+COUNTERS = "counters"
+INDEXES = [
+    IndexSpec(COLLECTION, [("number", 1)], unique=True),
+    IndexSpec(COLLECTION, [("reporter.id", 1), ("created_at", -1)]),
+    IndexSpec(COLLECTION, [("created_at", -1)]),
+]
+
+
+class MongoTickets:
+    """Ticket persistence; every update is a single-document atomic write."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.collection = db[COLLECTION]
+        self._counters = db[COUNTERS]
+
+    async def next_sequence(self, name: str = "ticket") -> int:
+        """Return the next value of a monotonically increasing counter (never reused)."""
+        counter = await self._counters.find_one_and_update(
+            {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        return int(counter["seq"])
+
+    async def insert(self, document: dict[str, Any]) -> None:
+        """Insert a new ticket; raises DuplicateKeyError if its number is taken."""
+        await self.collection.insert_one(document)
+
+    async def by_number(self, number: str) -> dict[str, Any] | None:
+        """Return the ticket with this number, without internal bookkeeping fields."""
+        return await self.collection.find_one({"number": number}, {"outbox": 0, "applied_events": 0})
+
+    async def apply_once(
+        self, ticket_id: str, event_id: str, fields: dict[str, Any], entry: dict[str, Any]
+    ) -> bool:
+        """Apply an event's changes unless already applied; return True if this call applied them."""
+        result = await self.collection.update_one(
+            {"_id": ticket_id, "applied_events": {"$ne": event_id}},
+            {"$set": fields, "$push": {"timeline": entry, "applied_events": event_id}},
+        )
+        return result.modified_count == 1
+
+    async def exists(self, ticket_id: str) -> bool:
+        """Return True if a ticket with this id is stored."""
+        return await self.collection.count_documents({"_id": ticket_id}, limit=1) == 1

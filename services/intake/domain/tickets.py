@@ -1,0 +1,82 @@
+"""The ticket as a record: numbers, the new-ticket document, timeline entries (pure, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.contracts import TicketTriaged
+
+STATUSES = ("open", "in_progress", "waiting_for_info", "on_hold", "resolved", "closed")
+
+
+def format_number(prefix: str, sequence: int) -> str:
+    """Return the human-readable ticket number, e.g. INC-000123."""
+    if sequence < 1:
+        raise ValueError("ticket sequence starts at 1")
+    return f"{prefix}-{sequence:06d}"
+
+
+def timeline_entry(at: datetime, actor: dict[str, str], action: str, detail: str, **data: Any) -> dict[str, Any]:
+    """Return one timeline entry: who did what, when, and why."""
+    entry: dict[str, Any] = {"at": at, "actor": actor, "action": action, "detail": detail}
+    if data:
+        entry["data"] = data
+    return entry
+
+
+def system_actor(service: str) -> dict[str, str]:
+    """Return the actor that stands for one of our services in a timeline."""
+    return {"type": "system", "id": service, "name": service}
+
+
+def new_ticket_document(
+    *,
+    ticket_id: str,
+    number: str,
+    fields: dict[str, Any],
+    reporter: dict[str, Any],
+    now: datetime,
+    outbox: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Return the document of a freshly reported ticket, owing its events in `outbox`."""
+    actor = {"type": "reporter", "id": reporter["id"], "name": reporter["name"]}
+    return {
+        "_id": ticket_id,
+        "number": number,
+        **fields,
+        "status": "open",
+        "severity": None,
+        "tier": None,
+        "team": None,
+        "sla": None,
+        "triage": None,
+        "reporter": reporter,
+        "created_at": now,
+        "updated_at": now,
+        "timeline": [timeline_entry(now, actor, "reported", f"Ticket {number} reported")],
+        "applied_events": [],
+        "outbox": outbox,
+    }
+
+
+def triage_changes(event: TicketTriaged, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the fields a ticket.triaged event sets and the timeline entry that explains it."""
+    fields = {
+        "severity": event.severity.value,
+        "tier": event.tier,
+        "team": event.team,
+        "triage": {"rule": event.rule, "reason": event.reason},
+        "sla": {
+            "acknowledge_due_at": event.acknowledge_due_at,
+            "response_due_at": event.response_due_at,
+            "resolution_due_at": event.resolution_due_at,
+            "response_target": event.response_target,
+        },
+        "updated_at": now,
+    }
+    detail = (
+        f"Triaged as {event.severity.value} ({event.reason}); routed to Tier {event.tier} {event.team}; "
+        f"response due {event.response_due_at.isoformat()}"
+    )
+    return fields, timeline_entry(now, system_actor("triage"), "triaged", detail, rule=event.rule)

@@ -1,0 +1,39 @@
+"""Intake's message handlers: apply other services' events to the ticket record."""
+
+from __future__ import annotations
+
+from shared.clock import Clock
+from shared.contracts import Envelope, NotificationDelivered, NotificationFailed, TicketTriaged
+from shared.messaging.consumer import PermanentError
+from services.intake.adapters.tickets import MongoTickets
+from services.intake.domain.tickets import system_actor, timeline_entry, triage_changes
+
+
+async def apply_triage(envelope: Envelope, event: TicketTriaged, *, tickets: MongoTickets, clock: Clock) -> list[Envelope]:
+    """Store triage's severity, tier, team and SLA due times on the ticket, once per event."""
+    fields, entry = triage_changes(event, clock.now())
+    await _apply(tickets, envelope, fields, entry)
+    return []
+
+
+async def record_notification(
+    envelope: Envelope, event: NotificationDelivered | NotificationFailed, *, tickets: MongoTickets, clock: Clock
+) -> list[Envelope]:
+    """Add a delivered or failed notification to the ticket's timeline, once per event."""
+    now = clock.now()
+    if isinstance(event, NotificationFailed):
+        action, detail = "notification_failed", f"{event.message} by {event.channel} failed after {event.attempts} attempts: {event.error}"
+    else:
+        action, detail = "notification_sent", f"{event.message} sent by {event.channel}"
+    entry = timeline_entry(now, system_actor("notifier"), action, detail, channel=event.channel, message=event.message)
+    await _apply(tickets, envelope, {"updated_at": now}, entry)
+    return []
+
+
+async def _apply(tickets: MongoTickets, envelope: Envelope, fields: dict, entry: dict) -> None:
+    """Apply once; a ticket that does not exist is a permanent error (the message is dead-lettered)."""
+    if envelope.ticket_id is None:
+        raise PermanentError(f"{envelope.event_type} carries no ticket_id")
+    applied = await tickets.apply_once(envelope.ticket_id, envelope.event_id, fields, entry)
+    if not applied and not await tickets.exists(envelope.ticket_id):
+        raise PermanentError(f"ticket {envelope.ticket_id} does not exist")

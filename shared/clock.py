@@ -1,0 +1,58 @@
+"""Injectable clocks: the system clock in production, a fake one that tests move by hand."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that tells the current aware UTC time."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The wall clock, always timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        """Return the current time in UTC, truncated to milliseconds (what BSON dates keep)."""
+        now = datetime.now(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class FakeClock:
+    """A clock that only moves when told to; for tests that fast-forward instead of sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        if self._now.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+
+    def now(self) -> datetime:
+        """Return the frozen time."""
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move time forward by delta and return the new time."""
+        if delta < timedelta(0):
+            raise ValueError("time only moves forward")
+        self._now += delta
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        """Jump to an aware datetime not earlier than now."""
+        if when < self._now:
+            raise ValueError("time only moves forward")
+        self._now = when
+
+
+async def sleep_or_wake(wake: asyncio.Event, seconds: float) -> bool:
+    """Wait until wake is set or seconds pass; return True if woken (and clear the event)."""
+    try:
+        await asyncio.wait_for(wake.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    wake.clear()
+    return True

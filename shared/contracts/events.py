@@ -1,0 +1,132 @@
+"""Event payload contracts, one pydantic model per (event_type, event_version).
+
+Within a version only optional fields may be added; a breaking change adds a new class with the
+next version and an upcaster from the old one in UPCASTERS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from shared.contracts.envelope import Envelope
+from shared.contracts.vocabulary import IncidentType, Severity, TicketKind
+
+TICKET_NUMBER_PATTERN = r"^[A-Z]{2,5}-\d{6,}$"
+
+
+class Contract(BaseModel):
+    """Base of every payload: unknown fields are tolerated (forward compatible), values are checked."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    EVENT_TYPE: ClassVar[str]
+    EVENT_VERSION: ClassVar[int]
+
+
+class Reporter(BaseModel):
+    """Who reported a ticket and how to reach them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+
+
+class TicketReported(Contract):
+    """A reporter opened a ticket; intake has stored it."""
+
+    EVENT_TYPE: ClassVar[str] = "ticket.reported"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    ticket_id: str = Field(min_length=1, max_length=100)
+    number: str = Field(pattern=TICKET_NUMBER_PATTERN)
+    kind: TicketKind = TicketKind.INCIDENT
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=20_000)
+    type: IncidentType
+    reported_severity: Severity | None = None
+    users_affected: int | None = Field(default=None, ge=0)
+    production: bool | None = None
+    workaround_available: bool | None = None
+    component: str | None = Field(default=None, max_length=100)
+    reporter: Reporter
+    reported_at: AwareDatetime
+
+
+class TicketTriaged(Contract):
+    """Triage decided severity, tier, team and SLA targets for a ticket."""
+
+    EVENT_TYPE: ClassVar[str] = "ticket.triaged"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    ticket_id: str = Field(min_length=1, max_length=100)
+    number: str = Field(pattern=TICKET_NUMBER_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    reported_severity: Severity | None = None
+    severity: Severity
+    rule: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=1000)
+    tier: int = Field(ge=1, le=4)
+    team: str = Field(min_length=1, max_length=100)
+    reported_at: AwareDatetime
+    acknowledge_due_at: AwareDatetime
+    response_due_at: AwareDatetime
+    resolution_due_at: AwareDatetime
+    response_target: str = Field(min_length=1, max_length=100)
+    reporter: Reporter
+
+
+class NotificationDelivered(Contract):
+    """A notification reached its channel (the receiving server accepted it)."""
+
+    EVENT_TYPE: ClassVar[str] = "notification.delivered"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    delivery_id: str = Field(min_length=1, max_length=300)
+    source_event_id: str = Field(min_length=1, max_length=100)
+    message: str = Field(min_length=1, max_length=100)
+    channel: str = Field(min_length=1, max_length=50)
+    recipient: str = Field(min_length=1, max_length=300)
+    attempts: int = Field(ge=1)
+
+
+class NotificationFailed(Contract):
+    """A notification could not be delivered after its retries; escalation may act on it."""
+
+    EVENT_TYPE: ClassVar[str] = "notification.failed"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    delivery_id: str = Field(min_length=1, max_length=300)
+    source_event_id: str = Field(min_length=1, max_length=100)
+    message: str = Field(min_length=1, max_length=100)
+    channel: str = Field(min_length=1, max_length=50)
+    recipient: str = Field(min_length=1, max_length=300)
+    attempts: int = Field(ge=1)
+    error: str = Field(min_length=1, max_length=2000)
+
+
+CONTRACTS: dict[tuple[str, int], type[Contract]] = {
+    (model.EVENT_TYPE, model.EVENT_VERSION): model
+    for model in (TicketReported, TicketTriaged, NotificationDelivered, NotificationFailed)
+}
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+"""(event_type, old_version) -> function turning an old payload into the next version's."""
+
+
+def payload_model(event_type: str, version: int) -> type[Contract] | None:
+    """Return the contract class for an event type and version, or None if unknown."""
+    return CONTRACTS.get((event_type, version))
+
+
+def upcast(envelope: Envelope) -> Envelope:
+    """Return the envelope raised to the newest version its upcasters reach."""
+    while (step := UPCASTERS.get((envelope.event_type, envelope.event_version))) is not None:
+        envelope = envelope.model_copy(
+            update={"payload": step(envelope.payload), "event_version": envelope.event_version + 1}
+        )
+    return envelope

@@ -1,0 +1,126 @@
+"""The FastAPI shell every service shares: lifespan, health, readiness, metrics, limits, problems."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.metrics import PipelineMetrics
+from shared.problems import install_problem_handlers, problem_response
+from shared.runtime import ServiceRuntime
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodySizeLimit:
+    """Rejects request bodies over max_bytes with 413 problem+json, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413, "Body too large", f"request bodies are limited to {self.max_bytes} bytes", instance=scope.get("path")
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestMetrics:
+    """Counts requests and observes latency by route template (never the raw path)."""
+
+    def __init__(self, app: ASGIApp, metrics: PipelineMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            self.metrics.http_requests.labels(template, method, str(status)).inc()
+            self.metrics.http_duration.labels(template, method).observe(time.perf_counter() - started)
+
+
+def create_service_app(runtime: ServiceRuntime, *, title: str, description: str = "", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """Return a FastAPI app that starts and stops the runtime and serves /healthz, /readyz, /metrics."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: broker and database reachable")
+    async def readyz() -> Response:
+        checks = await runtime.readiness()
+        ready = all(value == "ok" for value in checks.values())
+        if ready:
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem_response(503, "Not ready", f"dependencies not reachable: {checks}", checks=checks)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestMetrics, metrics=runtime.metrics)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    return app

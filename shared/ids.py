@@ -1,0 +1,25 @@
+"""Identifiers: sortable unique event ids and API key material."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from ulid import ULID
+
+API_KEY_PREFIX = "ik_"
+
+
+def new_id() -> str:
+    """Return a new ULID string: unique and sortable by creation time."""
+    return str(ULID())
+
+
+def new_api_key() -> str:
+    """Return a fresh random API key (shown once, stored only as a hash)."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    """Return the SHA-256 hex digest under which an API key is stored."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

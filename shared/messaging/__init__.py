@@ -1,0 +1,1 @@
+"""RabbitMQ messaging: topology, confirmed publishing, typed idempotent consumers, outbox relay."""

@@ -1,0 +1,161 @@
+"""Typed, idempotent consumption: validate, handle once per event_id, publish results, then ack.
+
+Malformed or unknown messages and messages whose handler keeps failing are republished to the
+queue's dead-letter queue with the reason in headers; nothing loops forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from pydantic import BaseModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from shared.contracts import ContractError, Envelope, parse_message
+from shared.logs import bind, unbind
+from shared.messaging.outbox import OutboxRelay
+from shared.messaging.topology import QueueSpec, declare_consumer_queue, declare_exchanges
+from shared.metrics import PipelineMetrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope, BaseModel], Awaitable[list[Envelope]]]
+
+
+class PermanentError(Exception):
+    """A handler failure that retrying cannot fix; the message goes straight to the DLQ."""
+
+
+class Consumer:
+    """Consumes one queue; each event is handled at most once per event_id and acked after storage."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        spec: QueueSpec,
+        handlers: dict[str, Handler],
+        inbox: AsyncCollection,
+        relay: OutboxRelay,
+        metrics: PipelineMetrics,
+        delivery_limit: int,
+        retry_delay_seconds: float = 0.5,
+    ) -> None:
+        unknown = set(handlers) - set(spec.routing_keys)
+        if unknown:
+            raise ValueError(f"handlers for event types not bound to {spec.name}: {sorted(unknown)}")
+        self.name = name
+        self.spec = spec
+        self._handlers = handlers
+        self._inbox = inbox
+        self._relay = relay
+        self._metrics = metrics
+        self._delivery_limit = delivery_limit
+        self._retry_delay = retry_delay_seconds
+        self._dlx: aio_pika.abc.AbstractExchange | None = None
+        self._tails: dict[str, asyncio.Future[None]] = {}
+
+    async def start(self, channel: AbstractChannel, prefetch: int) -> None:
+        """Declare the topology and begin consuming on the channel."""
+        await channel.set_qos(prefetch_count=prefetch)
+        _, self._dlx = await declare_exchanges(channel)
+        queue = await declare_consumer_queue(channel, self.spec, delivery_limit=self._delivery_limit)
+        await queue.consume(self.on_message)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        """Handle one delivery; messages of the same ticket are processed in arrival order."""
+        try:
+            envelope, payload = parse_message(message.body)
+        except ContractError as exc:
+            await self._dead_letter(message, exc.reason, "contract")
+            return
+        key = envelope.ticket_id or envelope.event_id
+        previous = self._tails.get(key)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = mine
+        try:
+            if previous is not None:
+                await previous
+            await self._process(message, envelope, payload)
+        finally:
+            mine.set_result(None)
+            if self._tails.get(key) is mine:
+                del self._tails[key]
+
+    async def _process(self, message: AbstractIncomingMessage, envelope: Envelope, payload: BaseModel) -> None:
+        """Run the handler once per event_id, publish what it emitted, then ack (or retry/DLQ)."""
+        handler = self._handlers.get(envelope.event_type)
+        if handler is None:
+            await self._dead_letter(message, f"{self.name} has no handler for {envelope.event_type}", "unhandled")
+            return
+        token = bind(ticket_id=envelope.ticket_id, event_id=envelope.event_id, correlation_id=envelope.correlation_id)
+        started = time.perf_counter()
+        try:
+            record = await self._inbox.find_one({"_id": envelope.event_id})
+            if record is None:
+                emitted = await handler(envelope, payload)
+                record = {
+                    "_id": envelope.event_id,
+                    "event_type": envelope.event_type,
+                    "handled_at": datetime.now(UTC),
+                    "outbox": [event.to_document() for event in emitted],
+                }
+                try:
+                    await self._inbox.insert_one(record)
+                except DuplicateKeyError:
+                    record = await self._inbox.find_one({"_id": envelope.event_id}) or record
+            await self._relay.flush(self._inbox, record)
+            await message.ack()
+            self._metrics.messages_handled.labels(self.name, envelope.event_type).inc()
+        except PermanentError as exc:
+            await self._dead_letter(message, f"permanent failure: {exc}", "permanent")
+        except Exception as exc:
+            self._metrics.messages_failed.labels(self.name, envelope.event_type).inc()
+            await self._retry_or_dead_letter(message, exc)
+        finally:
+            self._metrics.handler_duration.labels(self.name).observe(time.perf_counter() - started)
+            unbind(token)
+
+    async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
+        """Requeue after a short delay, or dead-letter once the delivery limit is reached."""
+        attempts = int((message.headers or {}).get("x-delivery-count", 0) or 0) + 1
+        if attempts >= self._delivery_limit:
+            await self._dead_letter(message, f"handler failed {attempts} times: {exc!r}", "handler")
+            return
+        log.warning("handler failed; will retry", exc_info=exc, extra={"x_attempt": attempts})
+        await asyncio.sleep(self._retry_delay * attempts)
+        await message.nack(requeue=True)
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, reason_class: str) -> None:
+        """Republish the message unchanged to the DLQ with the reason in headers, then ack it."""
+        assert self._dlx is not None, "consumer not started"
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                "x-dead-letter-reason": reason[:1000],
+                "x-original-routing-key": message.routing_key or "",
+                "x-consumer": self.name,
+                "x-dead-lettered-at": datetime.now(UTC).isoformat(),
+            }
+        )
+        await self._dlx.publish(
+            aio_pika.Message(
+                body=message.body,
+                headers=headers,
+                content_type=message.content_type,
+                message_id=message.message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=self.spec.dead_letter_queue,
+            timeout=10,
+        )
+        await message.ack()
+        self._metrics.messages_dead_lettered.labels(self.name, reason_class).inc()
+        log.error("message dead-lettered", extra={"x_reason": reason, "x_routing_key": message.routing_key})

@@ -1,0 +1,47 @@
+"""MongoDB access: the async client factory, reachability check and index bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index a service needs on one of its collections."""
+
+    collection: str
+    keys: list[tuple[str, int]]
+    unique: bool = False
+    name: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def make_client(url: str, *, timeout_ms: int = 5000) -> AsyncMongoClient:
+    """Return an async client that yields aware UTC datetimes and fails fast when unreachable."""
+    return AsyncMongoClient(
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        retryWrites=True,
+        appname="incidents",
+    )
+
+
+async def ping(db: AsyncDatabase) -> None:
+    """Raise if the database does not answer a ping."""
+    await db.command("ping")
+
+
+async def ensure_indexes(db: AsyncDatabase, specs: Iterable[IndexSpec]) -> None:
+    """Create every index that is missing; existing ones are left as they are."""
+    for spec in specs:
+        options = dict(spec.options)
+        if spec.name:
+            options["name"] = spec.name
+        await db[spec.collection].create_index(spec.keys, unique=spec.unique, **options)

@@ -1,0 +1,67 @@
+// Command docstore serves the MongoDB wire protocol on top of SQLite by embedding FerretDB.
+//
+// It exists for machines without Docker or a MongoDB server: the services talk to it
+// exactly as they would to MongoDB. It stops cleanly on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	dataDir := flag.String("data", "var/docstore", "directory holding the SQLite databases")
+	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	flag.Parse()
+
+	if err := run(*listen, *dataDir, *logLevel); err != nil {
+		fmt.Fprintln(os.Stderr, "docstore:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until a termination signal arrives and returns the first start-up error.
+func run(listen, dataDir, logLevel string) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return fmt.Errorf("data directory %q: %w", dataDir, err)
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return fmt.Errorf("create data directory %q: %w", abs, err)
+	}
+
+	db, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	logger.Warn("docstore listening", slog.String("listen", listen), slog.String("data", abs))
+	if err := db.Run(ctx); err != nil {
+		return err
+	}
+	logger.Warn("docstore stopped")
+	return nil
+}
