@@ -1,0 +1,28 @@
+# One command runs the system (make up), one runs the tests (make test).
+SHELL := /bin/bash
+STACK := scripts/stack.sh
+PYTEST := .venv/bin/pytest
+
+.PHONY: up down clean status test test-unit install
+
+up:            ## install what is missing and start the whole system
+	@$(STACK) up
+
+down:          ## stop what `make up` started; data stays in var/
+	@$(STACK) down
+
+clean:         ## stop and remove all local data
+	@$(STACK) clean
+
+status:
+	@$(STACK) status
+
+install:
+	@$(STACK) infra
+
+test:          ## start RabbitMQ and the docstore if needed, then run unit, integration and e2e tests
+	@WITH_COMPOSE_CHECK=1 $(STACK) infra
+	@$(PYTEST) -q
+
+test-unit:
+	@$(PYTEST) -q tests/unit

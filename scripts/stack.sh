@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Local stack without Docker: installs what is missing, starts RabbitMQ, the docstore, the mail
+# catcher, the four services and Prometheus, each with a pid file under var/run so `down` stops
+# only what this script started. Usage: scripts/stack.sh {up|infra|down|clean|status}
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VAR="$ROOT/var"
+RUN="$VAR/run"
+LOG="$VAR/log"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+RABBIT_NODE="${RABBITMQ_NODENAME:-incidents@localhost}"
+SERVICES=(intake triage escalation notifier)
+declare -A PORTS=([intake]=8080 [triage]=8081 [escalation]=8082 [notifier]=8083)
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    (( SECONDS < deadline )) || die "$what not ready after ${seconds}s (logs: $LOG)"
+    sleep 0.3
+  done
+}
+
+running() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+ensure_dirs() { mkdir -p "$RUN" "$LOG" "$VAR/mail" "$VAR/bin"; }
+
+ensure_apt_packages() {
+  local missing=()
+  command -v /usr/lib/rabbitmq/bin/rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  if [[ "${WITH_COMPOSE_CHECK:-0}" == 1 ]]; then command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose); fi
+  ((${#missing[@]})) || return 0
+  [[ $(id -u) == 0 ]] || die "missing ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}"
+  say "installing ${missing[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LOG/apt.log" 2>&1 || { tail -20 "$LOG/apt.log"; die "apt-get install failed"; }
+}
+
+ensure_python() {
+  local stamp="$VENV/.installed" want
+  want=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return 0; fi
+  say "installing the Python environment in .venv"
+  [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip >"$LOG/pip.log" 2>&1
+  "$VENV/bin/pip" install -q -e "$ROOT[test]" >>"$LOG/pip.log" 2>&1 || { tail -20 "$LOG/pip.log"; die "pip install failed"; }
+  echo "$want" >"$stamp"
+}
+
+ensure_docstore() {
+  local bin="$VAR/bin/docstore"
+  if [[ -x "$bin" && -z "$(find "$ROOT/tools/docstore" -newer "$bin" -type f 2>/dev/null)" ]]; then return 0; fi
+  command -v go >/dev/null 2>&1 || die "Go is needed to build tools/docstore"
+  say "building the docstore (FerretDB embedded) with go build"
+  (cd "$ROOT/tools/docstore" && go build -o "$bin" .) >"$LOG/docstore-build.log" 2>&1 || { tail -20 "$LOG/docstore-build.log"; die "go build of tools/docstore failed"; }
+}
+
+rabbit_env() {
+  export RABBITMQ_NODENAME="$RABBIT_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=5672
+  export RABBITMQ_MNESIA_BASE="$VAR/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$LOG/rabbitmq"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$VAR/rabbitmq/enabled_plugins" RABBITMQ_PID_FILE="$RUN/rabbitmq.pid"
+  export RABBITMQ_CONFIG_FILE="$VAR/rabbitmq/rabbitmq" RABBITMQ_ADVANCED_CONFIG_FILE="$VAR/rabbitmq/advanced.config"
+  export HOME="${HOME:-/root}"
+}
+
+start_rabbitmq() {
+  if running rabbitmq; then return 0; fi
+  if port_open 127.0.0.1 5672; then say "RabbitMQ already answers on 5672; using it"; return 0; fi
+  say "starting RabbitMQ"
+  mkdir -p "$VAR/rabbitmq/mnesia" "$LOG/rabbitmq"
+  echo '[rabbitmq_management,rabbitmq_prometheus].' >"$VAR/rabbitmq/enabled_plugins"
+  cat >"$VAR/rabbitmq/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:5672
+management.tcp.ip = 127.0.0.1
+management.tcp.port = 15672
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = 15692
+CONF
+  echo '[].' >"$VAR/rabbitmq/advanced.config"
+  (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmq-server -detached >"$LOG/rabbitmq-start.log" 2>&1)
+  (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBIT_NODE" wait "$RUN/rabbitmq.pid" --timeout 90 >>"$LOG/rabbitmq-start.log" 2>&1) \
+    || { tail -20 "$LOG/rabbitmq-start.log"; die "RabbitMQ did not start"; }
+  wait_for 30 "RabbitMQ management" port_open 127.0.0.1 15672
+}
+
+start_docstore() {
+  if [[ -n "${MONGODB_URL:-}" ]]; then say "MONGODB_URL is set; not starting the docstore"; return 0; fi
+  if running docstore; then return 0; fi
+  if port_open 127.0.0.1 27017; then say "a MongoDB-protocol server already answers on 27017; using it"; return 0; fi
+  say "starting the docstore on 127.0.0.1:27017"
+  nohup "$VAR/bin/docstore" -listen 127.0.0.1:27017 -data "$VAR/docstore" >>"$LOG/docstore.log" 2>&1 &
+  echo $! >"$RUN/docstore.pid"
+  wait_for 30 "docstore" port_open 127.0.0.1 27017
+}
+
+start_daemon() { # start_daemon NAME PORT COMMAND...
+  local name=$1 port=$2; shift 2
+  if running "$name"; then return 0; fi
+  port_open 127.0.0.1 "$port" && die "port $port is taken by another program; cannot start $name"
+  nohup "$@" >>"$LOG/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+
+start_mailcatcher() {
+  start_daemon mailcatcher 1025 "$VENV/bin/incidents" mailcatcher --port 1025 --dir "$VAR/mail"
+}
+
+start_services() {
+  for service in "${SERVICES[@]}"; do
+    start_daemon "$service" "${PORTS[$service]}" "$VENV/bin/incidents" run "$service"
+  done
+}
+
+start_prometheus() {
+  if running prometheus; then return 0; fi
+  port_open 127.0.0.1 9090 && { say "something already answers on 9090; not starting Prometheus"; return 0; }
+  mkdir -p "$VAR/prometheus/data"
+  start_daemon prometheus 9090 prometheus \
+    --config.file="$ROOT/deploy/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$VAR/prometheus/data" \
+    --web.listen-address=127.0.0.1:9090 --web.enable-lifecycle
+}
+
+ready() { curl -fs -o /dev/null "http://127.0.0.1:$1/readyz"; }
+prometheus_ready() { curl -fs -o /dev/null http://127.0.0.1:9090/-/ready; }
+
+infra() {
+  ensure_dirs; ensure_apt_packages; ensure_python; ensure_docstore
+  start_rabbitmq; start_docstore
+}
+
+up() {
+  local started=$SECONDS
+  infra
+  start_mailcatcher; start_services; start_prometheus
+  for service in "${SERVICES[@]}"; do wait_for 60 "$service" ready "${PORTS[$service]}"; done
+  running prometheus && wait_for 30 "Prometheus" prometheus_ready
+  cat <<INFO
+
+The incident platform is up ($((SECONDS - started)) s).
+  API (intake)     http://127.0.0.1:8080/v1/tickets    docs: http://127.0.0.1:8080/docs
+  triage           http://127.0.0.1:8081/metrics
+  escalation       http://127.0.0.1:8082/metrics
+  notifier         http://127.0.0.1:8083/metrics
+  Prometheus       http://127.0.0.1:9090/targets
+  RabbitMQ         amqp://127.0.0.1:5672   management: http://127.0.0.1:15672 (guest/guest, loopback only)
+  Database         ${MONGODB_URL:-mongodb://127.0.0.1:27017/ (docstore, data in var/docstore)}
+  Logs             $LOG/<service>.log
+  Mail             $VAR/mail/*.eml (SMTP catcher on 127.0.0.1:1025)
+
+Get an API key:   .venv/bin/incidents keys create --role reporter --name "Ada" --email ada@example.com
+Stop:             make down
+INFO
+}
+
+stop_pid() { # stop_pid NAME
+  local name=$1 pid
+  [[ -f "$RUN/$name.pid" ]] || return 0
+  pid=$(cat "$RUN/$name.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    say "stopping $name ($pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+down() {
+  for name in prometheus "${SERVICES[@]}" mailcatcher docstore; do stop_pid "$name"; done
+  if [[ -f "$RUN/rabbitmq.pid" ]]; then
+    say "stopping RabbitMQ"
+    (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBIT_NODE" stop "$RUN/rabbitmq.pid" >/dev/null 2>&1) || stop_pid rabbitmq
+    rm -f "$RUN/rabbitmq.pid"
+  fi
+}
+
+status() {
+  for name in rabbitmq docstore mailcatcher "${SERVICES[@]}" prometheus; do
+    if running "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: not running"; fi
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  infra) infra ;;
+  down) down ;;
+  clean) down; say "removing data under var/"; rm -rf "$VAR/docstore" "$VAR/rabbitmq" "$VAR/mail" "$VAR/prometheus" "$LOG" ;;
+  status) status ;;
+  *) echo "usage: $0 {up|infra|down|clean|status}" >&2; exit 2 ;;
+esac

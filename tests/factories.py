@@ -1,0 +1,55 @@
+"""Builders of valid contract payloads for tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.contracts import IncidentType, Reporter, Severity, TicketReported, TicketTriaged, make_envelope
+from shared.ids import new_id
+
+REPORTED_AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def reported(**overrides: Any) -> TicketReported:
+    """Return a valid ticket.reported payload with overrides applied."""
+    values: dict[str, Any] = {
+        "ticket_id": new_id(),
+        "number": "INC-000001",
+        "title": "Cannot log in",
+        "description": "The login page says my account is locked.",
+        "type": IncidentType.ACCESS,
+        "reported_severity": Severity.MEDIUM,
+        "reporter": Reporter(id="r1", name="Ada", email="ada@example.com"),
+        "reported_at": REPORTED_AT,
+    }
+    values.update(overrides)
+    return TicketReported(**values)
+
+
+def triaged(**overrides: Any) -> TicketTriaged:
+    """Return a valid ticket.triaged payload with overrides applied."""
+    values: dict[str, Any] = {
+        "ticket_id": new_id(),
+        "number": "INC-000001",
+        "title": "Cannot log in",
+        "reported_severity": Severity.MEDIUM,
+        "severity": Severity.HIGH,
+        "rule": "reporter",
+        "reason": "test",
+        "tier": 1,
+        "team": "service-desk",
+        "reported_at": REPORTED_AT,
+        "acknowledge_due_at": REPORTED_AT + timedelta(hours=1),
+        "response_due_at": REPORTED_AT + timedelta(hours=1),
+        "resolution_due_at": REPORTED_AT + timedelta(hours=8),
+        "response_target": "1 hour",
+        "reporter": Reporter(id="r1", name="Ada", email="ada@example.com"),
+    }
+    values.update(overrides)
+    return TicketTriaged(**values)
+
+
+def envelope_for(payload, producer: str = "test"):
+    """Return an envelope around a payload, keyed by its ticket_id."""
+    return make_envelope(payload, producer=producer, occurred_at=REPORTED_AT, ticket_id=payload.ticket_id)

@@ -1,0 +1,115 @@
+"""In-memory fakes of the adapters, for unit tests only."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from shared.contracts import Envelope
+from shared.ids import new_id
+from services.intake.domain.principals import Principal, Role
+
+
+class FakeTickets:
+    """Tickets in a dict, with the same apply-once contract as MongoTickets."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.sequence = 0
+
+    async def next_sequence(self, name: str = "ticket") -> int:
+        self.sequence += 1
+        return self.sequence
+
+    async def insert(self, document: dict[str, Any]) -> None:
+        self.documents[document["_id"]] = copy.deepcopy(document)
+
+    async def by_number(self, number: str) -> dict[str, Any] | None:
+        for document in self.documents.values():
+            if document["number"] == number:
+                return copy.deepcopy(document)
+        return None
+
+    async def apply_once(self, ticket_id: str, event_id: str, fields: dict, entry: dict) -> bool:
+        document = self.documents.get(ticket_id)
+        if document is None or event_id in document["applied_events"]:
+            return False
+        document.update(fields)
+        document["timeline"].append(entry)
+        document["applied_events"].append(event_id)
+        return True
+
+    async def exists(self, ticket_id: str) -> bool:
+        return ticket_id in self.documents
+
+
+class FakeApiKeys:
+    """API keys in a dict."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, Principal] = {}
+
+    async def create(self, role: Role, name: str, email: str | None, now: datetime) -> tuple[str, Principal]:
+        key = f"ik_{new_id()}"
+        principal = Principal(id=new_id(), role=role, name=name, email=email)
+        self.keys[key] = principal
+        return key, principal
+
+    async def authenticate(self, key: str) -> Principal | None:
+        return self.keys.get(key)
+
+
+class FakeDeliveries:
+    """Delivery records in a dict."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    async def open(self, delivery_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self.records.setdefault(delivery_id, {**fields, "_id": delivery_id, "state": "pending", "attempts": []})
+        return copy.deepcopy(self.records[delivery_id])
+
+    async def record_attempt(self, delivery_id: str, *, at, outcome, error, duration_seconds) -> None:
+        record = self.records[delivery_id]
+        record["attempts"].append({"at": at, "outcome": outcome, "error": error})
+        if outcome == "delivered":
+            record["state"] = "delivered"
+
+
+class FakeEmailSender:
+    """Collects e-mails; fails the next `fail_next` sends."""
+
+    def __init__(self, fail_next: int = 0) -> None:
+        self.sent: list[EmailMessage] = []
+        self.fail_next = fail_next
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionRefusedError("SMTP server refused the connection")
+        self.sent.append(message)
+
+
+class FakeClocks:
+    """SLA clocks in a dict."""
+
+    def __init__(self) -> None:
+        self.clocks: dict[str, dict[str, Any]] = {}
+
+    async def start(self, ticket_id: str, fields: dict[str, Any]) -> None:
+        self.clocks.setdefault(ticket_id, fields)
+
+    async def get(self, ticket_id: str) -> dict[str, Any] | None:
+        return self.clocks.get(ticket_id)
+
+
+class FakePublisher:
+    """Records published envelopes."""
+
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+
+    async def publish(self, envelope: Envelope) -> None:
+        self.published.append(envelope)

@@ -1,0 +1,102 @@
+from datetime import timedelta
+
+import pytest
+
+from shared.clock import FakeClock
+from shared.contracts import Severity, TicketTriaged
+from shared.messaging.consumer import PermanentError
+from services.escalation.handlers import start_sla_clock
+from services.intake.domain.tickets import new_ticket_document
+from services.intake.handlers import apply_triage
+from services.notifier.adapters.templates import TemplateRenderer
+from services.notifier.handlers import acknowledge_reporter
+from services.notifier.settings import NotifierSettings
+from services.triage.handlers import triage_reported_ticket
+from tests.factories import REPORTED_AT, envelope_for, reported, triaged
+from tests.fakes import FakeClocks, FakeDeliveries, FakeEmailSender, FakeTickets
+
+
+async def test_triage_emits_triaged_with_due_times_from_the_report_time():
+    clock = FakeClock(REPORTED_AT + timedelta(seconds=3))
+    event = reported(reported_severity=Severity.HIGH)
+    [out] = await triage_reported_ticket(envelope_for(event), event, clock=clock)
+    assert out.event_type == "ticket.triaged"
+    assert out.ticket_id == event.ticket_id
+    payload = TicketTriaged.model_validate(out.payload)
+    assert payload.severity is Severity.HIGH
+    assert payload.response_due_at == REPORTED_AT + timedelta(hours=1)
+    assert payload.resolution_due_at == REPORTED_AT + timedelta(hours=8)
+    assert payload.acknowledge_due_at == REPORTED_AT + timedelta(hours=1)
+
+
+async def test_intake_applies_triage_once_per_event():
+    tickets = FakeTickets()
+    event = triaged()
+    await tickets.insert(
+        new_ticket_document(ticket_id=event.ticket_id, number=event.number, fields={"title": event.title},
+                            reporter={"id": "r1", "name": "Ada"}, now=REPORTED_AT, outbox=[])
+    )
+    envelope = envelope_for(event)
+    clock = FakeClock(REPORTED_AT)
+    await apply_triage(envelope, event, tickets=tickets, clock=clock)
+    await apply_triage(envelope, event, tickets=tickets, clock=clock)
+    document = tickets.documents[event.ticket_id]
+    assert document["severity"] == "high"
+    assert document["sla"]["response_due_at"] == event.response_due_at
+    assert [e["action"] for e in document["timeline"]] == ["reported", "triaged"]
+
+
+async def test_intake_dead_letters_triage_for_an_unknown_ticket():
+    event = triaged()
+    with pytest.raises(PermanentError, match="does not exist"):
+        await apply_triage(envelope_for(event), event, tickets=FakeTickets(), clock=FakeClock())
+
+
+async def test_escalation_keeps_the_first_clock():
+    clocks = FakeClocks()
+    first = triaged()
+    await start_sla_clock(envelope_for(first), first, clocks=clocks, clock=FakeClock())
+    again = first.model_copy(update={"response_due_at": REPORTED_AT + timedelta(days=9)})
+    await start_sla_clock(envelope_for(again), again, clocks=clocks, clock=FakeClock())
+    assert clocks.clocks[first.ticket_id]["response"]["due_at"] == first.response_due_at
+    assert clocks.clocks[first.ticket_id]["next_due_at"] == first.acknowledge_due_at
+
+
+def _notifier_deps(sender):
+    return dict(deliveries=FakeDeliveries(), sender=sender, renderer=TemplateRenderer(),
+                settings=NotifierSettings(), clock=FakeClock())
+
+
+async def test_notifier_sends_the_acknowledgement_once():
+    sender = FakeEmailSender()
+    deps = _notifier_deps(sender)
+    event = triaged()
+    envelope = envelope_for(event)
+    [delivered] = await acknowledge_reporter(envelope, event, **deps)
+    assert await acknowledge_reporter(envelope, event, **deps) == []
+    assert len(sender.sent) == 1
+    mail = sender.sent[0]
+    assert mail["To"] == "ada@example.com"
+    assert "INC-000001" in mail["Subject"]
+    text = mail.get_body(("plain",)).get_content()
+    assert "1 hour" in text and "INC-000001" in text
+    assert delivered.event_type == "notification.delivered"
+
+
+async def test_notifier_records_a_failed_attempt_and_raises_for_retry():
+    sender = FakeEmailSender(fail_next=1)
+    deps = _notifier_deps(sender)
+    event = triaged()
+    envelope = envelope_for(event)
+    with pytest.raises(ConnectionRefusedError):
+        await acknowledge_reporter(envelope, event, **deps)
+    [delivered] = await acknowledge_reporter(envelope, event, **deps)
+    assert delivered.payload["attempts"] == 2
+    assert len(sender.sent) == 1
+
+
+async def test_notifier_skips_reporters_without_an_address():
+    event = triaged(reporter={"id": "r1", "name": "Ada"})
+    sender = FakeEmailSender()
+    assert await acknowledge_reporter(envelope_for(event), event, **_notifier_deps(sender)) == []
+    assert sender.sent == []

@@ -1,0 +1,37 @@
+import pytest
+from pydantic import ValidationError
+
+from shared.contracts import Severity
+from services.intake.domain.principals import Principal, Role
+from services.intake.domain.tickets import format_number
+from services.intake.entrypoints.schemas import TicketCreate
+
+
+def test_ticket_numbers_are_short_and_zero_padded():
+    assert format_number("INC", 123) == "INC-000123"
+    assert format_number("INC", 1234567) == "INC-1234567"
+    with pytest.raises(ValueError):
+        format_number("INC", 0)
+
+
+def test_reporters_see_only_their_own_tickets_staff_see_all():
+    ticket = {"reporter": {"id": "r1"}}
+    assert Principal("r1", Role.REPORTER, "Ada").may_see(ticket)
+    assert not Principal("r2", Role.REPORTER, "Bob").may_see(ticket)
+    assert Principal("a1", Role.AGENT, "Ann").may_see(ticket)
+    assert not Principal("v1", Role.VENDOR, "Acme").may_see(ticket)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(1, Severity.CRITICAL), ("4", Severity.LOW), ("high", Severity.HIGH)])
+def test_severity_accepts_names_and_spec_levels(given, expected):
+    body = TicketCreate(title="Slow", type="performance", description="x", severity=given)
+    assert body.severity is expected
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"status": "closed"}, {"$where": "1"}, {"sla": {}}, {"severity": 7}, {"title": "x" * 201}, {"type": "weather"}],
+)
+def test_bad_or_foreign_fields_are_rejected(extra):
+    with pytest.raises(ValidationError):
+        TicketCreate.model_validate({"title": "Slow page", "type": "performance", "description": "x", **extra})
