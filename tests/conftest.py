@@ -29,13 +29,13 @@ def servers() -> Servers:
     return found
 
 
-def _management(servers: Servers, method: str, path: str) -> None:
+def _management(servers: Servers, method: str, path: str, body: str | None = None) -> None:
     parts = urlsplit(servers.management_url)
     base = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", "", "", ""))
     request = urllib.request.Request(base + path, method=method, headers={"content-type": "application/json"})
     token = b64encode(f"{parts.username}:{parts.password}".encode()).decode()
     request.add_header("Authorization", f"Basic {token}")
-    urllib.request.urlopen(request, data=b"{}" if method == "PUT" else None, timeout=10).close()
+    urllib.request.urlopen(request, data=body.encode() if body is not None else None, timeout=10).close()
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +45,11 @@ def amqp_url(servers: Servers) -> Iterator[str]:
     encoded = quote(vhost, safe="")
     user = urlsplit(servers.management_url).username or "guest"
     try:
-        _management(servers, "PUT", f"/api/vhosts/{encoded}")
-        _management(servers, "PUT", f"/api/permissions/{encoded}/{quote(user, safe='')}")
+        _management(servers, "PUT", f"/api/vhosts/{encoded}", "{}")
+        _management(
+            servers, "PUT", f"/api/permissions/{encoded}/{quote(user, safe='')}",
+            '{"configure": ".*", "write": ".*", "read": ".*"}',
+        )
     except (urllib.error.URLError, OSError) as exc:
         pytest.fail(f"cannot create a test vhost through the RabbitMQ management API: {exc}", pytrace=False)
     parts = urlsplit(servers.amqp_url)

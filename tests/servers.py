@@ -68,7 +68,7 @@ def _is_real_mongodb(url: str) -> bool:
 
     with MongoClient(url, serverSelectionTimeoutMS=3000) as client:
         info = client.admin.command("buildInfo")
-    return "ferretdb" not in info
+    return not any(key.lower().startswith("ferretdb") for key in info)
 
 
 def _from_testcontainers() -> Servers | None:

@@ -1,7 +1,7 @@
 """Outbox relay: publishes events stored inside documents, then removes them, so none is lost.
 
 A document that owes events carries them in its `outbox` array, written in the same atomic
-update as the state change. The relay publishes each with confirms and `$pull`s it afterwards;
+update as the state change. The relay publishes each in order with confirms and pops it afterwards;
 a crash in between republishes the same event_id, which consumers drop as a duplicate.
 """
 
@@ -53,8 +53,9 @@ class OutboxRelay:
         for raw in document.get("outbox", []):
             envelope = Envelope.model_validate(raw)
             await self._publisher.publish(envelope)
+            # pop the head only if it is still this event (another relay may have done it already)
             await collection.update_one(
-                {"_id": document["_id"]}, {"$pull": {"outbox": {"event_id": envelope.event_id}}}
+                {"_id": document["_id"], "outbox.0.event_id": envelope.event_id}, {"$pop": {"outbox": -1}}
             )
             published += 1
         return published

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -24,12 +25,18 @@ class MongoTickets:
     def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db[COLLECTION]
         self._counters = db[COUNTERS]
+        self._sequence_lock = asyncio.Lock()
 
     async def next_sequence(self, name: str = "ticket") -> int:
-        """Return the next value of a monotonically increasing counter (never reused)."""
-        counter = await self._counters.find_one_and_update(
-            {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-        )
+        """Return the next value of a monotonically increasing counter.
+
+        Calls within one process are serialised because the docstore's `$inc` is not atomic under
+        concurrent writers; across replicas the unique index on `number` catches a repeat.
+        """
+        async with self._sequence_lock:
+            counter = await self._counters.find_one_and_update(
+                {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            )
         return int(counter["seq"])
 
     async def insert(self, document: dict[str, Any]) -> None:
