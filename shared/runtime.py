@@ -12,6 +12,7 @@ from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.locks import KeyedLocks
 from shared.messaging.consumer import Consumer, Handler
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import AmqpPublisher
@@ -35,6 +36,8 @@ class ServiceRuntime:
         self.metrics: PipelineMetrics = pipeline_metrics(self.registry)
         self.indexes: list[IndexSpec] = [IndexSpec(self.inbox_name, [("handled_at", 1)])]
         self.outbox_collections: list[str] = [self.inbox_name]
+        self.document_locks: dict[str, KeyedLocks] = {}
+        """Per-collection locks the relay shares with repositories that write the same documents."""
         self._consumers: list[tuple[QueueSpec, dict[str, Handler]]] = []
         self._startups: list[Startup] = []
         self._task_factories: list[Callable[[], Awaitable[Any]]] = []
@@ -82,6 +85,7 @@ class ServiceRuntime:
             self.publisher,
             self.metrics,
             poll_seconds=settings.outbox_poll_seconds,
+            locks=self.document_locks,
         )
         for hook in self._startups:
             await hook(self)

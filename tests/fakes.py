@@ -34,15 +34,15 @@ class FakeTickets:
 
     async def apply_once(self, ticket_id: str, event_id: str, fields: dict, entry: dict) -> bool:
         document = self.documents.get(ticket_id)
-        if document is None or event_id in document["applied_events"]:
+        if document is None:
+            raise LookupError(f"ticket {ticket_id} does not exist")
+        if event_id in document["applied_events"]:
             return False
         document.update(fields)
         document["timeline"].append(entry)
         document["applied_events"].append(event_id)
         return True
 
-    async def exists(self, ticket_id: str) -> bool:
-        return ticket_id in self.documents
 
 
 class FakeApiKeys:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from shared.clock import Clock, SystemClock
 from shared.http import create_service_app
+from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from services.intake.adapters import api_keys, tickets
@@ -23,6 +24,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     runtime = ServiceRuntime("intake", settings)
     runtime.indexes += tickets.INDEXES + api_keys.INDEXES
     runtime.outbox_collections.append(tickets.COLLECTION)
+    ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
     app = create_service_app(
         runtime,
         title="Incidents intake API",
@@ -33,7 +35,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     app.state.clock = clock
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = tickets.MongoTickets(rt.db)
+        store = tickets.MongoTickets(rt.db, ticket_locks)
         app.state.tickets = store
         app.state.api_keys = api_keys.MongoApiKeys(rt.db)
         apply_notification = partial(record_notification, tickets=store, clock=clock)

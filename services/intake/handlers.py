@@ -34,6 +34,7 @@ async def _apply(tickets: MongoTickets, envelope: Envelope, fields: dict, entry:
     """Apply once; a ticket that does not exist is a permanent error (the message is dead-lettered)."""
     if envelope.ticket_id is None:
         raise PermanentError(f"{envelope.event_type} carries no ticket_id")
-    applied = await tickets.apply_once(envelope.ticket_id, envelope.event_id, fields, entry)
-    if not applied and not await tickets.exists(envelope.ticket_id):
-        raise PermanentError(f"ticket {envelope.ticket_id} does not exist")
+    try:
+        await tickets.apply_once(envelope.ticket_id, envelope.event_id, fields, entry)
+    except LookupError as exc:
+        raise PermanentError(str(exc)) from exc

@@ -16,6 +16,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.clock import sleep_or_wake
 from shared.contracts import Envelope
+from shared.documents import guarded_update
+from shared.locks import KeyedLocks
+from shared.locks import KeyedLocks
 from shared.messaging.publisher import Publisher
 from shared.metrics import PipelineMetrics
 
@@ -35,8 +38,10 @@ class OutboxRelay:
         *,
         poll_seconds: float = 1.0,
         batch_size: int = 200,
+        locks: dict[str, KeyedLocks] | None = None,
     ) -> None:
         self._collections = collections
+        self._locks = locks if locks is not None else {}
         self._publisher = publisher
         self._metrics = metrics
         self._poll_seconds = poll_seconds
@@ -53,22 +58,30 @@ class OutboxRelay:
         for raw in document.get("outbox", []):
             envelope = Envelope.model_validate(raw)
             await self._publisher.publish(envelope)
-            # pop the head only if it is still this event (another relay may have done it already)
-            await collection.update_one(
-                {"_id": document["_id"], "outbox.0.event_id": envelope.event_id}, {"$pop": {"outbox": -1}}
-            )
+            await self._pop(collection, document["_id"], envelope.event_id)
             published += 1
         return published
+
+    async def _pop(self, collection: AsyncCollection, document_id: Any, event_id: str) -> None:
+        """Remove the outbox head if it is still this event (another relay may have done it already)."""
+        await guarded_update(
+            collection,
+            document_id,
+            {"outbox.0.event_id": event_id},
+            {"$pop": {"outbox": -1}},
+            locks=self._locks.get(collection.name),
+        )
 
     async def run_once(self) -> int:
         """Publish every pending outbox once; return the number of events published."""
         total = 0
         for collection in self._collections:
-            backlog = 0
-            async for document in collection.find(PENDING, {"outbox": 1}).limit(self._batch_size):
-                backlog += 1
+            # read the batch to the end before writing: an open cursor on the docstore can make
+            # later updates of the same documents work from a stale snapshot
+            documents = await collection.find(PENDING, {"outbox": 1}).limit(self._batch_size).to_list()
+            self._metrics.outbox_backlog.labels(collection.name).set(len(documents))
+            for document in documents:
                 total += await self.flush(collection, document)
-            self._metrics.outbox_backlog.labels(collection.name).set(backlog)
         return total
 
     async def run(self) -> None:

@@ -21,16 +21,17 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data", "var/docstore", "directory holding the SQLite databases")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	sqliteParams := flag.String("sqlite-params", "_txlock=immediate", "query parameters for the SQLite URI")
 	flag.Parse()
 
-	if err := run(*listen, *dataDir, *logLevel); err != nil {
+	if err := run(*listen, *dataDir, *logLevel, *sqliteParams); err != nil {
 		fmt.Fprintln(os.Stderr, "docstore:", err)
 		os.Exit(1)
 	}
 }
 
 // run serves until a termination signal arrives and returns the first start-up error.
-func run(listen, dataDir, logLevel string) error {
+func run(listen, dataDir, logLevel, sqliteParams string) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
@@ -49,7 +50,7 @@ func run(listen, dataDir, logLevel string) error {
 		Listener:  ferretdb.ListenerConfig{TCP: listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: "file:" + abs + "/?" + sqliteParams,
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.documents import guarded_update
+from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
 
 COLLECTION = "tickets"
@@ -20,10 +22,11 @@ INDEXES = [
 
 
 class MongoTickets:
-    """Ticket persistence; every update is a single-document atomic write."""
+    """Ticket persistence; every update is a guarded single-document write."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None) -> None:
         self.collection = db[COLLECTION]
+        self.locks = locks if locks is not None else KeyedLocks()
         self._counters = db[COUNTERS]
         self._sequence_lock = asyncio.Lock()
 
@@ -47,16 +50,15 @@ class MongoTickets:
         """Return the ticket with this number, without internal bookkeeping fields."""
         return await self.collection.find_one({"number": number}, {"outbox": 0, "applied_events": 0})
 
-    async def apply_once(
-        self, ticket_id: str, event_id: str, fields: dict[str, Any], entry: dict[str, Any]
-    ) -> bool:
-        """Apply an event's changes unless already applied; return True if this call applied them."""
-        result = await self.collection.update_one(
-            {"_id": ticket_id, "applied_events": {"$ne": event_id}},
-            {"$set": fields, "$push": {"timeline": entry, "applied_events": event_id}},
-        )
-        return result.modified_count == 1
+    async def apply_once(self, ticket_id: str, event_id: str, fields: dict[str, Any], entry: dict[str, Any]) -> bool:
+        """Apply an event's changes unless already applied; return True if this call applied them.
 
-    async def exists(self, ticket_id: str) -> bool:
-        """Return True if a ticket with this id is stored."""
-        return await self.collection.count_documents({"_id": ticket_id}, limit=1) == 1
+        Raises LookupError if the ticket does not exist.
+        """
+        return await guarded_update(
+            self.collection,
+            ticket_id,
+            {"applied_events": {"$ne": event_id}},
+            {"$set": fields, "$push": {"timeline": entry, "applied_events": event_id}},
+            locks=self.locks,
+        )

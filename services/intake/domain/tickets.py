@@ -57,6 +57,7 @@ def new_ticket_document(
         "timeline": [timeline_entry(now, actor, "reported", f"Ticket {number} reported")],
         "applied_events": [],
         "outbox": outbox,
+        "rev": 0,
     }
 
 

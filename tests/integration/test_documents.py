@@ -1,0 +1,34 @@
+"""Guarded updates against the real server: concurrent writers to one document lose nothing."""
+
+import asyncio
+
+import pytest
+
+from shared.documents import guarded_update
+from shared.locks import KeyedLocks
+
+pytestmark = pytest.mark.integration
+
+
+async def test_concurrent_guarded_updates_of_one_document_all_land(db):
+    await db.docs.insert_one({"_id": "t1", "applied": [], "outbox": [{"event_id": f"e{i}"} for i in range(10)], "rev": 0})
+    locks = KeyedLocks()
+
+    async def apply(i: int) -> bool:
+        return await guarded_update(db.docs, "t1", {"applied": {"$ne": i}}, {"$push": {"applied": i}}, locks=locks)
+
+    async def pop(i: int) -> bool:
+        return await guarded_update(db.docs, "t1", {"outbox.0.event_id": f"e{i}"}, {"$pop": {"outbox": -1}}, locks=locks)
+
+    results = await asyncio.gather(*(apply(i) for i in range(30)), *(pop(i) for i in range(10)))
+    document = await db.docs.find_one({"_id": "t1"})
+    assert sorted(document["applied"]) == list(range(30))
+    assert document["rev"] == 30 + sum(results[30:])
+    assert all(results[:30])
+
+
+async def test_guarded_update_reports_an_unmet_condition_and_a_missing_document(db):
+    await db.docs.insert_one({"_id": "t1", "applied": ["x"]})
+    assert await guarded_update(db.docs, "t1", {"applied": {"$ne": "x"}}, {"$push": {"applied": "x"}}) is False
+    with pytest.raises(LookupError):
+        await guarded_update(db.docs, "nope", {}, {"$set": {"a": 1}})
