@@ -36,7 +36,7 @@ ensure_apt_packages() {
   local missing=()
   command -v /usr/lib/rabbitmq/bin/rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
-  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v promtool >/dev/null 2>&1 || [[ " ${missing[*]} " == *" prometheus "* ]] || missing+=(prometheus)
   if [[ "${WITH_COMPOSE_CHECK:-0}" == 1 ]]; then command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose); fi
   ((${#missing[@]})) || return 0
   [[ $(id -u) == 0 ]] || die "missing ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}"
