@@ -108,10 +108,19 @@ class NotificationFailed(Contract):
     error: str = Field(min_length=1, max_length=2000)
 
 
-CONTRACTS: dict[tuple[str, int], type[Contract]] = {
-    (model.EVENT_TYPE, model.EVENT_VERSION): model
-    for model in (TicketReported, TicketTriaged, NotificationDelivered, NotificationFailed)
-}
+def _all_contracts() -> dict[tuple[str, int], type[Contract]]:
+    """Return every Contract subclass defined so far, keyed by (event_type, event_version)."""
+    found: dict[tuple[str, int], type[Contract]] = {}
+    pending = list(Contract.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        key = (model.EVENT_TYPE, model.EVENT_VERSION)
+        if key in found and found[key] is not model:
+            raise TypeError(f"two contracts claim {key}: {found[key].__name__} and {model.__name__}")
+        found[key] = model
+    return found
+
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
@@ -121,6 +130,12 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 def payload_model(event_type: str, version: int) -> type[Contract] | None:
     """Return the contract class for an event type and version, or None if unknown."""
     return CONTRACTS.get((event_type, version))
+
+
+# Contracts of each area live in their own module; importing them here registers them.
+from shared.contracts import lifecycle_events, triage_events  # noqa: E402,F401
+
+CONTRACTS: dict[tuple[str, int], type[Contract]] = _all_contracts()
 
 
 def upcast(envelope: Envelope) -> Envelope:

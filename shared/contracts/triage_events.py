@@ -1,0 +1,3 @@
+"""Contracts of triage beyond ticket.triaged: reclassification, duplicates."""
+
+from __future__ import annotations
