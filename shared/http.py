@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,17 +22,28 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 class BodySizeLimit:
     """Rejects request bodies over max_bytes with 413 problem+json, declared or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES, overrides: list[tuple[str, int]] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.overrides = [(re.compile(pattern), limit) for pattern, limit in overrides or []]
+
+    def limit_for(self, path: str) -> int:
+        """Return the body limit for a path: the first matching override, else the default."""
+        for pattern, limit in self.overrides:
+            if pattern.match(path):
+                return limit
+        return self.default_max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(scope, receive, send, max_bytes)
             return
         seen = 0
 
@@ -40,18 +52,18 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, max_bytes)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
-            413, "Body too large", f"request bodies are limited to {self.max_bytes} bytes", instance=scope.get("path")
+            413, "Body too large", f"request bodies are limited to {max_bytes} bytes", instance=scope.get("path")
         )
         await response(scope, receive, send)
 
@@ -90,7 +102,14 @@ class RequestMetrics:
             self.metrics.http_duration.labels(template, method).observe(time.perf_counter() - started)
 
 
-def create_service_app(runtime: ServiceRuntime, *, title: str, description: str = "", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+def create_service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str = "",
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_limits: list[tuple[str, int]] | None = None,
+) -> FastAPI:
     """Return a FastAPI app that starts and stops the runtime and serves /healthz, /readyz, /metrics."""
 
     @asynccontextmanager
@@ -122,5 +141,5 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str 
         return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestMetrics, metrics=runtime.metrics)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, overrides=body_limits)
     return app

@@ -26,6 +26,23 @@ class FakeTickets:
     async def insert(self, document: dict[str, Any]) -> None:
         self.documents[document["_id"]] = copy.deepcopy(document)
 
+    async def get(self, ticket_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.documents.get(ticket_id))
+
+    async def change(self, ticket_id, condition, fields, entries, events) -> bool:
+        document = self.documents.get(ticket_id)
+        if document is None:
+            raise LookupError(ticket_id)
+        if any(document.get(k) != v for k, v in condition.items()):
+            return False
+        document.update(copy.deepcopy(fields))
+        document["timeline"].extend(copy.deepcopy(entries))
+        document["outbox"].extend(copy.deepcopy(events))
+        return True
+
+    async def search(self, query, limit):
+        raise NotImplementedError("list filtering is tested against the real database")
+
     async def by_number(self, number: str) -> dict[str, Any] | None:
         for document in self.documents.values():
             if document["number"] == number:

@@ -11,10 +11,14 @@ from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
-from services.intake.adapters import api_keys, tickets
-from services.intake.entrypoints.http import router
+from services.intake.adapters import api_keys, attachments, idempotency, tickets, votes
+from services.intake.entrypoints import actions_api, attachments_api, features_api, tickets_api
+from services.intake.entrypoints.ratelimit import TokenBuckets
 from services.intake.handlers import apply_triage, record_notification
 from services.intake.settings import IntakeSettings
+
+
+ATTACHMENT_UPLOAD = r"^/v1/tickets/[^/]+/attachments$"
 
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -22,7 +26,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     settings = settings or IntakeSettings()
     clock = clock or SystemClock()
     runtime = ServiceRuntime("intake", settings)
-    runtime.indexes += tickets.INDEXES + api_keys.INDEXES
+    runtime.indexes += tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
     runtime.outbox_collections.append(tickets.COLLECTION)
     ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
     app = create_service_app(
@@ -30,14 +34,19 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         title="Incidents intake API",
         description="Report incidents, bug reports and feature requests, and follow them (KB-005).",
         max_body_bytes=settings.max_body_bytes,
+        body_limits=[(ATTACHMENT_UPLOAD, settings.max_attachment_bytes)],
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
     async def wire(rt: ServiceRuntime) -> None:
         store = tickets.MongoTickets(rt.db, ticket_locks)
         app.state.tickets = store
         app.state.api_keys = api_keys.MongoApiKeys(rt.db)
+        app.state.votes = votes.MongoVotes(rt.db)
+        app.state.idempotency = idempotency.MongoIdempotency(rt.db)
+        app.state.attachments = attachments.MongoAttachments(rt.db)
         apply_notification = partial(record_notification, tickets=store, clock=clock)
         rt.consume(
             CONSUMER_QUEUES["intake"],
@@ -49,5 +58,6 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         )
 
     runtime.on_startup(wire)
-    app.include_router(router)
+    for api in (tickets_api, actions_api, features_api, attachments_api):
+        app.include_router(api.router)
     return app

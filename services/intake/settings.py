@@ -11,3 +11,17 @@ class IntakeSettings(CommonSettings):
     http_port: int = 8080
     ticket_prefix: str = Field(default="INC", pattern=r"^[A-Z]{2,5}$")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    attachment_types: tuple[str, ...] = (
+        "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "text/csv",
+        "application/json", "application/pdf", "application/zip", "application/gzip",
+    )
+    rate_limit_per_minute: int = Field(default=600, ge=1, description="requests per API key per minute")
+    rate_limit_burst: int = Field(default=100, ge=1, description="requests a key may send at once")
+    page_size_max: int = Field(default=100, ge=1, le=1000)
+    smtp_intake_enabled: bool = True
+    smtp_intake_host: str = "127.0.0.1"
+    smtp_intake_port: int = Field(default=2525, ge=0, le=65535)
+    support_address: str = "support@platform.local"
+    unknown_senders: str = Field(default="create", pattern="^(create|reject)$",
+                                 description="e-mail from an unknown address: create a reporter or bounce")

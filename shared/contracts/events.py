@@ -115,6 +115,8 @@ def _all_contracts() -> dict[tuple[str, int], type[Contract]]:
     while pending:
         model = pending.pop()
         pending.extend(model.__subclasses__())
+        if getattr(model, "EVENT_TYPE", None) is None:
+            continue  # an abstract base shared by several events
         key = (model.EVENT_TYPE, model.EVENT_VERSION)
         if key in found and found[key] is not model:
             raise TypeError(f"two contracts claim {key}: {found[key].__name__} and {model.__name__}")

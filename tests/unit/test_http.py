@@ -8,7 +8,8 @@ from shared.clock import FakeClock
 from shared.http import BodySizeLimit
 from shared.problems import install_problem_handlers
 from services.intake.domain.principals import Role
-from services.intake.entrypoints.http import router
+from services.intake.entrypoints import actions_api, attachments_api, features_api, tickets_api
+from services.intake.entrypoints.ratelimit import TokenBuckets
 from services.intake.settings import IntakeSettings
 from tests.fakes import FakeApiKeys, FakeTickets
 
@@ -26,13 +27,15 @@ class _Runtime:
 async def api():
     app = FastAPI()
     install_problem_handlers(app)
-    app.include_router(router)
+    for api in (tickets_api, actions_api, features_api, attachments_api):
+        app.include_router(api.router)
     app.add_middleware(BodySizeLimit, max_bytes=4096)
     app.state.settings = IntakeSettings()
     app.state.clock = FakeClock()
     app.state.tickets = FakeTickets()
     app.state.api_keys = FakeApiKeys()
     app.state.runtime = _Runtime()
+    app.state.rate_limiter = TokenBuckets(per_minute=600, burst=100)
     keys = {}
     for role, name in [(Role.REPORTER, "ada"), (Role.REPORTER, "bob"), (Role.AGENT, "ann")]:
         keys[name], _ = await app.state.api_keys.create(role, name, f"{name}@example.com", app.state.clock.now())

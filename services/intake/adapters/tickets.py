@@ -14,10 +14,14 @@ from shared.persistence import IndexSpec
 
 COLLECTION = "tickets"
 COUNTERS = "counters"
+HIDDEN = {"outbox": 0, "applied_events": 0, "rev": 0}
+"""Bookkeeping fields never shown outside the repository."""
+
 INDEXES = [
     IndexSpec(COLLECTION, [("number", 1)], unique=True),
     IndexSpec(COLLECTION, [("reporter.id", 1), ("created_at", -1)]),
     IndexSpec(COLLECTION, [("created_at", -1)]),
+    IndexSpec(COLLECTION, [("kind", 1), ("votes", -1)]),
 ]
 
 
@@ -48,7 +52,30 @@ class MongoTickets:
 
     async def by_number(self, number: str) -> dict[str, Any] | None:
         """Return the ticket with this number, without internal bookkeeping fields."""
-        return await self.collection.find_one({"number": number}, {"outbox": 0, "applied_events": 0})
+        return await self.collection.find_one({"number": number}, HIDDEN)
+
+    async def get(self, ticket_id: str) -> dict[str, Any] | None:
+        """Return the ticket with this id, without internal bookkeeping fields."""
+        return await self.collection.find_one({"_id": ticket_id}, HIDDEN)
+
+    async def change(
+        self,
+        ticket_id: str,
+        condition: dict[str, Any],
+        fields: dict[str, Any],
+        entries: list[dict[str, Any]],
+        events: list[dict[str, Any]],
+    ) -> bool:
+        """Apply fields, timeline entries and owed events atomically if condition still holds."""
+        update: dict[str, Any] = {"$push": {"timeline": {"$each": entries}, "outbox": {"$each": events}}}
+        if fields:
+            update["$set"] = fields
+        return await guarded_update(self.collection, ticket_id, condition, update, locks=self.locks)
+
+    async def search(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        """Return up to limit tickets matching query, newest first (ids are time-ordered ULIDs)."""
+        cursor = self.collection.find(query, HIDDEN).sort("_id", -1).limit(limit)
+        return await cursor.to_list()
 
     async def apply_once(self, ticket_id: str, event_id: str, fields: dict[str, Any], entry: dict[str, Any]) -> bool:
         """Apply an event's changes unless already applied; return True if this call applied them.

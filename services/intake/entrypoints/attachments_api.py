@@ -1,0 +1,92 @@
+"""Attachments (screenshots, logs): upload as the raw body, download if you may see the ticket."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from shared.contracts.lifecycle_events import TicketAttachmentAdded
+from shared.ids import new_id
+from shared.problems import Problem
+from services.intake.commands import ConcurrentChange, perform
+from services.intake.domain.actions import Change
+from services.intake.entrypoints.auth import Caller, actor_of
+from services.intake.entrypoints.common import TICKET_PROBLEMS, TicketNumber, visible_ticket
+from services.intake.entrypoints.views import AttachmentView
+
+router = APIRouter(prefix="/v1/tickets/{number}/attachments", tags=["attachments"], responses=TICKET_PROBLEMS)
+SAFE_FILENAME = r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,254}$"
+AttachmentId = Annotated[str, Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+
+
+def _view(number: str, meta: dict) -> AttachmentView:
+    return AttachmentView(id=meta["_id"], filename=meta["filename"], content_type=meta["content_type"],
+                          size=meta["size"], uploaded_at=meta["uploaded_at"],
+                          href=f"/v1/tickets/{number}/attachments/{meta['_id']}")
+
+
+@router.post(
+    "", status_code=201, response_model=AttachmentView,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+    responses={415: {"description": "Type not accepted", "content": {"application/problem+json": {}}}},
+)
+async def upload(
+    number: TicketNumber, caller: Caller, request: Request,
+    filename: Annotated[str, Query(pattern=SAFE_FILENAME, description="e.g. screenshot.png")],
+) -> AttachmentView:
+    """Attach a file; send its bytes as the body with its Content-Type (size and types are limited)."""
+    state = request.app.state
+    settings = state.settings
+    ticket = await visible_ticket(request, number, caller)
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type not in settings.attachment_types:
+        raise Problem(415, "Unsupported media type",
+                      f"{content_type or 'no Content-Type'} is not accepted; use one of {', '.join(settings.attachment_types)}")
+    data = await request.body()
+    if not data:
+        raise Problem(422, "Invalid request", "the attachment is empty")
+    if len(data) > settings.max_attachment_bytes:
+        raise Problem(413, "Body too large", f"attachments are limited to {settings.max_attachment_bytes} bytes")
+    now = state.clock.now()
+    meta = await state.attachments.store(new_id(), ticket["_id"], filename, content_type, data, caller.id, now)
+    for _ in range(5):
+        change = Change(ticket, now)
+        actor = actor_of(caller)
+        change.note(actor, "attachment_added", f"Attached {filename} ({len(data)} bytes)", attachment_id=meta["_id"])
+        change.emit(TicketAttachmentAdded, actor, attachment_id=meta["_id"], filename=filename,
+                    content_type=content_type, size=len(data))
+        try:
+            await perform(change, tickets=state.tickets)
+            break
+        except ConcurrentChange:
+            ticket = await visible_ticket(request, number, caller)
+    state.runtime.relay.wake()
+    return _view(number, meta)
+
+
+@router.get("", response_model=list[AttachmentView])
+async def list_attachments(number: TicketNumber, caller: Caller, request: Request) -> list[AttachmentView]:
+    """The ticket's attachments."""
+    ticket = await visible_ticket(request, number, caller)
+    return [_view(number, meta) for meta in await request.app.state.attachments.for_ticket(ticket["_id"])]
+
+
+@router.get("/{attachment_id}", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}})
+async def download(number: TicketNumber, attachment_id: AttachmentId, caller: Caller, request: Request) -> StreamingResponse:
+    """Download an attachment of a ticket you may see."""
+    ticket = await visible_ticket(request, number, caller)
+    meta = await request.app.state.attachments.get(attachment_id)
+    if meta is None or meta["ticket_id"] != ticket["_id"]:
+        raise Problem(404, "Not found", f"no attachment {attachment_id} on {number}")
+    safe = re.sub(r"[^A-Za-z0-9._ ()-]", "_", meta["filename"])
+    return StreamingResponse(
+        request.app.state.attachments.read(attachment_id),
+        media_type=meta["content_type"],
+        headers={"Content-Disposition": f'attachment; filename="{safe}"', "Content-Length": str(meta["size"]),
+                 "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,142 @@
+"""HTTP response bodies of the intake API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.contracts import IncidentType, Severity, TicketKind
+
+
+class ActorView(BaseModel):
+    """Who made a change."""
+
+    type: str
+    id: str
+    name: str
+
+
+class TimelineEntry(BaseModel):
+    """One change in a ticket's life."""
+
+    at: datetime
+    actor: ActorView
+    action: str
+    detail: str
+    visibility: str = "public"
+    data: dict[str, Any] | None = None
+
+
+class SlaView(BaseModel):
+    """The ticket's SLA due times."""
+
+    acknowledge_due_at: datetime
+    response_due_at: datetime
+    resolution_due_at: datetime
+    response_target: str
+
+
+class TriageView(BaseModel):
+    """How the ticket was classified."""
+
+    rule: str
+    reason: str
+
+
+class ReporterView(BaseModel):
+    """Who reported the ticket."""
+
+    id: str
+    name: str
+    email: str | None = None
+
+
+class ResolutionView(BaseModel):
+    """The proposed solution."""
+
+    proposed_solution: str
+    by: str
+
+
+class TicketView(BaseModel):
+    """A ticket as the API shows it; reporters do not see internal notes."""
+
+    id: str
+    number: str
+    kind: TicketKind
+    title: str
+    description: str
+    type: IncidentType
+    status: str
+    reported_severity: Severity | None = None
+    severity: Severity | None = None
+    severity_source: str | None = None
+    tier: int | None = None
+    team: str | None = None
+    assignee: str | None = None
+    steps_to_reproduce: str | None = None
+    trying_to_do: str | None = None
+    what_happened: str | None = None
+    started_at: datetime | None = None
+    users_affected: int | None = None
+    error_messages: str | None = None
+    recent_changes: str | None = None
+    production: bool | None = None
+    workaround_available: bool | None = None
+    component: str | None = None
+    system_info: dict[str, Any] | None = None
+    expected_behaviour: str | None = None
+    actual_behaviour: str | None = None
+    use_case: str | None = None
+    importance: str | None = None
+    votes: int = 0
+    reporter: ReporterView
+    sla: SlaView | None = None
+    triage: TriageView | None = None
+    resolution: ResolutionView | None = None
+    first_response_at: datetime | None = None
+    reopened_count: int = 0
+    created_at: datetime
+    updated_at: datetime
+    timeline: list[TimelineEntry]
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any], *, include_internal: bool) -> TicketView:
+        """Return the view of a stored ticket; internal timeline entries only when asked."""
+        timeline = [
+            entry for entry in document.get("timeline", [])
+            if include_internal or entry.get("visibility", "public") == "public"
+        ]
+        return cls.model_validate({**document, "id": document["_id"], "timeline": timeline})
+
+
+class TicketPage(BaseModel):
+    """One page of tickets, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    items: list[TicketView]
+    next_cursor: str | None = None
+
+
+class FeatureRequestSummary(BaseModel):
+    """A feature request as every user sees it, for voting."""
+
+    number: str
+    title: str
+    use_case: str | None = None
+    importance: str | None = None
+    status: str
+    votes: int
+    created_at: datetime
+
+
+class AttachmentView(BaseModel):
+    """An attachment's metadata; download it from `href`."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    uploaded_at: datetime
+    href: str
