@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 Startup = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
+def _report_crash(task: asyncio.Task[Any]) -> None:
+    """Log a background task that ended with an error; a silent stop would hide lost work."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task crashed", exc_info=task.exception(), extra={"x_task": task.get_name()})
+
+
 class ServiceRuntime:
     """Owns one service's connections and long-running tasks; built in bootstrap, started by the app."""
 
@@ -91,7 +97,9 @@ class ServiceRuntime:
             await hook(self)
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
         for factory in self._task_factories:
-            self._tasks.append(asyncio.create_task(factory()))
+            task = asyncio.create_task(factory())
+            task.add_done_callback(_report_crash)
+            self._tasks.append(task)
         for spec, handlers in self._consumers:
             consumer = Consumer(
                 name=self.name,

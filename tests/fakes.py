@@ -77,6 +77,12 @@ class FakeApiKeys:
     async def authenticate(self, key: str) -> Principal | None:
         return self.keys.get(key)
 
+    async def find_by_email(self, email: str, role: Role | None = None) -> Principal | None:
+        for principal in self.keys.values():
+            if principal.email == email and (role is None or principal.role is role):
+                return principal
+        return None
+
 
 class FakeDeliveries:
     """Delivery records in a dict."""

@@ -13,6 +13,7 @@ from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from services.intake.adapters import api_keys, attachments, idempotency, tickets, votes
 from services.intake.entrypoints import actions_api, attachments_api, features_api, tickets_api
+from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel, start_mailbox
 from services.intake.entrypoints.ratelimit import TokenBuckets
 from services.intake.handlers import apply_triage, record_notification
 from services.intake.settings import IntakeSettings
@@ -47,6 +48,11 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         app.state.votes = votes.MongoVotes(rt.db)
         app.state.idempotency = idempotency.MongoIdempotency(rt.db)
         app.state.attachments = attachments.MongoAttachments(rt.db)
+        if settings.smtp_intake_enabled:
+            mailbox = SupportMailbox(settings=settings, tickets=store, api_keys=app.state.api_keys,
+                                     attachments=app.state.attachments, clock=clock, relay=rt.relay)
+            server = await start_mailbox(mailbox, settings.smtp_intake_host, settings.smtp_intake_port)
+            rt.background(lambda: close_on_cancel(server))
         apply_notification = partial(record_notification, tickets=store, clock=clock)
         rt.consume(
             CONSUMER_QUEUES["intake"],

@@ -10,8 +10,17 @@ from services.intake.domain.tickets import system_actor, timeline_entry, triage_
 
 
 async def apply_triage(envelope: Envelope, event: TicketTriaged, *, tickets: MongoTickets, clock: Clock) -> list[Envelope]:
-    """Store triage's severity, tier, team and SLA due times on the ticket, once per event."""
+    """Store triage's severity, tier, team and SLA due times on the ticket, once per event.
+
+    An agent's severity override wins: triage's severity is then recorded but not applied.
+    """
     fields, entry = triage_changes(event, clock.now())
+    current = await tickets.get(event.ticket_id)
+    if current is not None and current.get("severity_source") == "agent":
+        fields.pop("severity")
+        entry["detail"] += f" (agent override {current['severity']} kept)"
+    else:
+        fields["severity_source"] = "triage"
     await _apply(tickets, envelope, fields, entry)
     return []
 

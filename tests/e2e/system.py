@@ -33,6 +33,7 @@ class System:
     smtp_port: int
     log_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
+    mail_intake_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def env(self, service: str) -> dict[str, str]:
@@ -44,8 +45,11 @@ class System:
             "MONGODB_DB": self.mongodb_db,
             "HTTP_PORT": str(self.ports[service]),
             "SMTP_PORT": str(self.smtp_port),
+            "SMTP_INTAKE_PORT": str(self.mail_intake_port),
             "OUTBOX_POLL_SECONDS": "0.5",
             "ENVIRONMENT": "test",
+            "RATE_LIMIT_PER_MINUTE": "100000",
+            "RATE_LIMIT_BURST": "10000",
         }
 
     def url(self, service: str) -> str:

@@ -14,6 +14,7 @@ TicketNumber = Annotated[str, Path(pattern=r"^[A-Z]{2,5}-\d{6,}$", max_length=20
 
 _PROBLEM = {"application/problem+json": {}}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body could not be decoded (not UTF-8 or not JSON)", "content": _PROBLEM},
     401: {"description": "Missing or invalid API key", "content": _PROBLEM},
     413: {"description": "Body too large", "content": _PROBLEM},
     422: {"description": "Invalid body or parameters", "content": _PROBLEM},
