@@ -27,7 +27,7 @@ class QueueSpec:
 
 CONSUMER_QUEUES: dict[str, QueueSpec] = {
     "intake": QueueSpec("intake.events", ("ticket.triaged", "notification.delivered", "notification.failed")),
-    "triage": QueueSpec("triage.events", ("ticket.reported",)),
+    "triage": QueueSpec("triage.events", ("ticket.reported", "ticket.severity_overridden")),
     "escalation": QueueSpec("escalation.events", ("ticket.triaged", "notification.failed")),
     "notifier": QueueSpec("notifier.events", ("ticket.triaged",)),
 }
