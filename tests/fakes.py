@@ -136,3 +136,52 @@ class FakePublisher:
 
     async def publish(self, envelope: Envelope) -> None:
         self.published.append(envelope)
+
+
+class FakeDecisions:
+    """Triage records in a dict, with the same guarded-change contract as MongoDecisions."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    async def record(self, ticket_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self.records.setdefault(ticket_id, {"_id": ticket_id, **copy.deepcopy(fields), "changes": []})
+        return copy.deepcopy(self.records[ticket_id])
+
+    async def get(self, ticket_id: str) -> dict[str, Any] | None:
+        record = self.records.get(ticket_id)
+        return copy.deepcopy(record) if record is not None else None
+
+    async def change_severity(self, ticket_id: str, expected_severity: str, fields: dict, change: dict) -> bool:
+        record = self.records.get(ticket_id)
+        if record is None:
+            raise LookupError(f"triage_tickets {ticket_id} does not exist")
+        if record["severity"] != expected_severity:
+            return False
+        record.update(copy.deepcopy(fields))
+        record["changes"].append(change)
+        return True
+
+
+class FakeFingerprintGroups:
+    """Duplicate groups in a dict, with the same registration rules as MongoFingerprintGroups."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    async def register(self, fingerprint: str, member, window):
+        from services.triage.adapters.fingerprints import Registration, new_group, view
+        from services.triage.domain.duplicates import joins
+
+        document = self.documents.get(fingerprint)
+        if document is None or (
+            member.ticket_id not in document["member_ids"] and not joins(view(document), member.reported_at, window)
+        ):
+            self.documents[fingerprint] = new_group(fingerprint, member)
+            return Registration(view(self.documents[fingerprint]), is_primary=True, newly_joined=False)
+        if member.ticket_id in document["member_ids"]:
+            return Registration(view(document), document["primary_ticket_id"] == member.ticket_id, False)
+        document["reports"] += 1
+        document["users_affected"] += member.users
+        document["member_ids"].append(member.ticket_id)
+        return Registration(view(document), is_primary=False, newly_joined=True)

@@ -15,7 +15,7 @@ from services.intake.adapters import api_keys, attachments, idempotency, tickets
 from services.intake.entrypoints import actions_api, attachments_api, features_api, tickets_api
 from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel, start_mailbox
 from services.intake.entrypoints.ratelimit import TokenBuckets
-from services.intake.handlers import apply_triage, record_notification
+from services.intake.handlers import apply_reclassification, apply_triage, link_duplicate, record_notification
 from services.intake.settings import IntakeSettings
 
 
@@ -58,6 +58,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
             CONSUMER_QUEUES["intake"],
             {
                 "ticket.triaged": partial(apply_triage, tickets=store, clock=clock),
+                "ticket.reclassified": partial(apply_reclassification, tickets=store, clock=clock),
+                "ticket.duplicate_detected": partial(link_duplicate, tickets=store, clock=clock),
                 "notification.delivered": apply_notification,
                 "notification.failed": apply_notification,
             },

@@ -6,7 +6,14 @@ from shared.clock import Clock
 from shared.contracts import Envelope, NotificationDelivered, NotificationFailed, TicketTriaged
 from shared.messaging.consumer import PermanentError
 from services.intake.adapters.tickets import MongoTickets
-from services.intake.domain.tickets import system_actor, timeline_entry, triage_changes
+from shared.contracts.triage_events import TicketDuplicateDetected, TicketReclassified
+from services.intake.domain.tickets import (
+    duplicate_changes,
+    reclassification_changes,
+    system_actor,
+    timeline_entry,
+    triage_changes,
+)
 
 
 async def apply_triage(envelope: Envelope, event: TicketTriaged, *, tickets: MongoTickets, clock: Clock) -> list[Envelope]:
@@ -22,6 +29,27 @@ async def apply_triage(envelope: Envelope, event: TicketTriaged, *, tickets: Mon
     else:
         fields["severity_source"] = "triage"
     await _apply(tickets, envelope, fields, entry)
+    return []
+
+
+async def apply_reclassification(
+    envelope: Envelope, event: TicketReclassified, *, tickets: MongoTickets, clock: Clock
+) -> list[Envelope]:
+    """Store the new severity, routing and due times, with old and new due times on the timeline."""
+    fields, entry = reclassification_changes(event, clock.now())
+    await _apply(tickets, envelope, fields, entry)
+    return []
+
+
+async def link_duplicate(
+    envelope: Envelope, event: TicketDuplicateDetected, *, tickets: MongoTickets, clock: Clock
+) -> list[Envelope]:
+    """Link a duplicate to its primary and record the primary's grown report and user counts."""
+    for ticket_id, (fields, entry) in duplicate_changes(event, clock.now()).items():
+        try:
+            await tickets.apply_once(ticket_id, envelope.event_id, fields, entry)
+        except LookupError as exc:
+            raise PermanentError(str(exc)) from exc
     return []
 
 

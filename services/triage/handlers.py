@@ -2,30 +2,59 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from shared.clock import Clock
-from shared.contracts import Envelope, TicketReported, TicketTriaged, make_envelope
-from services.triage.domain.classification import Report, classify
-from services.triage.domain.sla import ACKNOWLEDGE_WITHIN, SPEC_TARGETS, due_at
+from shared.contracts import Envelope, Severity, TicketReported, TicketTriaged, make_envelope
+from shared.contracts.lifecycle_events import TicketSeverityChanged
+from shared.contracts.triage_events import TicketDuplicateDetected
+from services.triage.adapters.decisions import Decisions
+from services.triage.adapters.fingerprints import FingerprintGroups, Member, Registration
+from services.triage.domain.classification import classify, is_more_severe
+from services.triage.domain.duplicates import fingerprint, users_counted
+from services.triage.domain.policy import TriagePolicy
+from services.triage.reclassify import Change, reclassify
+from services.triage.records import report_document, report_from_document, report_of
 
 PRODUCER = "triage"
 
 
-async def triage_reported_ticket(envelope: Envelope, event: TicketReported, *, clock: Clock) -> list[Envelope]:
-    """Return the ticket.triaged event for a newly reported ticket; targets run from its report time."""
-    decision = classify(
-        Report(
-            kind=event.kind,
-            type=event.type,
-            title=event.title,
-            description=event.description,
-            reported_severity=event.reported_severity,
-            users_affected=event.users_affected,
-            production=event.production,
-            workaround_available=event.workaround_available,
-        )
-    )
-    targets = SPEC_TARGETS[decision.severity]
+async def triage_reported_ticket(
+    envelope: Envelope,
+    event: TicketReported,
+    *,
+    policy: TriagePolicy,
+    decisions: Decisions,
+    groups: FingerprintGroups,
+    clock: Clock,
+) -> list[Envelope]:
+    """Return ticket.triaged, plus ticket.duplicate_detected (and a growth ticket.reclassified) for a duplicate."""
+    report = report_of(event)
+    decision = classify(report, policy.rulebook)
     start = event.reported_at
+    deadlines = policy.sla.deadlines(decision.severity, start)
+    targets = policy.sla.targets[decision.severity]
+    now = clock.now()
+    await decisions.record(
+        event.ticket_id,
+        {
+            "number": event.number,
+            "title": event.title,
+            "report": report_document(report),
+            "reported_at": start,
+            "severity": decision.severity.value,
+            "rule": decision.rule,
+            "reason": decision.reason,
+            "tier": decision.tier,
+            "team": decision.team,
+            "route": decision.route,
+            "deadlines": vars(deadlines),
+            "overridden": False,
+            "paused_seconds": 0.0,
+            "triaged_at": now,
+            "updated_at": now,
+        },
+    )
     triaged = TicketTriaged(
         ticket_id=event.ticket_id,
         number=event.number,
@@ -37,18 +66,83 @@ async def triage_reported_ticket(envelope: Envelope, event: TicketReported, *, c
         tier=decision.tier,
         team=decision.team,
         reported_at=start,
-        acknowledge_due_at=start + ACKNOWLEDGE_WITHIN,
-        response_due_at=due_at(start, targets.response),
-        resolution_due_at=due_at(start, targets.resolution),
+        acknowledge_due_at=deadlines.acknowledge_due_at,
+        response_due_at=deadlines.response_due_at,
+        resolution_due_at=deadlines.resolution_due_at,
         response_target=targets.response.describe(),
         reporter=event.reporter,
     )
-    return [
-        make_envelope(
-            triaged,
-            producer=PRODUCER,
-            occurred_at=clock.now(),
-            ticket_id=envelope.ticket_id,
-            correlation_id=envelope.correlation_id,
-        )
-    ]
+    emitted = [_envelope(triaged, envelope, now, event.ticket_id)]
+    registration = await groups.register(
+        fingerprint(event.type, event.component, event.title),
+        Member(event.ticket_id, event.number, start, users_counted(event.users_affected)),
+        policy.duplicate_window,
+    )
+    if registration.newly_joined:
+        emitted += await _grouped(envelope, event, registration, policy=policy, decisions=decisions, now=now)
+    return emitted
+
+
+async def _grouped(
+    envelope: Envelope, event: TicketReported, registration: Registration, *, policy: TriagePolicy, decisions: Decisions, now: datetime
+) -> list[Envelope]:
+    """Return ticket.duplicate_detected, and ticket.reclassified if the group's growth raises the primary."""
+    group = registration.group
+    detected = TicketDuplicateDetected(
+        primary_ticket_id=group.primary_ticket_id,
+        primary_number=group.primary_number,
+        duplicate_ticket_id=event.ticket_id,
+        duplicate_number=event.number,
+        duplicate_title=event.title,
+        fingerprint=group.fingerprint,
+        reports=group.reports,
+        users_affected=group.users_affected,
+        primary_reported_at=group.opened_at,
+        duplicate_reported_at=event.reported_at,
+        detected_at=now,
+    )
+    emitted = [_envelope(detected, envelope, now, group.primary_ticket_id)]
+    primary = await decisions.get(group.primary_ticket_id)
+    if primary is None or primary.get("overridden"):
+        return emitted  # an agent's override wins over growth; an unknown primary has nothing to raise
+    grown = classify(report_from_document(primary["report"]).with_users_affected(group.users_affected), policy.rulebook)
+    if not is_more_severe(grown.severity, Severity(primary["severity"])):
+        return emitted
+    change = Change(
+        severity=grown.severity,
+        rule=grown.rule,
+        reason=f"{group.reports} reports of the same problem, {group.users_affected} users affected in total: {grown.reason}",
+        trigger="growth",
+        changed_at=now,
+        users_affected=group.users_affected,
+    )
+    reclassified = await reclassify(group.primary_ticket_id, change, policy=policy, decisions=decisions, now=now)
+    if reclassified is not None:
+        emitted.append(_envelope(reclassified, envelope, now, group.primary_ticket_id))
+    return emitted
+
+
+async def apply_severity_override(
+    envelope: Envelope, event: TicketSeverityChanged, *, policy: TriagePolicy, decisions: Decisions, clock: Clock
+) -> list[Envelope]:
+    """Return ticket.reclassified with the new due times for an agent's override (nothing if unchanged)."""
+    now = clock.now()
+    change = Change(
+        severity=event.new_severity,
+        rule="agent-override" if event.source == "agent" else "priority-bump",
+        reason=f"{event.actor.name}: {event.reason}",
+        trigger=event.source,
+        changed_at=event.at,
+        paused=None,
+        actor=event.actor,
+        override=True,
+    )
+    reclassified = await reclassify(event.ticket_id, change, policy=policy, decisions=decisions, now=now)
+    return [] if reclassified is None else [_envelope(reclassified, envelope, now, event.ticket_id)]
+
+
+def _envelope(payload, incoming: Envelope, now: datetime, ticket_id: str) -> Envelope:
+    """Return an envelope for an emitted event, keeping the incoming correlation id."""
+    return make_envelope(
+        payload, producer=PRODUCER, occurred_at=now, ticket_id=ticket_id, correlation_id=incoming.correlation_id
+    )

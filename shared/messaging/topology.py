@@ -26,8 +26,12 @@ class QueueSpec:
 
 
 CONSUMER_QUEUES: dict[str, QueueSpec] = {
-    "intake": QueueSpec("intake.events", ("ticket.triaged", "notification.delivered", "notification.failed")),
-    "triage": QueueSpec("triage.events", ("ticket.reported",)),
+    "intake": QueueSpec(
+        "intake.events",
+        ("ticket.triaged", "ticket.duplicate_detected", "ticket.reclassified",
+         "notification.delivered", "notification.failed"),
+    ),
+    "triage": QueueSpec("triage.events", ("ticket.reported", "ticket.severity_changed")),
     "escalation": QueueSpec("escalation.events", ("ticket.triaged", "notification.failed")),
     "notifier": QueueSpec("notifier.events", ("ticket.triaged",)),
 }

@@ -12,14 +12,17 @@ from services.notifier.adapters.templates import TemplateRenderer
 from services.notifier.handlers import acknowledge_reporter
 from services.notifier.settings import NotifierSettings
 from services.triage.handlers import triage_reported_ticket
+from services.triage.rules_file import load_policy
 from tests.factories import REPORTED_AT, envelope_for, reported, triaged
-from tests.fakes import FakeClocks, FakeDeliveries, FakeEmailSender, FakeTickets
+from tests.fakes import FakeClocks, FakeDecisions, FakeDeliveries, FakeEmailSender, FakeFingerprintGroups, FakeTickets
 
 
 async def test_triage_emits_triaged_with_due_times_from_the_report_time():
     clock = FakeClock(REPORTED_AT + timedelta(seconds=3))
     event = reported(reported_severity=Severity.HIGH)
-    [out] = await triage_reported_ticket(envelope_for(event), event, clock=clock)
+    [out] = await triage_reported_ticket(
+        envelope_for(event), event, policy=load_policy(), decisions=FakeDecisions(), groups=FakeFingerprintGroups(), clock=clock
+    )
     assert out.event_type == "ticket.triaged"
     assert out.ticket_id == event.ticket_id
     payload = TicketTriaged.model_validate(out.payload)

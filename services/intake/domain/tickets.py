@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.contracts import TicketTriaged
+from shared.contracts.triage_events import TicketDuplicateDetected, TicketReclassified
 
 STATUSES = ("open", "in_progress", "waiting_for_info", "on_hold", "resolved", "closed")
 
@@ -86,3 +87,43 @@ def triage_changes(event: TicketTriaged, now: datetime) -> tuple[dict[str, Any],
         f"response due {event.response_due_at.isoformat()}"
     )
     return fields, timeline_entry(now, system_actor("triage"), "triaged", detail, rule=event.rule)
+
+
+def reclassification_changes(event: TicketReclassified, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the fields a reclassification sets and a timeline entry naming old and new due times."""
+    fields = {
+        "severity": event.severity.value,
+        "tier": event.tier,
+        "team": event.team,
+        "sla.response_due_at": event.response_due_at,
+        "sla.resolution_due_at": event.resolution_due_at,
+        "sla.response_target": event.response_target,
+        "updated_at": now,
+    }
+    detail = (
+        f"Reclassified {event.old_severity.value} → {event.severity.value} ({event.trigger}: {event.reason}); "
+        f"response due {event.old_response_due_at.isoformat()} → {event.response_due_at.isoformat()}, "
+        f"resolution due {event.old_resolution_due_at.isoformat()} → {event.resolution_due_at.isoformat()}"
+    )
+    entry = timeline_entry(now, system_actor("triage"), "reclassified", detail, trigger=event.trigger,
+                           old_severity=event.old_severity.value, severity=event.severity.value)
+    return fields, entry
+
+
+def duplicate_changes(event: TicketDuplicateDetected, now: datetime) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Return, per ticket id, the fields and timeline entry that link a duplicate to its primary."""
+    actor = system_actor("triage")
+    return {
+        event.primary_ticket_id: (
+            {"group": {"reports": event.reports, "users_affected": event.users_affected}, "updated_at": now},
+            timeline_entry(now, actor, "duplicate_grouped",
+                           f"{event.duplicate_number} reports the same problem; {event.reports} reports, "
+                           f"{event.users_affected} users affected", duplicate=event.duplicate_number),
+        ),
+        event.duplicate_ticket_id: (
+            {"duplicate_of": {"ticket_id": event.primary_ticket_id, "number": event.primary_number}, "updated_at": now},
+            timeline_entry(now, actor, "grouped_as_duplicate",
+                           f"Grouped under {event.primary_number}, which reports the same problem",
+                           primary=event.primary_number),
+        ),
+    }

@@ -92,6 +92,8 @@ class TicketView(BaseModel):
     use_case: str | None = None
     importance: str | None = None
     votes: int = 0
+    duplicate_of: dict[str, str] | None = None
+    group: dict[str, int] | None = None
     reporter: ReporterView
     sla: SlaView | None = None
     triage: TriageView | None = None

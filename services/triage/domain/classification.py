@@ -1,23 +1,11 @@
-"""Severity, tier and team for a reported ticket, from KB-005's criteria (pure, no I/O)."""
+"""Severity, tier and team for a reported ticket, decided by the configured rule book (pure, no I/O)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.contracts import IncidentType, Severity, TicketKind
-
-CRITICAL_PHRASES = (
-    r"platform (is )?down",
-    r"\boutage\b",
-    r"security breach",
-    r"data (loss|corruption)",
-    r"\bcorrupt(ed)? data\b",
-    r"all users",
-    r"business (operations )?halted",
-)
-HIGH_PHRASES = (r"major feature", r"no workaround", r"vulnerabilit", r"data at risk", r"\bbroken\b")
-LARGE_GROUP = 100
+from services.triage.domain.rules import Facts, RuleBook
 
 
 @dataclass(frozen=True)
@@ -32,6 +20,24 @@ class Report:
     users_affected: int | None = None
     production: bool | None = None
     workaround_available: bool | None = None
+    component: str | None = None
+
+    def facts(self, severity: Severity | None = None) -> Facts:
+        """Return the facts rules look at; text is title and description, lower-cased."""
+        return Facts(
+            kind=self.kind,
+            type=self.type,
+            text=f"{self.title}\n{self.description}".lower(),
+            users_affected=self.users_affected,
+            production=self.production,
+            workaround_available=self.workaround_available,
+            component=self.component,
+            severity=severity,
+        )
+
+    def with_users_affected(self, users: int) -> Report:
+        """Return the same report as if `users` users were affected (growth of a duplicate group)."""
+        return replace(self, users_affected=users)
 
 
 @dataclass(frozen=True)
@@ -43,41 +49,40 @@ class Decision:
     reason: str
     tier: int
     team: str
+    route: str = "default"
 
 
-TEAMS = {1: "service-desk", 2: "technical-support", 3: "senior-engineering", 4: "vendor-management"}
-TIER_BY_TYPE = {
-    IncidentType.ACCESS: 1,
-    IncidentType.FEATURE: 2,
-    IncidentType.PERFORMANCE: 2,
-    IncidentType.DATA: 2,
-    IncidentType.SECURITY: 3,
-    IncidentType.INFRASTRUCTURE: 3,
-}
-
-
-def classify(report: Report) -> Decision:
+def classify(report: Report, rulebook: RuleBook) -> Decision:
     """Return severity, tier and team; the spec's criteria win over the reporter's own guess."""
-    severity, rule, reason = _severity(report)
-    tier = 3 if severity is Severity.CRITICAL else TIER_BY_TYPE[report.type]
-    return Decision(severity=severity, rule=rule, reason=reason, tier=tier, team=TEAMS[tier])
+    severity, rule, reason = _severity(report, rulebook)
+    return route(report, rulebook, severity, rule, reason)
 
 
-def _severity(report: Report) -> tuple[Severity, str, str]:
-    """Return (severity, rule id, reason) for a report."""
-    text = f"{report.title}\n{report.description}".lower()
-    if report.kind is TicketKind.FEATURE_REQUEST:
-        return Severity.LOW, "feature-request", "feature requests are Low (KB-005 Severity 4)"
-    for phrase in CRITICAL_PHRASES:
-        if re.search(phrase, text):
-            return Severity.CRITICAL, "critical-text", f"the report mentions a Critical criterion ({phrase!r})"
-    if report.users_affected is not None and report.users_affected >= LARGE_GROUP:
-        return Severity.CRITICAL, "large-group", f"{report.users_affected} users affected (>= {LARGE_GROUP})"
-    if report.type is IncidentType.SECURITY:
-        return Severity.HIGH, "security-type", "security issues are at least High"
-    for phrase in HIGH_PHRASES:
-        if re.search(phrase, text):
-            return Severity.HIGH, "high-text", f"the report mentions a High criterion ({phrase!r})"
+def route(report: Report, rulebook: RuleBook, severity: Severity, rule: str, reason: str) -> Decision:
+    """Return the decision for a given severity, routed to the tier and team the routes choose."""
+    tier, team, route_id = rulebook.route(report.facts(severity))
+    return Decision(severity=severity, rule=rule, reason=reason, tier=tier, team=team, route=route_id)
+
+
+def _severity(report: Report, rulebook: RuleBook) -> tuple[Severity, str, str]:
+    """Return (severity, rule id, reason): the first matching rule, else the reporter, else the default."""
+    found = rulebook.first_rule(report.facts())
+    if found is not None:
+        rule, matched = found
+        return rule.severity, rule.id, _render(rule.reason, matched)
     if report.reported_severity is not None:
         return report.reported_severity, "reporter", "no criterion overrides the reporter's severity"
-    return Severity.MEDIUM, "default", "no criterion matched and the reporter gave no severity"
+    return rulebook.default_severity, "default", "no criterion matched and the reporter gave no severity"
+
+
+def _render(template: str, matched: dict[str, object]) -> str:
+    """Return the reason with {placeholders} filled; unknown placeholders are left as written."""
+    try:
+        return template.format(**matched)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def is_more_severe(candidate: Severity, current: Severity) -> bool:
+    """Return True if `candidate` is a more severe level than `current` (Critical is level 1)."""
+    return candidate.level < current.level

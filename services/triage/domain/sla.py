@@ -1,21 +1,34 @@
-"""SLA targets per severity (KB-005) and their due times (pure, no I/O)."""
+"""SLA targets per severity (KB-005) and their due times on a business calendar (pure, no I/O)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.contracts import Severity
-
-ACKNOWLEDGE_WITHIN = timedelta(hours=1)
-
+from services.triage.domain.calendar import BusinessCalendar
 
 @dataclass(frozen=True)
 class Target:
-    """A span of time: wall-clock hours, or whole business days."""
+    """A span of time: wall-clock hours (round the clock), or whole business days on the calendar."""
 
     hours: float = 0
     business_days: int = 0
+
+    def __post_init__(self) -> None:
+        if self.hours < 0 or self.business_days < 0 or (self.hours and self.business_days):
+            raise ValueError("a target is either non-negative hours or non-negative business days, not both")
+
+    @property
+    def on_business_time(self) -> bool:
+        """Return True if the target counts only working time."""
+        return bool(self.business_days)
+
+    def budget(self, calendar: BusinessCalendar) -> timedelta:
+        """Return the target as an amount of time of its own kind (working time for business days)."""
+        if self.business_days:
+            return calendar.working_day * self.business_days
+        return timedelta(hours=self.hours)
 
     def describe(self) -> str:
         """Return the target as the spec words it, e.g. '15 minutes' or '1 business day'."""
@@ -45,14 +58,39 @@ SPEC_TARGETS: dict[Severity, SlaTargets] = {
 }
 
 
-def due_at(start: datetime, target: Target) -> datetime:
-    """Return when a target started at `start` falls due; business days skip Saturday and Sunday."""
+@dataclass(frozen=True)
+class Deadlines:
+    """When a ticket must be acknowledged, responded to and resolved."""
+
+    acknowledge_due_at: datetime
+    response_due_at: datetime
+    resolution_due_at: datetime
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """Targets per severity, the acknowledgement target and the calendar business days follow."""
+
+    targets: dict[Severity, SlaTargets] = field(default_factory=lambda: dict(SPEC_TARGETS))
+    acknowledge: Target = Target(hours=1)
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+
+    def due_at(self, start: datetime, target: Target) -> datetime:
+        """Return when `target` started at `start` falls due; business days count working time only."""
+        return due_at(start, target, self.calendar)
+
+    def deadlines(self, severity: Severity, start: datetime) -> Deadlines:
+        """Return the acknowledge, response and resolution due times of a ticket started at `start`."""
+        targets = self.targets[severity]
+        return Deadlines(
+            acknowledge_due_at=self.due_at(start, self.acknowledge),
+            response_due_at=self.due_at(start, targets.response),
+            resolution_due_at=self.due_at(start, targets.resolution),
+        )
+
+
+def due_at(start: datetime, target: Target, calendar: BusinessCalendar | None = None) -> datetime:
+    """Return when a target started at `start` falls due; business days follow the calendar."""
     if not target.business_days:
         return start + timedelta(hours=target.hours)
-    due = start
-    remaining = target.business_days
-    while remaining:
-        due += timedelta(days=1)
-        if due.weekday() < 5:
-            remaining -= 1
-    return due
+    return (calendar or BusinessCalendar()).add_business_days(start, target.business_days)

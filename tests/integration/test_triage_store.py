@@ -1,0 +1,53 @@
+"""Triage's collections on the real server: groups count every report once, severity changes are guarded."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.triage.adapters.decisions import MongoDecisions
+from services.triage.adapters.fingerprints import Member, MongoFingerprintGroups
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+WINDOW = timedelta(hours=24)
+
+
+def member(i: int, users: int = 1, at: datetime = START) -> Member:
+    return Member(ticket_id=f"t{i}", number=f"INC-{i:06d}", reported_at=at + timedelta(seconds=i), users=users)
+
+
+async def test_concurrent_reports_of_one_fingerprint_are_each_counted_once(db):
+    groups = MongoFingerprintGroups(db)
+    results = await asyncio.gather(*(groups.register("fp", member(i, users=i + 1), WINDOW) for i in range(12)))
+    assert sum(r.is_primary for r in results) == 1
+    assert sum(r.newly_joined for r in results) == 11
+    document = await db.triage_fingerprints.find_one({"_id": "fp"})
+    assert document["reports"] == 12
+    assert document["users_affected"] == sum(range(1, 13))
+    assert sorted(document["member_ids"]) == sorted(f"t{i}" for i in range(12))
+    again = await groups.register("fp", member(3, users=4), WINDOW)
+    assert not again.newly_joined and again.group.reports == 12
+
+
+async def test_a_report_after_the_window_opens_a_new_group(db):
+    groups = MongoFingerprintGroups(db)
+    await groups.register("fp", member(1), WINDOW)
+    joined = await groups.register("fp", member(2), WINDOW)
+    assert joined.newly_joined and joined.group.primary_ticket_id == "t1"
+    later = await groups.register("fp", member(3, at=START + timedelta(days=2)), WINDOW)
+    assert later.is_primary and later.group.primary_ticket_id == "t3" and later.group.reports == 1
+    document = await db.triage_fingerprints.find_one({"_id": "fp"})
+    assert document["member_ids"] == ["t3"] and document["users_affected"] == 1
+
+
+async def test_severity_changes_are_guarded_by_the_expected_severity(db):
+    records = MongoDecisions(db)
+    first = await records.record("t1", {"number": "INC-000001", "severity": "medium"})
+    assert first["severity"] == "medium" and first["changes"] == []
+    assert (await records.record("t1", {"number": "INC-000001", "severity": "low"}))["severity"] == "medium"
+    assert await records.change_severity("t1", "medium", {"severity": "high"}, {"to": "high"}) is True
+    assert await records.change_severity("t1", "medium", {"severity": "critical"}, {"to": "critical"}) is False
+    stored = await records.get("t1")
+    assert stored["severity"] == "high" and stored["changes"] == [{"to": "high"}]
