@@ -34,6 +34,7 @@ class System:
     log_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self, service: str) -> dict[str, str]:
         """Return the environment a service process runs with."""
@@ -46,6 +47,7 @@ class System:
             "SMTP_PORT": str(self.smtp_port),
             "OUTBOX_POLL_SECONDS": "0.5",
             "ENVIRONMENT": "test",
+            **self.extra_env,
         }
 
     def url(self, service: str) -> str:
