@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime
-from email.message import EmailMessage
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.contracts import Envelope
 from shared.ids import new_id
 from services.intake.domain.principals import Principal, Role
+from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER, Outgoing
+from services.notifier.domain.retry import SendResult, delivered
 
 
 class FakeTickets:
@@ -85,34 +86,104 @@ class FakeApiKeys:
 
 
 class FakeDeliveries:
-    """Delivery records in a dict."""
+    """Delivery documents in a dict, with the same claim/lease/settle contract as MongoDeliveries."""
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
 
-    async def open(self, delivery_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        self.records.setdefault(delivery_id, {**fields, "_id": delivery_id, "state": "pending", "attempts": []})
-        return copy.deepcopy(self.records[delivery_id])
+    async def create(self, document: dict[str, Any]) -> bool:
+        if document["_id"] in self.records:
+            return False
+        self.records[document["_id"]] = copy.deepcopy(document)
+        return True
 
-    async def record_attempt(self, delivery_id: str, *, at, outcome, error, duration_seconds) -> None:
+    async def get(self, delivery_id: str) -> dict[str, Any] | None:
+        record = self.records.get(delivery_id)
+        return copy.deepcopy(record) if record is not None else None
+
+    def _due(self, record: dict[str, Any], now: datetime) -> bool:
+        return (record["state"] in CLAIMABLE and record["next_attempt_at"] <= now and record["lease_until"] <= now)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        ready = sorted((r for r in self.records.values() if self._due(r, now)), key=lambda r: r["next_attempt_at"])
+        return [r["_id"] for r in ready[:limit]]
+
+    async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None:
+        record = self.records.get(delivery_id)
+        if record is None or not self._due(record, now):
+            return None
+        record.update(lease_until=lease_until, lease_owner=owner)
+        return copy.deepcopy(record)
+
+    async def settle(self, delivery_id: str, owner: str, fields: dict[str, Any], *, attempt=None, outbox=None) -> bool:
         record = self.records[delivery_id]
-        record["attempts"].append({"at": at, "outcome": outcome, "error": error})
-        if outcome == "delivered":
-            record["state"] = "delivered"
+        if record.get("lease_owner") != owner:
+            return False
+        record.update(copy.deepcopy(fields), lease_until=NEVER, lease_owner=None)
+        if attempt is not None:
+            record["attempts"].append(copy.deepcopy(attempt))
+        record["outbox"].extend(copy.deepcopy(outbox or []))
+        return True
+
+    async def held_for(self, channel: str, recipient: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(r) for r in self.records.values()
+                if r["channel"] == channel and r["recipient"] == recipient and r["state"] == HELD]
+
+    async def join_digest(self, delivery_id: str, digest_id: str, now: datetime, owner: str | None) -> bool:
+        record = self.records[delivery_id]
+        if record["state"] != HELD:
+            return False
+        if (owner is not None and record.get("lease_owner") != owner) or (owner is None and record["lease_until"] > now):
+            return False
+        record.update(state="digested", digest_id=digest_id, updated_at=now, lease_until=NEVER, lease_owner=None)
+        return True
+
+    async def items(self, digest_id: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(r) for r in self.records.values() if r.get("digest_id") == digest_id]
+
+    async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(r) for r in self.records.values() if r.get("ticket_id") == ticket_id]
+
+    def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """Return every envelope document written to any delivery outbox."""
+        found = [e for r in self.records.values() for e in r["outbox"]]
+        return [e for e in found if event_type is None or e["event_type"] == event_type]
 
 
-class FakeEmailSender:
-    """Collects e-mails; fails the next `fail_next` sends."""
+class FakeRateSlots:
+    """Send slots in a dict, with MongoRateSlots' rules."""
 
-    def __init__(self, fail_next: int = 0) -> None:
-        self.sent: list[EmailMessage] = []
-        self.fail_next = fail_next
+    def __init__(self) -> None:
+        self.slots: dict[str, dict[str, Any]] = {}
 
-    async def send(self, message: EmailMessage) -> None:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise ConnectionRefusedError("SMTP server refused the connection")
-        self.sent.append(message)
+    async def acquire(self, key: str, holder: str, now: datetime, interval: timedelta) -> datetime | None:
+        slot = self.slots.setdefault(key, {"free_at": NEVER, "holder": None})
+        if slot["holder"] == holder or slot["free_at"] <= now:
+            slot.update(free_at=now + interval, holder=holder)
+            return None
+        return slot["free_at"]
+
+
+class FakeChannel:
+    """Records what it was asked to send and answers with scripted results (then delivered)."""
+
+    def __init__(self, *results: SendResult) -> None:
+        self.script = list(results)
+        self.sent: list[Outgoing] = []
+
+    async def send(self, outgoing: Outgoing) -> SendResult:
+        self.sent.append(outgoing)
+        return self.script.pop(0) if self.script else delivered(200)
+
+
+class FakeKeyRoles:
+    """API key -> role in a dict."""
+
+    def __init__(self, roles: dict[str, str] | None = None) -> None:
+        self.roles = roles or {}
+
+    async def role_of(self, key: str) -> str | None:
+        return self.roles.get(key)
 
 
 class FakeClocks:

@@ -2,37 +2,104 @@
 
 from __future__ import annotations
 
+import os
+import random
+from collections.abc import Mapping
+from datetime import timedelta
 from functools import partial
 
+import httpx
 from fastapi import FastAPI
 
 from shared.clock import Clock, SystemClock
 from shared.http import create_service_app
+from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from services.notifier.adapters import deliveries
-from services.notifier.adapters.email import EmailSender, SmtpEmailSender
+from services.notifier.adapters.api_keys import MongoKeyRoles
+from services.notifier.adapters.channels import ChannelSender
+from services.notifier.adapters.email import SmtpEmailSender
+from services.notifier.adapters.http_channels import SlackSender, WebhookSender
+from services.notifier.adapters.rate_slots import MongoRateSlots
+from services.notifier.adapters.routing_file import DEFAULT_ROUTING_FILE, RoutingConfigError, load_router
 from services.notifier.adapters.templates import TemplateRenderer
-from services.notifier.handlers import acknowledge_reporter
+from services.notifier.dispatch import Dispatcher
+from services.notifier.domain.messages import REGISTRY
+from services.notifier.domain.retry import RetryPolicy
+from services.notifier.domain.routing import Channel, Router
+from services.notifier.entrypoints.http import HttpDeps, install_routes
+from services.notifier.entrypoints.worker import DeliveryLoop
+from services.notifier.handlers import notify
+from services.notifier.metrics import NotifierMetrics
 from services.notifier.settings import NotifierSettings
 
 
-def build_app(settings: NotifierSettings | None = None, clock: Clock | None = None, sender: EmailSender | None = None) -> FastAPI:
-    """Return the notifier app: e-mails reporters when their ticket is triaged."""
+def build_router(settings: NotifierSettings, renderer: TemplateRenderer, environ: Mapping[str, str]) -> Router:
+    """Return the validated router; raises RoutingConfigError naming every problem."""
+    router = load_router(settings.notifier_routing_file or DEFAULT_ROUTING_FILE, environ, renderer.exists)
+    webhook_endpoints = {c.webhook for c in router.config.contacts.values() if c.webhook}
+    webhook_endpoints |= {p.webhook for p in router.config.reporters.values() if p.webhook}
+    if not settings.webhook_signing_secret and any(router.endpoint_url(e) for e in webhook_endpoints):
+        raise RoutingConfigError("a generic webhook endpoint is configured but WEBHOOK_SIGNING_SECRET is not set")
+    return router
+
+
+def retry_policy(settings: NotifierSettings) -> RetryPolicy:
+    """Return the retry policy the settings describe."""
+    return RetryPolicy(base_seconds=settings.retry_base_seconds, max_seconds=settings.retry_max_seconds,
+                       max_attempts=settings.delivery_max_attempts, jitter=settings.retry_jitter)
+
+
+def build_app(settings: NotifierSettings | None = None, clock: Clock | None = None,
+              senders: dict[str, ChannelSender] | None = None) -> FastAPI:
+    """Return the notifier app: routes events to deliveries and runs the delivery loop."""
     settings = settings or NotifierSettings()
     clock = clock or SystemClock()
-    sender = sender or SmtpEmailSender(settings)
     renderer = TemplateRenderer()
+    router = build_router(settings, renderer, os.environ)
     runtime = ServiceRuntime("notifier", settings)
+    metrics = NotifierMetrics.register(runtime.registry)
     runtime.indexes += deliveries.INDEXES
+    runtime.outbox_collections.append(deliveries.COLLECTION)
+    delivery_locks = runtime.document_locks.setdefault(deliveries.COLLECTION, KeyedLocks())
+    http_client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+    if senders is None:
+        senders = {
+            Channel.EMAIL.value: SmtpEmailSender(settings),
+            Channel.WEBHOOK.value: WebhookSender(http_client, settings.webhook_signing_secret, clock),
+            Channel.SLACK.value: SlackSender(http_client, clock),
+        }
+    http_deps = HttpDeps()
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = deliveries.MongoDeliveries(rt.db)
-        rt.consume(
-            CONSUMER_QUEUES["notifier"],
-            {"ticket.triaged": partial(acknowledge_reporter, deliveries=store, sender=sender,
-                                       renderer=renderer, settings=settings, clock=clock)},
+        store = deliveries.MongoDeliveries(rt.db, delivery_locks)
+        dispatcher = Dispatcher(
+            deliveries=store, slots=MongoRateSlots(rt.db, KeyedLocks()), senders=senders, router=router,
+            renderer=renderer, policy=retry_policy(settings), clock=clock, metrics=metrics,
+            lease=timedelta(seconds=settings.delivery_lease_seconds), rng=random.Random(),
+            on_outbox=rt.relay.wake if rt.relay else (lambda: None),
         )
+        loop = DeliveryLoop(dispatcher, store, clock, poll_seconds=settings.delivery_poll_seconds,
+                            concurrency=settings.delivery_concurrency)
+        http_deps.deliveries = store
+        http_deps.keys = MongoKeyRoles(rt.db)
+        handlers = {
+            event_type: partial(notify, entry=entry, router=router, renderer=renderer, deliveries=store,
+                                clock=clock, wake=loop.wake)
+            for event_type, entry in REGISTRY.items()
+        }
+        rt.consume(CONSUMER_QUEUES["notifier"], handlers)
+
+        async def run_loop() -> None:
+            try:
+                await loop.run()
+            finally:
+                await http_client.aclose()
+
+        rt.background(run_loop)
 
     runtime.on_startup(wire)
-    return create_service_app(runtime, title="Incidents notifier", description="E-mail, webhook and chat delivery")
+    app = create_service_app(runtime, title="Incidents notifier", description="E-mail, webhook and chat delivery")
+    install_routes(app, http_deps)
+    return app

@@ -1,94 +1,50 @@
-"""Notifier's message handlers: turn events into deliveries, each at most once."""
+"""Notifier's message handler: turn one event into delivery documents, once per (event, recipient, channel).
+
+Sending happens in the delivery loop (entrypoints/worker.py), never in the consumer: the handler only
+stores what is owed, so a crash or a redelivered event cannot send twice.
+"""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
+
+from jinja2 import TemplateError
+from pydantic import BaseModel
 
 from shared.clock import Clock
-from shared.contracts import Envelope, NotificationDelivered, TicketTriaged, make_envelope
-from services.notifier.adapters.deliveries import MongoDeliveries
-from services.notifier.adapters.email import EmailSender, compose
+from shared.contracts import Envelope
+from shared.messaging.consumer import PermanentError
+from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.adapters.templates import TemplateRenderer
-from services.notifier.domain.messages import Notification, acknowledgement
-from services.notifier.settings import NotifierSettings
+from services.notifier.domain.deliveries import new_delivery
+from services.notifier.domain.messages import EventMessages
+from services.notifier.domain.routing import Router
 
-PRODUCER = "notifier"
 
-
-async def acknowledge_reporter(
+async def notify(
     envelope: Envelope,
-    event: TicketTriaged,
+    event: BaseModel,
     *,
-    deliveries: MongoDeliveries,
-    sender: EmailSender,
+    entry: EventMessages,
+    router: Router,
     renderer: TemplateRenderer,
-    settings: NotifierSettings,
+    deliveries: Deliveries,
     clock: Clock,
+    wake: Callable[[], None],
 ) -> list[Envelope]:
-    """E-mail the reporter the ticket number and expected response time; emit notification.delivered."""
-    notification = acknowledgement(envelope.event_id, event)
-    if notification is None:
-        return []
-    attempts = await deliver_email(
-        notification, ticket_id=event.ticket_id, number=event.number,
-        deliveries=deliveries, sender=sender, renderer=renderer, settings=settings, clock=clock,
-    )
-    if attempts == 0:
-        return []
-    delivered = NotificationDelivered(
-        delivery_id=notification.delivery_id,
-        source_event_id=envelope.event_id,
-        message=notification.message,
-        channel=notification.channel,
-        recipient=notification.recipient,
-        attempts=attempts,
-    )
-    return [make_envelope(delivered, producer=PRODUCER, occurred_at=clock.now(),
-                          ticket_id=envelope.ticket_id, correlation_id=envelope.correlation_id)]
-
-
-async def deliver_email(
-    notification: Notification,
-    *,
-    ticket_id: str,
-    number: str,
-    deliveries: MongoDeliveries,
-    sender: EmailSender,
-    renderer: TemplateRenderer,
-    settings: NotifierSettings,
-    clock: Clock,
-) -> int:
-    """Send unless already delivered; return the attempt count that succeeded, or 0 if it was sent before.
-
-    Raises on failure after recording the attempt, so the consumer retries or dead-letters.
-    """
-    record = await deliveries.open(
-        notification.delivery_id,
-        {"ticket_id": ticket_id, "message": notification.message, "channel": notification.channel,
-         "recipient": notification.recipient, "created_at": clock.now(), "updated_at": clock.now()},
-    )
-    if record["state"] == "delivered":
-        return 0
-    text = renderer.render(notification.message, "email", "txt", notification.context)
-    if text is None:
-        raise LookupError(f"no text template for {notification.message}")
-    html = renderer.render(notification.message, "email", "html", notification.context)
-    email = compose(
-        sender=settings.mail_from,
-        recipient=notification.recipient,
-        subject=notification.subject,
-        text=text,
-        html=html,
-        message_id=notification.message_id(settings.mail_domain),
-        headers={"X-Ticket-Number": number, "X-Incidents-Delivery": notification.delivery_id},
-    )
-    started = time.perf_counter()
-    try:
-        await sender.send(email)
-    except Exception as exc:
-        await deliveries.record_attempt(notification.delivery_id, at=clock.now(), outcome="failed",
-                                        error=repr(exc)[:500], duration_seconds=time.perf_counter() - started)
-        raise
-    await deliveries.record_attempt(notification.delivery_id, at=clock.now(), outcome="delivered",
-                                    error=None, duration_seconds=time.perf_counter() - started)
-    return len(record.get("attempts", [])) + 1
+    """Store a pending delivery per routed recipient and channel; return no events (the loop emits them)."""
+    occasion = entry.translate(envelope.event_id, event)
+    now = clock.now()
+    created = 0
+    for message in occasion.messages:
+        for recipient in router.recipients(message, occasion):
+            context = {**occasion.context, "recipient_name": recipient.name, "role": recipient.role.value}
+            try:
+                content = renderer.content(message, recipient.channel.value, context, occasion.number)
+            except (LookupError, TemplateError, ValueError) as exc:
+                raise PermanentError(f"cannot render {message} for {recipient.channel}: {exc}") from exc
+            if await deliveries.create(new_delivery(occasion, message, recipient, content, now)):
+                created += 1
+    if created:
+        wake()
+    return []

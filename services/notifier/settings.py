@@ -1,12 +1,14 @@
-"""Notifier settings."""
+"""Notifier settings; env names are the upper-case field names."""
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from shared.settings import CommonSettings
 
 
 class NotifierSettings(CommonSettings):
-    """Settings for the notifier service (port 8083) and its SMTP relay."""
+    """Settings for the notifier service (port 8083), its channels, routing file and delivery loop."""
 
     http_port: int = 8083
     smtp_host: str = "127.0.0.1"
@@ -17,3 +19,32 @@ class NotifierSettings(CommonSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     mail_from: str = "Support <support@platform.local>"
     mail_domain: str = "platform.local"
+
+    notifier_routing_file: Path | None = None
+    """Routing YAML; the packaged services/notifier/routing.yaml when unset."""
+    webhook_signing_secret: str = ""
+    """HMAC-SHA256 key for generic webhooks; required when a webhook endpoint is configured, >= 16 chars in production."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    delivery_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    delivery_concurrency: int = Field(default=16, ge=1, le=256)
+    delivery_max_attempts: int = Field(default=6, ge=1, le=50)
+    retry_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    retry_max_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    retry_jitter: float = Field(default=0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "NotifierSettings":
+        """Leases must outlast a send; signed webhooks need a real secret outside development."""
+        longest_send = max(self.smtp_timeout_seconds, self.webhook_timeout_seconds)
+        if self.delivery_lease_seconds <= longest_send:
+            raise ValueError(
+                f"DELIVERY_LEASE_SECONDS ({self.delivery_lease_seconds}) must exceed the longest send timeout "
+                f"({longest_send}), or a slow send could be claimed and sent twice"
+            )
+        if self.retry_max_seconds < self.retry_base_seconds:
+            raise ValueError("RETRY_MAX_SECONDS must be at least RETRY_BASE_SECONDS")
+        if self.environment == "production" and len(self.webhook_signing_secret) < 16:
+            raise ValueError("WEBHOOK_SIGNING_SECRET must be set (at least 16 characters) in production")
+        return self

@@ -106,6 +106,10 @@ class NotificationFailed(Contract):
     recipient: str = Field(min_length=1, max_length=300)
     attempts: int = Field(ge=1)
     error: str = Field(min_length=1, max_length=2000)
+    role: str | None = Field(default=None, max_length=50)
+    """Optional: the recipient's role in routing (reporter, on_call, lead, team), so escalation can page the next one."""
+    via_digest: bool | None = None
+    """Optional: True when the failed send was a digest of rate-limited messages."""
 
 
 def _all_contracts() -> dict[tuple[str, int], type[Contract]]:

@@ -35,6 +35,7 @@ class System:
     ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
     mail_intake_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self, service: str) -> dict[str, str]:
         """Return the environment a service process runs with."""
@@ -50,6 +51,7 @@ class System:
             "ENVIRONMENT": "test",
             "RATE_LIMIT_PER_MINUTE": "100000",
             "RATE_LIMIT_BURST": "10000",
+            **self.extra_env,
         }
 
     def url(self, service: str) -> str:

@@ -8,13 +8,10 @@ from shared.messaging.consumer import PermanentError
 from services.escalation.handlers import start_sla_clock
 from services.intake.domain.tickets import new_ticket_document
 from services.intake.handlers import apply_triage
-from services.notifier.adapters.templates import TemplateRenderer
-from services.notifier.handlers import acknowledge_reporter
-from services.notifier.settings import NotifierSettings
 from services.triage.handlers import triage_reported_ticket
 from services.triage.rules_file import load_policy
 from tests.factories import REPORTED_AT, envelope_for, reported, triaged
-from tests.fakes import FakeClocks, FakeDecisions, FakeDeliveries, FakeEmailSender, FakeFingerprintGroups, FakeTickets
+from tests.fakes import FakeClocks, FakeDecisions, FakeFingerprintGroups, FakeTickets
 
 
 async def test_triage_emits_triaged_with_due_times_from_the_report_time():
@@ -63,43 +60,3 @@ async def test_escalation_keeps_the_first_clock():
     await start_sla_clock(envelope_for(again), again, clocks=clocks, clock=FakeClock())
     assert clocks.clocks[first.ticket_id]["response"]["due_at"] == first.response_due_at
     assert clocks.clocks[first.ticket_id]["next_due_at"] == first.acknowledge_due_at
-
-
-def _notifier_deps(sender):
-    return dict(deliveries=FakeDeliveries(), sender=sender, renderer=TemplateRenderer(),
-                settings=NotifierSettings(), clock=FakeClock())
-
-
-async def test_notifier_sends_the_acknowledgement_once():
-    sender = FakeEmailSender()
-    deps = _notifier_deps(sender)
-    event = triaged()
-    envelope = envelope_for(event)
-    [delivered] = await acknowledge_reporter(envelope, event, **deps)
-    assert await acknowledge_reporter(envelope, event, **deps) == []
-    assert len(sender.sent) == 1
-    mail = sender.sent[0]
-    assert mail["To"] == "ada@example.com"
-    assert "INC-000001" in mail["Subject"]
-    text = mail.get_body(("plain",)).get_content()
-    assert "1 hour" in text and "INC-000001" in text
-    assert delivered.event_type == "notification.delivered"
-
-
-async def test_notifier_records_a_failed_attempt_and_raises_for_retry():
-    sender = FakeEmailSender(fail_next=1)
-    deps = _notifier_deps(sender)
-    event = triaged()
-    envelope = envelope_for(event)
-    with pytest.raises(ConnectionRefusedError):
-        await acknowledge_reporter(envelope, event, **deps)
-    [delivered] = await acknowledge_reporter(envelope, event, **deps)
-    assert delivered.payload["attempts"] == 2
-    assert len(sender.sent) == 1
-
-
-async def test_notifier_skips_reporters_without_an_address():
-    event = triaged(reporter={"id": "r1", "name": "Ada"})
-    sender = FakeEmailSender()
-    assert await acknowledge_reporter(envelope_for(event), event, **_notifier_deps(sender)) == []
-    assert sender.sent == []

@@ -1,41 +1,120 @@
-"""The `deliveries` collection: one document per (event, recipient, channel) with every attempt."""
+"""The `deliveries` collection: one document per (event, recipient, channel), every attempt, and its outbox.
+
+Documents are touched by the consumer (create), the delivery loop (claim, settle) and the relay (outbox
+pops), so every change after creation is a guarded update under the shared per-document locks.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.documents import guarded_update
+from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
+from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER
 
 COLLECTION = "deliveries"
-INDEXES = [IndexSpec(COLLECTION, [("ticket_id", 1)]), IndexSpec(COLLECTION, [("state", 1), ("updated_at", 1)])]
+INDEXES = [
+    IndexSpec(COLLECTION, [("ticket_id", 1)]),
+    IndexSpec(COLLECTION, [("state", 1), ("next_attempt_at", 1)]),
+    IndexSpec(COLLECTION, [("digest_id", 1)]),
+    IndexSpec(COLLECTION, [("channel", 1), ("recipient", 1), ("state", 1)]),
+]
+
+
+class Deliveries(Protocol):
+    """Delivery documents with lease-based claiming; `delivered`, `failed` and `digested` are final."""
+
+    async def create(self, document: dict[str, Any]) -> bool: ...
+
+    async def get(self, delivery_id: str) -> dict[str, Any] | None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[str]: ...
+
+    async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None: ...
+
+    async def settle(self, delivery_id: str, owner: str, fields: dict[str, Any], *,
+                     attempt: dict[str, Any] | None = None, outbox: list[dict[str, Any]] | None = None) -> bool: ...
+
+    async def held_for(self, channel: str, recipient: str) -> list[dict[str, Any]]: ...
+
+    async def join_digest(self, delivery_id: str, digest_id: str, now: datetime, owner: str | None) -> bool: ...
+
+    async def items(self, digest_id: str) -> list[dict[str, Any]]: ...
+
+    async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]: ...
 
 
 class MongoDeliveries:
-    """Delivery records; `delivered` is final and is never sent again."""
+    """Deliveries in MongoDB (or the docstore)."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, locks: KeyedLocks) -> None:
         self.collection = db[COLLECTION]
+        self._locks = locks
 
-    async def open(self, delivery_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Return the delivery record, creating it as pending if it is new."""
-        await self.collection.update_one(
-            {"_id": delivery_id}, {"$setOnInsert": {**fields, "state": "pending", "attempts": []}}, upsert=True
-        )
-        record = await self.collection.find_one({"_id": delivery_id})
-        assert record is not None
-        return record
+    async def create(self, document: dict[str, Any]) -> bool:
+        """Insert the document unless its id exists; return True if it was new."""
+        result = await self.collection.update_one({"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True)
+        return result.upserted_id is not None
 
-    async def record_attempt(
-        self, delivery_id: str, *, at: datetime, outcome: str, error: str | None, duration_seconds: float
-    ) -> None:
-        """Append an attempt; a delivered outcome makes the record final."""
-        update: dict[str, Any] = {
-            "$push": {"attempts": {"at": at, "outcome": outcome, "error": error, "duration_seconds": duration_seconds}},
-            "$set": {"updated_at": at},
-        }
-        if outcome == "delivered":
-            update["$set"].update({"state": "delivered", "delivered_at": at})
-        await self.collection.update_one({"_id": delivery_id}, update)
+    async def get(self, delivery_id: str) -> dict[str, Any] | None:
+        """Return one delivery, or None."""
+        return await self.collection.find_one({"_id": delivery_id})
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Return ids of claimable deliveries whose time has come and whose lease (if any) ran out."""
+        cursor = self.collection.find(
+            {"state": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}, "lease_until": {"$lte": now}},
+            {"_id": 1},
+        ).sort("next_attempt_at", 1).limit(limit)
+        return [document["_id"] for document in await cursor.to_list()]
+
+    async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None:
+        """Lease a due delivery to owner; return it, or None if it is not claimable right now."""
+        condition = {"state": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}, "lease_until": {"$lte": now}}
+        try:
+            won = await guarded_update(self.collection, delivery_id, condition,
+                                       {"$set": {"lease_until": lease_until, "lease_owner": owner}}, locks=self._locks)
+        except LookupError:
+            return None
+        if not won:
+            return None
+        document = await self.get(delivery_id)
+        return document if document is not None and document.get("lease_owner") == owner else None
+
+    async def settle(self, delivery_id: str, owner: str, fields: dict[str, Any], *,
+                     attempt: dict[str, Any] | None = None, outbox: list[dict[str, Any]] | None = None) -> bool:
+        """Set fields, append the attempt and outbox events, and release owner's lease; False if the lease was lost."""
+        update: dict[str, Any] = {"$set": {**fields, "lease_until": NEVER, "lease_owner": None}}
+        pushes: dict[str, Any] = {}
+        if attempt is not None:
+            pushes["attempts"] = attempt
+        if outbox:
+            pushes["outbox"] = {"$each": outbox}
+        if pushes:
+            update["$push"] = pushes
+        return await guarded_update(self.collection, delivery_id, {"lease_owner": owner}, update, locks=self._locks)
+
+    async def held_for(self, channel: str, recipient: str) -> list[dict[str, Any]]:
+        """Return the held deliveries of one (channel, recipient)."""
+        cursor = self.collection.find({"channel": channel, "recipient": recipient, "state": HELD})
+        return await cursor.to_list()
+
+    async def join_digest(self, delivery_id: str, digest_id: str, now: datetime, owner: str | None) -> bool:
+        """Move a held delivery into a digest if it is unleased (or leased by owner); return True if moved."""
+        condition: dict[str, Any] = {"state": HELD}
+        condition.update({"lease_owner": owner} if owner is not None else {"lease_until": {"$lte": now}})
+        update = {"$set": {"state": "digested", "digest_id": digest_id, "updated_at": now,
+                           "lease_until": NEVER, "lease_owner": None}}
+        return await guarded_update(self.collection, delivery_id, condition, update, locks=self._locks)
+
+    async def items(self, digest_id: str) -> list[dict[str, Any]]:
+        """Return the deliveries folded into a digest."""
+        return await self.collection.find({"digest_id": digest_id}).to_list()
+
+    async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Return a ticket's deliveries, oldest first."""
+        return await self.collection.find({"ticket_id": ticket_id}).sort("created_at", 1).to_list()

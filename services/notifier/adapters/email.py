@@ -1,55 +1,62 @@
-"""E-mail delivery over SMTP with aiosmtplib."""
+"""E-mail delivery over SMTP with aiosmtplib: text + HTML, threading headers keyed on the ticket."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Protocol
 
 import aiosmtplib
 
+from services.notifier.domain.deliveries import Outgoing, message_id, thread_id
+from services.notifier.domain.retry import SendResult, classify_smtp, delivered, transient
+from services.notifier.domain.signing import DELIVERY_HEADER, IDEMPOTENCY_HEADER
 from services.notifier.settings import NotifierSettings
 
 
-class EmailSender(Protocol):
-    """Sends one e-mail; raises on failure."""
-
-    async def send(self, message: EmailMessage) -> None: ...
-
-
-def compose(
-    *, sender: str, recipient: str, subject: str, text: str, html: str | None, message_id: str, headers: dict[str, str]
-) -> EmailMessage:
-    """Return a plain-text e-mail with an optional HTML alternative and threading headers."""
+def compose(outgoing: Outgoing, *, sender: str, domain: str) -> EmailMessage:
+    """Return the e-mail for a delivery: stable Message-ID, replies threaded on the ticket, number in subject."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = subject
+    message["To"] = outgoing.address
+    message["Subject"] = outgoing.content.subject
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = message_id
-    for name, value in headers.items():
-        message[name] = value
-    message.set_content(text)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
+    message["Message-ID"] = message_id(outgoing.delivery_id, domain)
+    if outgoing.ticket_id:
+        root = thread_id(outgoing.ticket_id, domain)
+        message["In-Reply-To"] = root
+        message["References"] = root
+    if outgoing.number:
+        message["X-Ticket-Number"] = outgoing.number
+    message[DELIVERY_HEADER] = outgoing.delivery_id
+    message[IDEMPOTENCY_HEADER] = outgoing.idempotency_key
+    message.set_content(outgoing.content.text)
+    if outgoing.content.html is not None:
+        message.add_alternative(outgoing.content.html, subtype="html")
     return message
 
 
 class SmtpEmailSender:
-    """Sends through the configured SMTP server."""
+    """Sends through the configured SMTP server and classifies the server's answer."""
 
     def __init__(self, settings: NotifierSettings) -> None:
         self._settings = settings
 
-    async def send(self, message: EmailMessage) -> None:
-        """Deliver the message to the SMTP server; returns once the server accepted it."""
+    async def send(self, outgoing: Outgoing) -> SendResult:
+        """Return delivered once the server accepted the message; 5xx is permanent, the rest transient."""
         s = self._settings
-        await aiosmtplib.send(
-            message,
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            username=s.smtp_username,
-            password=s.smtp_password,
-            start_tls=s.smtp_starttls,
-            timeout=s.smtp_timeout_seconds,
-        )
+        email = compose(outgoing, sender=s.mail_from, domain=s.mail_domain)
+        try:
+            await aiosmtplib.send(
+                email, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
+                password=s.smtp_password, start_tls=s.smtp_starttls, timeout=s.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            first = exc.recipients[0] if exc.recipients else None
+            if first is None:
+                return transient(repr(exc))
+            return classify_smtp(first.code, first.message)
+        except aiosmtplib.SMTPResponseException as exc:
+            return classify_smtp(exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return transient(f"{type(exc).__name__}: {exc}")
+        return delivered(250)

@@ -1,54 +1,92 @@
-"""Which message goes to whom for an event, and the identifiers that make delivery idempotent (pure)."""
+"""The message registry: which messages an event causes and the facts templates get (pure).
+
+Adding a message for a new event is: a translator here (event payload -> Occasion), an entry in
+REGISTRY, templates `<message>.<channel>.<fmt>.j2`, routes in routing.yaml, and the routing key
+bound to the notifier queue in shared/messaging/topology.py.
+"""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.contracts import TicketTriaged
 
+DIGEST = "digest"
+
 
 @dataclass(frozen=True)
-class Notification:
-    """One message for one recipient on one channel, caused by one event."""
+class Person:
+    """Someone an event names directly (today: the reporter)."""
 
-    source_event_id: str
-    message: str
-    channel: str
-    recipient: str
-    subject: str
+    id: str
+    name: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Occasion:
+    """What one event means for notifications: the ticket facts routing needs and the template context."""
+
+    event_id: str
+    event_type: str
+    ticket_id: str | None
+    number: str | None
+    messages: tuple[str, ...]
+    team: str | None = None
+    tier: int | None = None
+    severity: str | None = None
+    reporter: Person | None = None
     context: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def delivery_id(self) -> str:
-        """Return the key that makes (event, recipient, channel) deliver at most once."""
-        return f"{self.source_event_id}:{self.channel}:{self.recipient.lower()}"
 
-    def message_id(self, domain: str) -> str:
-        """Return a stable RFC 5322 Message-ID, the same on every retry of this delivery."""
-        digest = hashlib.sha256(self.delivery_id.encode()).hexdigest()[:32]
-        return f"<{digest}@{domain}>"
+Translator = Callable[[str, Any], Occasion]
 
 
-def acknowledgement(event_id: str, event: TicketTriaged) -> Notification | None:
-    """Return the 'ticket received' e-mail for the reporter, or None if they gave no address."""
-    if not event.reporter.email:
-        return None
-    return Notification(
-        source_event_id=event_id,
-        message="ticket_received",
-        channel="email",
-        recipient=str(event.reporter.email),
-        subject=f"[{event.number}] We received your report: {event.title}",
+@dataclass(frozen=True)
+class EventMessages:
+    """One event type, the messages it may cause, and how to turn its payload into an Occasion."""
+
+    event_type: str
+    messages: tuple[str, ...]
+    translate: Translator
+
+
+def from_triaged(event_id: str, event: TicketTriaged) -> Occasion:
+    """Return the occasion of ticket.triaged: 'ticket_received' for the reporter, 'ticket_assigned' for the team."""
+    reporter = event.reporter
+    return Occasion(
+        event_id=event_id,
+        event_type=TicketTriaged.EVENT_TYPE,
+        ticket_id=event.ticket_id,
+        number=event.number,
+        messages=("ticket_received", "ticket_assigned"),
+        team=event.team,
+        tier=event.tier,
+        severity=event.severity.value,
+        reporter=Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None),
         context={
-            "reporter_name": event.reporter.name,
+            "reporter_name": reporter.name,
             "number": event.number,
             "title": event.title,
             "severity": event.severity.value.capitalize(),
+            "severity_level": event.severity.level,
             "team": event.team,
             "tier": event.tier,
+            "reason": event.reason,
             "response_target": event.response_target,
             "response_due_at": event.response_due_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "resolution_due_at": event.resolution_due_at.strftime("%Y-%m-%d %H:%M UTC"),
         },
     )
+
+
+REGISTRY: dict[str, EventMessages] = {
+    entry.event_type: entry
+    for entry in (
+        EventMessages("ticket.triaged", ("ticket_received", "ticket_assigned"), from_triaged),
+    )
+}
+
+KNOWN_MESSAGES: frozenset[str] = frozenset({m for entry in REGISTRY.values() for m in entry.messages} | {DIGEST})

@@ -1,0 +1,36 @@
+"""HMAC-SHA256 webhook signatures over `<timestamp>.<body>` (pure); see docs/webhooks.md."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+SIGNATURE_HEADER = "X-Incidents-Signature"
+TIMESTAMP_HEADER = "X-Incidents-Timestamp"
+DELIVERY_HEADER = "X-Incidents-Delivery"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+SCHEME = "sha256"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """Return the signature header value `sha256=<hex>` for a body sent at a Unix timestamp."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + body, hashlib.sha256)
+    return f"{SCHEME}={mac.hexdigest()}"
+
+
+def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """Return the timestamp and signature headers for a body."""
+    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: signature(secret, timestamp, body)}
+
+
+def verify(secret: str, timestamp_header: str | None, signature_header: str | None, body: bytes, now: float,
+           tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS) -> bool:
+    """Return True if the signature matches the body and the timestamp is within tolerance of now."""
+    if not timestamp_header or not signature_header or not timestamp_header.isdigit():
+        return False
+    timestamp = int(timestamp_header)
+    if abs(now - timestamp) > tolerance_seconds:
+        return False
+    expected = signature(secret, timestamp, body)
+    return hmac.compare_digest(expected, signature_header.strip())

@@ -1,0 +1,77 @@
+"""The delivery loop: polls due deliveries (timers as data) and processes each with bounded concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from shared.clock import Clock, sleep_or_wake
+from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryLoop:
+    """Starts a task per due delivery, at most `concurrency` at once; a slow send never blocks the others."""
+
+    def __init__(self, dispatcher: Dispatcher, deliveries: Deliveries, clock: Clock, *,
+                 poll_seconds: float, concurrency: int) -> None:
+        self._dispatcher = dispatcher
+        self._deliveries = deliveries
+        self._clock = clock
+        self._poll = poll_seconds
+        self._concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        """Ask for a pass now instead of at the next poll."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Start processing of due deliveries not already in flight; return how many were started."""
+        free = self._concurrency - len(self._inflight)
+        if free <= 0:
+            return 0
+        due = await self._deliveries.due(self._clock.now(), free + len(self._inflight))
+        started = 0
+        for delivery_id in due:
+            if delivery_id in self._inflight or started >= free:
+                continue
+            task = asyncio.create_task(self._process(delivery_id), name=f"delivery-{delivery_id}")
+            self._inflight[delivery_id] = task
+            started += 1
+        return started
+
+    async def _process(self, delivery_id: str) -> None:
+        try:
+            await self._dispatcher.process(delivery_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivery step failed; it is retried when its lease runs out",
+                          extra={"x_delivery_id": delivery_id})
+        finally:
+            self._inflight.pop(delivery_id, None)
+            self._wake.set()
+
+    async def drain(self) -> None:
+        """Wait until every started delivery step has finished (for tests and shutdown)."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
+
+    async def run(self) -> None:
+        """Poll forever: a pass when woken or every poll interval; errors are logged and retried."""
+        try:
+            while True:
+                try:
+                    await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("delivery loop pass failed; retrying")
+                await sleep_or_wake(self._wake, self._poll)
+        finally:
+            for task in list(self._inflight.values()):
+                task.cancel()

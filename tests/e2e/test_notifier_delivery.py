@@ -1,0 +1,246 @@
+"""Notifier end to end: e-mail to an SMTP sink and webhooks/Slack to a local receiver that verifies the
+signature; each message once, failures retried into delivery or notification.failed, and a kill -9 of
+the notifier mid-send without a duplicate."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+import pytest
+import yaml
+from pymongo import MongoClient
+
+from shared.ids import new_id
+from tests.conftest import _management
+from tests.e2e.receiver import Receiver
+from tests.e2e.system import System, free_port
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-webhook-secret-0123456789abcdef"
+MAX_ATTEMPTS = 4
+SCENARIOS = ("flaky", "throttle", "slow", "gone", "down", "refused", "hold")
+
+
+@pytest.fixture(scope="module")
+def vhost_url(servers) -> Iterator[str]:
+    """An AMQP URL on a vhost of this module alone, so no other module's events reach this notifier."""
+    vhost = f"incidents-notifier-e2e-{new_id().lower()}"
+    encoded = quote(vhost, safe="")
+    user = urlsplit(servers.management_url).username or "guest"
+    _management(servers, "PUT", f"/api/vhosts/{encoded}", "{}")
+    _management(servers, "PUT", f"/api/permissions/{encoded}/{quote(user, safe='')}",
+                '{"configure": ".*", "write": ".*", "read": ".*"}')
+    parts = urlsplit(servers.amqp_url)
+    yield urlunsplit((parts.scheme, parts.netloc, "/" + encoded, parts.query, ""))
+    _management(servers, "DELETE", f"/api/vhosts/{encoded}")
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[Receiver, int]]:
+    server = Receiver(SECRET)
+    port = server.start()
+    yield server, port
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def system(vhost_url, mongodb_url, mailbox, receiver, tmp_path_factory) -> Iterator[System]:
+    _, smtp_port = mailbox
+    _, port = receiver
+    base = f"http://127.0.0.1:{port}"
+    endpoints = {"pager": {"url": f"{base}/ok/pager"}, "chat": {"url": f"{base}/slack/service-desk"},
+                 "refused": {"url": f"http://127.0.0.1:{free_port()}/nobody-listens"}}
+    endpoints |= {name: {"url": f"{base}/{name}"} for name in SCENARIOS if name != "refused"}
+    routing = {
+        "version": 1,
+        "endpoints": endpoints,
+        "contacts": {"sd-oncall": {"name": "Service desk on-call", "webhook": "pager"},
+                     "sd-room": {"name": "#service-desk", "slack": "chat"}},
+        "teams": {"service-desk": {"on_call": ["sd-oncall"], "team": ["sd-room"]}},
+        "routes": [{"message": "ticket_received", "to": "reporter", "channels": ["email"]},
+                   {"message": "ticket_assigned", "to": "on_call", "channels": ["webhook"]},
+                   {"message": "ticket_assigned", "to": "team", "channels": ["slack"]}],
+        "reporters": {f"{name}@example.com": {"channels": ["webhook"], "webhook": name} for name in SCENARIOS},
+        "rate_limits": {"slack": {"interval_seconds": 3}},
+    }
+    directory = tmp_path_factory.mktemp("notifier-routing")
+    (directory / "routing.yaml").write_text(yaml.safe_dump(routing))
+    env = {
+        "NOTIFIER_ROUTING_FILE": str(directory / "routing.yaml"),
+        "WEBHOOK_SIGNING_SECRET": SECRET,
+        "WEBHOOK_TIMEOUT_SECONDS": "1",
+        "SMTP_TIMEOUT_SECONDS": "2",
+        "DELIVERY_LEASE_SECONDS": "3",
+        "DELIVERY_POLL_SECONDS": "0.2",
+        "RETRY_BASE_SECONDS": "0.2",
+        "RETRY_MAX_SECONDS": "1",
+        "DELIVERY_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+    }
+    db_name = f"incidents_e2e_{new_id().lower()[-12:]}"
+    system = System(vhost_url, mongodb_url, db_name, smtp_port, tmp_path_factory.mktemp("logs"), extra_env=env)
+    try:
+        system.start_all()
+        yield system
+    finally:
+        system.stop_all()
+        with MongoClient(mongodb_url) as client:
+            client.drop_database(db_name)
+
+
+@pytest.fixture(scope="module")
+def agent(system) -> str:
+    return system.create_key("agent", "Agent Smith", "smith@example.com")
+
+
+def post_ticket(system, email: str, type_: str = "performance", title: str = "Checkout is slow") -> dict:
+    key = system.create_key("reporter", email.split("@")[0].capitalize(), email)
+    response = httpx.post(f"{system.url('intake')}/v1/tickets", headers={"Authorization": f"Bearer {key}"},
+                          json={"title": title, "type": type_, "description": "since this morning"})
+    assert response.status_code == 201, response.text
+    return {**response.json(), "key": key}
+
+
+def deliveries(system, agent: str, ticket_id: str) -> list[dict]:
+    response = httpx.get(f"{system.url('notifier')}/v1/deliveries", params={"ticket_id": ticket_id},
+                         headers={"Authorization": f"Bearer {agent}"})
+    assert response.status_code == 200, response.text
+    return response.json()["deliveries"]
+
+
+def wait_settled(system, agent: str, ticket_id: str, count: int, timeout: float = 45) -> list[dict]:
+    """Poll until the ticket has `count` deliveries and none is pending or held; return them."""
+    deadline = time.monotonic() + timeout
+    found: list[dict] = []
+    while time.monotonic() < deadline:
+        found = [d for d in deliveries(system, agent, ticket_id) if d["message"] != "digest"]
+        if len(found) == count and all(d["state"] in ("delivered", "failed", "digested") for d in found):
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"deliveries of {ticket_id} never settled: {found}\n{system.log_tail('notifier')}")
+
+
+def wait_timeline(system, ticket: dict, action: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{system.url('intake')}/v1/tickets/{ticket['number']}",
+                         headers={"Authorization": f"Bearer {ticket['key']}"}).json()
+        if any(e["action"] == action for e in body["timeline"]):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"{ticket['number']} never got a {action} timeline entry")
+
+
+def test_each_message_arrives_once_with_the_right_content(system, mailbox, receiver, agent):
+    box, _ = mailbox
+    server, _ = receiver
+    ticket = post_ticket(system, "ada@example.com", type_="access", title="Cannot log in")
+    number = ticket["number"]
+    settled = wait_settled(system, agent, ticket["id"], 3)
+    assert {(d["message"], d["channel"], d["recipient"]["role"]) for d in settled} == {
+        ("ticket_received", "email", "reporter"), ("ticket_assigned", "webhook", "on_call"),
+        ("ticket_assigned", "slack", "team")}
+    assert all(d["state"] == "delivered" and len(d["attempts"]) == 1 for d in settled)
+
+    [mail] = [m for m in box.messages() if number in (m["Subject"] or "")]
+    assert mail["To"] == "ada@example.com" and mail["Subject"].startswith(f"[{number}]")
+    assert mail["X-Ticket-Number"] == number and ticket["id"] in mail["In-Reply-To"] == mail["References"]
+    assert "You can expect a first response within" in mail.get_payload(0).get_payload(decode=True).decode()
+    assert mail.get_payload(1).get_content_type() == "text/html"
+
+    pages = [r for r in server.requests if r.path == "/ok/pager" and r.body["ticket"]["number"] == number]
+    assert len(pages) == 1 and pages[0].signature_ok is True
+    page = pages[0].body
+    assert page["message"] == "ticket_assigned" and page["recipient_role"] == "on_call"
+    assert page["data"]["team"] == "service-desk" and "Cannot log in" in page["text"]
+    chats = [r for r in server.requests if r.path.startswith("/slack") and number in r.body["text"]]
+    assert len(chats) == 1 and chats[0].body["blocks"][0]["type"] == "header"
+
+    wait_timeline(system, ticket, "notification_sent")
+    reporter_view = httpx.get(f"{system.url('notifier')}/v1/deliveries", params={"ticket_id": ticket["id"]},
+                              headers={"Authorization": f"Bearer {ticket['key']}"})
+    assert reporter_view.status_code == 403
+    metrics = httpx.get(f"{system.url('notifier')}/metrics").text
+    assert 'incidents_notifications_total{channel="email",outcome="delivered"}' in metrics
+    assert "incidents_notification_delivery_seconds_bucket" in metrics
+
+
+def test_receiver_failures_are_retried_until_delivered(system, receiver, agent):
+    server, _ = receiver
+    tickets = {name: post_ticket(system, f"{name}@example.com") for name in ("flaky", "throttle", "slow")}
+    outcomes = {}
+    for name, ticket in tickets.items():
+        [delivery] = wait_settled(system, agent, ticket["id"], 1)
+        assert delivery["state"] == "delivered", delivery
+        outcomes[name] = [(a["outcome"], a["error"]) for a in delivery["attempts"]]
+    assert outcomes["flaky"] == [("transient", "HTTP 500"), ("transient", "HTTP 500"), ("delivered", None)]
+    assert outcomes["throttle"] == [("transient", "HTTP 429"), ("delivered", None)]
+    assert outcomes["slow"][0][0] == "transient" and outcomes["slow"][0][1].startswith("timeout")
+    assert outcomes["slow"][-1] == ("delivered", None)
+    for name in tickets:
+        keys = {r.key for r in server.requests if r.path == f"/{name}"}
+        assert len(keys) == 1, f"every retry of {name} carried the same Idempotency-Key"
+        assert all(r.signature_ok for r in server.requests if r.path == f"/{name}")
+        assert keys <= set(server.accepted)
+
+
+def test_permanent_and_exhausted_failures_publish_notification_failed(system, agent):
+    tickets = {name: post_ticket(system, f"{name}@example.com") for name in ("gone", "down", "refused")}
+    for name, ticket in tickets.items():
+        [delivery] = wait_settled(system, agent, ticket["id"], 1)
+        assert delivery["state"] == "failed", delivery
+        if name == "gone":
+            assert [a["outcome"] for a in delivery["attempts"]] == ["permanent"]
+            assert "HTTP 404" in delivery["last_error"]
+        else:
+            assert len(delivery["attempts"]) == MAX_ATTEMPTS
+            assert {a["outcome"] for a in delivery["attempts"]} == {"transient"}
+        if name == "refused":
+            assert delivery["attempts"][0]["error"].startswith("connection failed")
+        body = wait_timeline(system, ticket, "notification_failed")
+        [entry] = [e for e in body["timeline"] if e["action"] == "notification_failed"]
+        assert "webhook" in entry["detail"]
+
+
+def test_rate_limited_chat_messages_arrive_once_each_partly_as_a_digest(system, receiver, agent):
+    server, _ = receiver
+    tickets = [post_ticket(system, "ada@example.com", type_="access", title=f"Locked out {i}") for i in range(3)]
+    for ticket in tickets:
+        wait_settled(system, agent, ticket["id"], 3)
+    def slack_texts(requests) -> list[str]:
+        return [r.body["text"] for r in requests if r.path.startswith("/slack")]
+
+    # a digested message is settled before its digest goes out: wait for the digest itself
+    requests = server.wait_for(lambda rs: all(any(t["number"] in x for x in slack_texts(rs)) for t in tickets))
+    texts = slack_texts(requests)
+    for ticket in tickets:
+        assert sum(text.count(ticket["number"]) for text in texts) == 1, (ticket["number"], texts)
+    assert any("held back by the rate limit" in text for text in texts)
+    pages = Counter(r.body["ticket"]["number"] for r in server.requests if r.path == "/ok/pager")
+    assert all(pages[t["number"]] == 1 for t in tickets), "pages are not rate limited here and arrive once"
+
+
+def test_killing_the_notifier_mid_delivery_sends_nothing_twice(system, mailbox, receiver, agent):
+    box, _ = mailbox
+    server, _ = receiver
+    held = post_ticket(system, "hold@example.com")
+    server.wait_for(lambda requests: any(r.path == "/hold" for r in requests))
+    mailed = [post_ticket(system, "grace@example.com", title=f"Report {i}") for i in range(3)]
+    system.kill("notifier")
+    server.release.set()
+    mailed += [post_ticket(system, "grace@example.com", title=f"After {i}") for i in range(2)]
+    system.start("notifier")
+
+    [delivery] = wait_settled(system, agent, held["id"], 1)
+    assert delivery["state"] == "delivered"
+    sends = [r for r in server.requests if r.path == "/hold"]
+    assert len({r.key for r in sends}) == 1, "the re-send after the crash carries the same Idempotency-Key"
+    assert sends[0].key in server.accepted and len(sends) >= 2
+    for ticket in mailed:
+        wait_settled(system, agent, ticket["id"], 1)
+        copies = [m for m in box.messages() if ticket["number"] in (m["Subject"] or "")]
+        assert len({m["Message-ID"] for m in copies}) == 1, f"{ticket['number']}: {[m['Message-ID'] for m in copies]}"
