@@ -33,7 +33,11 @@ CONSUMER_QUEUES: dict[str, QueueSpec] = {
     ),
     "triage": QueueSpec("triage.events", ("ticket.reported", "ticket.severity_changed")),
     "escalation": QueueSpec("escalation.events", ("ticket.triaged", "notification.failed")),
-    "notifier": QueueSpec("notifier.events", ("ticket.triaged",)),
+    "notifier": QueueSpec(
+        "notifier.events",
+        ("ticket.triaged", "ticket.status_changed", "ticket.resolved", "ticket.commented",
+         "ticket.severity_changed", "ticket.reclassified"),
+    ),
 }
 
 

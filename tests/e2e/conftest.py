@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
 
@@ -23,7 +23,7 @@ class Mailbox:
         self.directory = directory
 
     def messages(self) -> list[Message]:
-        return [message_from_bytes(p.read_bytes()) for p in sorted(self.directory.glob("*.eml"))]
+        return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(self.directory.glob("*.eml"))]
 
     def wait_for(self, predicate, timeout: float = 15) -> Message:
         """Return the first message matching predicate, polling until timeout."""

@@ -144,3 +144,30 @@ def test_idempotency_key_replays_and_refuses_a_different_body(people):
     assert again.json()["number"] == first.json()["number"]
     other = ada.post("/v1/tickets", {**body, "description": "twice"}, headers={"Idempotency-Key": "abc-123"}, expect=422)
     assert "different body" in other.json()["detail"]
+
+
+def test_the_reporter_is_emailed_what_support_does_and_nothing_internal(people, mailbox):
+    box, _ = mailbox
+    ada, ann = people["ada"], people["ann"]
+    number = ada.report(title="Mail lifecycle probe")["number"]
+    ann.post(f"/v1/tickets/{number}/acknowledge", expect=200)
+    ann.post(f"/v1/tickets/{number}/comments", {"body": "secret internal note", "visibility": "internal"}, expect=201)
+    ann.post(f"/v1/tickets/{number}/status", {"status": "waiting_for_info", "reason": "Which export format?"}, expect=200)
+    ann.post(f"/v1/tickets/{number}/comments", {"body": "We are looking at the CSV writer."}, expect=201)
+    ann.post(f"/v1/tickets/{number}/resolve", {"proposed_solution": "Fixed the CSV writer"}, expect=200)
+
+    def about(word):
+        return lambda m: number in (m["Subject"] or "") and word in (m["Subject"] or "")
+
+    asked = box.wait_for(about("more information"))
+    assert "Which export format?" in asked.get_body(("plain",)).get_content()
+    comment = box.wait_for(about("New comment"))
+    assert "We are looking at the CSV writer." in comment.get_body(("plain",)).get_content()
+    proposed = box.wait_for(about("Proposed solution"))
+    text = proposed.get_body(("plain",)).get_content()
+    assert "Fixed the CSV writer" in text and "Still Has Issues" in text
+    moved = box.wait_for(about("In Progress"))
+    assert moved["To"] == "ada@example.com"
+    mine = [m for m in box.messages() if number in (m["Subject"] or "")]
+    assert not any("secret internal note" in m.get_body(("plain",)).get_content() for m in mine)
+    assert len([m for m in mine if "New comment" in m["Subject"]]) == 1

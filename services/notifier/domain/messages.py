@@ -82,11 +82,21 @@ def from_triaged(event_id: str, event: TicketTriaged) -> Occasion:
     )
 
 
-REGISTRY: dict[str, EventMessages] = {
-    entry.event_type: entry
-    for entry in (
+def _registry() -> dict[str, EventMessages]:
+    """Return every event the notifier reacts to, with its possible messages and translator."""
+    from services.notifier.domain import lifecycle_messages as lifecycle
+
+    entries = (
         EventMessages("ticket.triaged", ("ticket_received", "ticket_assigned"), from_triaged),
+        EventMessages("ticket.status_changed", ("info_requested", "status_changed"), lifecycle.from_status_changed),
+        EventMessages("ticket.resolved", ("resolution_proposed",), lifecycle.from_resolved),
+        EventMessages("ticket.commented", ("agent_comment",), lifecycle.from_commented),
+        EventMessages("ticket.severity_changed", ("severity_changed",), lifecycle.from_severity_changed),
+        EventMessages("ticket.reclassified", ("severity_changed", "ticket_assigned"), lifecycle.from_reclassified),
     )
-}
+    return {entry.event_type: entry for entry in entries}
+
+
+REGISTRY: dict[str, EventMessages] = _registry()
 
 KNOWN_MESSAGES: frozenset[str] = frozenset({m for entry in REGISTRY.values() for m in entry.messages} | {DIGEST})
