@@ -33,7 +33,7 @@ class Api:
     def ticket(self, number: str) -> dict:
         return self.get(f"/v1/tickets/{number}").json()
 
-    def wait_for(self, number: str, predicate, timeout: float = 15.0) -> dict:
+    def wait_for(self, number: str, predicate, timeout: float = 30.0) -> dict:
         """Poll a ticket until predicate(ticket) holds; return it."""
         deadline = time.monotonic() + timeout
         ticket = self.ticket(number)

@@ -25,7 +25,7 @@ class Mailbox:
     def messages(self) -> list[Message]:
         return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(self.directory.glob("*.eml"))]
 
-    def wait_for(self, predicate, timeout: float = 15) -> Message:
+    def wait_for(self, predicate, timeout: float = 30) -> Message:
         """Return the first message matching predicate, polling until timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def wait_for_ticket(system, key, number, predicate, timeout=15.0) -> dict:
+def wait_for_ticket(system, key, number, predicate, timeout=30.0) -> dict:
     """Poll GET /v1/tickets/{number} until predicate(ticket) holds; return the ticket."""
     deadline = time.monotonic() + timeout
     ticket: dict = {}
@@ -24,7 +24,7 @@ def wait_for_ticket(system, key, number, predicate, timeout=15.0) -> dict:
     raise AssertionError(f"ticket {number} never reached the expected state: {ticket}")
 
 
-def wait_for_document(system, collection: str, document_id: str, timeout: float = 15.0) -> dict:
+def wait_for_document(system, collection: str, document_id: str, timeout: float = 30.0) -> dict:
     """Poll the database until a document exists; return it."""
     from pymongo import MongoClient
 

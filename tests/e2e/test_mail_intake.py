@@ -25,7 +25,7 @@ async def send(system, sender: str, subject: str, body: str, to: str = "support@
     return await aiosmtplib.send(message, hostname="127.0.0.1", port=system.mail_intake_port)
 
 
-def find(api: Api, title: str, timeout: float = 10) -> dict:
+def find(api: Api, title: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         items = api.get("/v1/tickets", params={"q": title}).json()["items"]

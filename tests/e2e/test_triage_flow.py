@@ -74,7 +74,7 @@ async def probe(amqp_url: str, keys: tuple[str, ...]):
     return connection, queue
 
 
-async def collect(queue, wanted: int, timeout: float = 20.0) -> list[dict]:
+async def collect(queue, wanted: int, timeout: float = 40.0) -> list[dict]:
     """Return the first `wanted` messages (as envelopes) from the probe queue, polling until timeout."""
     found: list[dict] = []
     deadline = time.monotonic() + timeout
