@@ -60,7 +60,7 @@ class Consumer:
         self._delivery_limit = delivery_limit
         self._retry_delay = retry_delay_seconds
         self._dlx: aio_pika.abc.AbstractExchange | None = None
-        self._tails: dict[str, asyncio.Future[None]] = {}
+        self._tails: dict[str, asyncio.Event] = {}
 
     async def start(self, channel: AbstractChannel, prefetch: int) -> None:
         """Declare the topology and begin consuming on the channel."""
@@ -78,14 +78,14 @@ class Consumer:
             return
         key = envelope.ticket_id or envelope.event_id
         previous = self._tails.get(key)
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        mine = asyncio.Event()  # an Event, not a Future: a cancelled waiter cannot cancel it for others
         self._tails[key] = mine
         try:
             if previous is not None:
-                await previous
+                await previous.wait()
             await self._process(message, envelope, payload)
         finally:
-            mine.set_result(None)
+            mine.set()
             if self._tails.get(key) is mine:
                 del self._tails[key]
 

@@ -1,0 +1,148 @@
+"""Shared pieces of the benchmarks and the fault harness: an isolated system, load, percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import time
+import urllib.request
+from base64 import b64encode
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.ids import new_id
+from tests.e2e.system import System, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+AMQP = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+MONGO = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
+MANAGEMENT = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
+BODY = {"title": "Checkout is slow", "type": "performance", "severity": "medium",
+        "description": "Pages take 20 s to load since this morning. " * 4, "users_affected": 12, "production": True}
+
+
+def _management(method: str, path: str, body: str | None = None) -> None:
+    request = urllib.request.Request(MANAGEMENT + path, method=method, data=body.encode() if body else None,
+                                     headers={"content-type": "application/json",
+                                              "Authorization": "Basic " + b64encode(b"guest:guest").decode()})
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+@contextmanager
+def vhost():
+    """Yield an AMQP URL on a fresh vhost, deleted afterwards."""
+    name = f"bench-{new_id().lower()}"
+    _management("PUT", f"/api/vhosts/{name}", "{}")
+    _management("PUT", f"/api/permissions/{name}/guest", '{"configure":".*","write":".*","read":".*"}')
+    try:
+        yield AMQP.rstrip("/") + "/" + name
+    finally:
+        _management("DELETE", f"/api/vhosts/{name}")
+
+
+@contextmanager
+def running_system(log_dir: Path, **extra_env: str):
+    """Yield the four services on free ports, on their own vhost and database."""
+    from pymongo import MongoClient
+
+    from shared.mailsink import start_sink
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    sink_port = free_port()
+    sink = start_sink(log_dir / "mail", port=sink_port)
+    with vhost() as amqp_url:
+        db = f"bench_{new_id().lower()[-10:]}"
+        system = System(amqp_url, MONGO, db, sink_port, log_dir, extra_env=dict(extra_env))
+        try:
+            system.start_all()
+            yield system
+        finally:
+            system.stop_all()
+            sink.stop()
+            with MongoClient(MONGO) as client:
+                client.drop_database(db)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the value below which `fraction` of values fall (nearest rank)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+async def closed_loop(client: httpx.AsyncClient, path: str, body: dict, total: int, concurrency: int) -> dict:
+    """Send total requests with `concurrency` in flight; return throughput and status counts."""
+    statuses: dict[int, int] = {}
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for _ in counter:
+            response = await client.post(path, json=body)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    ok = sum(n for code, n in statuses.items() if code < 300)
+    return {"requests": total, "accepted": ok, "seconds": round(elapsed, 3), "per_second": round(ok / elapsed, 1),
+            "statuses": statuses}
+
+
+async def open_loop(client: httpx.AsyncClient, path: str, body: dict, rate: float, seconds: float) -> dict:
+    """Offer `rate` requests per second for `seconds` regardless of responses; return latency percentiles."""
+    latencies: list[float] = []
+    failures = 0
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    tasks = []
+
+    async def one(scheduled: float) -> None:
+        nonlocal failures
+        response = await client.post(path, json=body)
+        if response.status_code >= 300:
+            failures += 1
+        latencies.append(time.perf_counter() - scheduled)  # from when it should have been sent
+
+    n = 0
+    while (now := time.perf_counter()) - start < seconds:
+        scheduled = start + n * interval
+        if now < scheduled:
+            await asyncio.sleep(scheduled - now)
+        tasks.append(asyncio.create_task(one(scheduled)))
+        n += 1
+    await asyncio.gather(*tasks)
+    return {"offered_per_second": rate, "sent": n, "failures": failures,
+            "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+            "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None}
+
+
+def rss_mb(pid: int) -> float:
+    """Return a process's resident memory in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def machine() -> dict[str, Any]:
+    """Return what the figures were measured on."""
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def save(name: str, result: dict[str, Any]) -> Path:
+    """Write a result file under bench/results and return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **result}, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,195 @@
+"""Benchmarks: each measures its own ceiling in the same run and prints the ratio to it.
+
+    python -m bench.run [--quick]
+
+Needs RabbitMQ and a MongoDB-protocol server (make up, or scripts/stack.sh infra); starts its own
+copy of the four services on free ports, on a fresh vhost and database. Results: bench/results/*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aio_pika
+import httpx
+from pymongo import MongoClient
+
+from bench.harness import BODY, closed_loop, open_loop, percentile, rss_mb, running_system, save, vhost
+from tests.e2e.system import free_port
+
+BARE_APP = """
+from fastapi import FastAPI
+from services.intake.entrypoints.schemas import TicketCreate
+app = FastAPI()
+@app.post("/v1/tickets", status_code=201)
+async def create(body: TicketCreate) -> dict:
+    return body.model_dump(mode="json")
+"""
+
+
+async def aio_pika_ceiling(messages: int) -> dict:
+    """Publish with confirms to a quorum queue and consume with manual acks: messages per second."""
+    body = (BODY["description"] * 8).encode()[:1200]
+    with vhost() as url:
+        connection = await aio_pika.connect_robust(url)
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=100)
+        queue = await channel.declare_queue("ceiling", durable=True, arguments={"x-queue-type": "quorum"})
+        done = asyncio.Event()
+        seen = 0
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            nonlocal seen
+            await message.ack()
+            seen += 1
+            if seen == messages:
+                done.set()
+
+        await queue.consume(on_message)
+        started = time.perf_counter()
+        publisher = await connection.channel(publisher_confirms=True)
+        for _ in range(messages):
+            await publisher.default_exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key="ceiling")
+        await done.wait()
+        elapsed = time.perf_counter() - started
+        await connection.close()
+    return {"messages": messages, "seconds": round(elapsed, 3), "per_second": round(messages / elapsed, 1)}
+
+
+async def fastapi_ceiling(requests: int, concurrency: int) -> dict:
+    """A bare FastAPI endpoint validating the same body, under uvicorn: requests per second."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "bare_app.py").write_text(BARE_APP)
+        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port),
+                                    "--log-level", "warning", "--no-access-log"], cwd=tmp,
+                                   env={**__import__("os").environ, "PYTHONPATH": str(Path.cwd())})
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                for _ in range(100):
+                    try:
+                        await client.get("/docs")
+                        break
+                    except httpx.HTTPError:
+                        await asyncio.sleep(0.1)
+                return await closed_loop(client, "/v1/tickets", BODY, requests, concurrency)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+async def intake(system, key: str, requests: int, concurrency: int, seconds: float) -> tuple[dict, dict]:
+    """Accepted tickets per second at saturation, then latency at a fixed half-saturation offered load."""
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=system.url("intake"), headers=headers, timeout=30) as client:
+        saturation = await closed_loop(client, "/v1/tickets", BODY, requests, concurrency)
+        latency = await open_loop(client, "/v1/tickets", BODY, max(1.0, saturation["per_second"] / 2), seconds)
+    return saturation, latency
+
+
+def triaged_latencies(system, since) -> tuple[int, list[float]]:
+    """Return (tickets since `since`, seconds from report to triage applied for each triaged one)."""
+    with MongoClient(system.mongodb_url, tz_aware=True) as client:
+        tickets = client[system.mongodb_db]["tickets"]
+        documents = list(tickets.find({"created_at": {"$gte": since}}, {"created_at": 1, "timeline": 1}))
+    latencies = []
+    for document in documents:
+        triaged = [e["at"] for e in document["timeline"] if e["action"] == "triaged"]
+        if triaged:
+            latencies.append((triaged[0] - document["created_at"]).total_seconds())
+    return len(documents), latencies
+
+
+async def wait_all_triaged(system, since, expected: int, timeout: float = 300) -> float:
+    """Return when every ticket since `since` is triaged and has an SLA clock (perf_counter time)."""
+    deadline = time.perf_counter() + timeout
+    with MongoClient(system.mongodb_url, tz_aware=True) as client:
+        db = client[system.mongodb_db]
+        while time.perf_counter() < deadline:
+            triaged = db.tickets.count_documents({"created_at": {"$gte": since}, "severity": {"$ne": None}})
+            clocks = db.sla_clocks.count_documents({"started_at": {"$gte": since}})
+            if triaged >= expected and clocks >= expected:
+                return time.perf_counter()
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"only part of {expected} tickets triaged within {timeout}s")
+
+
+async def pipeline(system, key: str, tickets: int, concurrency: int, seconds: float) -> dict:
+    """End to end (POST → triaged → SLA clock stored) at saturation, then POST→triaged latency at half rate."""
+    from datetime import UTC, datetime
+
+    headers = {"Authorization": f"Bearer {key}"}
+    since = datetime.now(UTC)
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=system.url("intake"), headers=headers, timeout=30) as client:
+        posted = await closed_loop(client, "/v1/tickets", BODY, tickets, concurrency)
+        finished = await wait_all_triaged(system, since, posted["accepted"])
+        rate = posted["accepted"] / (finished - started)
+        half = max(1.0, rate / 2)
+        since_half = datetime.now(UTC)
+        offered = await open_loop(client, "/v1/tickets", BODY, half, seconds)
+        await wait_all_triaged(system, since_half, offered["sent"] - offered["failures"])
+    _, latencies = triaged_latencies(system, since_half)
+    return {"saturation": {"tickets": posted["accepted"], "seconds": round(finished - started, 3),
+                           "per_second": round(rate, 1)},
+            "half_load": {"offered_per_second": round(half, 1), "tickets": len(latencies),
+                          "p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+                          "p99_ms": round(percentile(latencies, 0.99) * 1000, 1)}}
+
+
+def table(rows: list[tuple[str, str, str]]) -> str:
+    """Return rows as an aligned text table."""
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+async def main(quick: bool) -> None:
+    n = 300 if quick else 2000
+    seconds = 5 if quick else 20
+    concurrency = 32
+    print("measuring ceilings ...", flush=True)
+    pika = await aio_pika_ceiling(n)
+    bare = await fastapi_ceiling(n, concurrency)
+    with running_system(Path(tempfile.mkdtemp(prefix="bench-"))) as system:
+        key = system.create_key("reporter", "Bench", "bench@example.com")
+        idle = {name: rss_mb(p.pid) for name, p in system.processes.items()}
+        print("measuring intake ...", flush=True)
+        saturation, latency = await intake(system, key, n, concurrency, seconds)
+        print("measuring the pipeline ...", flush=True)
+        flow = await pipeline(system, key, n, concurrency, seconds)
+        loaded = {name: rss_mb(p.pid) for name, p in system.processes.items()}
+    result = {
+        "ceilings": {"aio_pika_confirm_ack_loop": pika, "bare_fastapi": bare},
+        "intake": {"saturation": saturation, "half_load": latency,
+                   "ratio_to_bare_fastapi": round(saturation["per_second"] / bare["per_second"], 3)},
+        "pipeline": {**flow, "ratio_to_aio_pika_loop": round(flow["saturation"]["per_second"] / pika["per_second"], 3)},
+        "memory_mb": {"idle": idle, "after_load": loaded},
+    }
+    path = save("throughput", result)
+    rows = [("figure", "value", "goal"),
+            ("aio-pika ceiling", f"{pika['per_second']} msg/s", ""),
+            ("bare FastAPI ceiling", f"{bare['per_second']} req/s", ""),
+            ("intake accepted", f"{saturation['per_second']} /s ({result['intake']['ratio_to_bare_fastapi']:.0%})",
+             ">= 50% of bare FastAPI"),
+            ("intake p50/p99 at half load", f"{latency['p50_ms']} / {latency['p99_ms']} ms", ""),
+            ("pipeline end to end", f"{flow['saturation']['per_second']} /s "
+             f"({result['pipeline']['ratio_to_aio_pika_loop']:.0%})", ">= 30% of aio-pika loop"),
+            ("POST→triaged p50/p99 at half load", f"{flow['half_load']['p50_ms']} / {flow['half_load']['p99_ms']} ms",
+             "p99 <= 250 ms"),
+            ("RSS idle (max)", f"{max(idle.values())} MB", "< 150 MB"),
+            ("RSS after load (max)", f"{max(loaded.values())} MB", "< 150 MB")]
+    print(table(rows))
+    print(f"\nwritten to {path}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small run (a few hundred requests)")
+    asyncio.run(main(parser.parse_args().quick))
