@@ -79,3 +79,23 @@ def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
             registry=registry,
         ),
     )
+
+
+TIMER_LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
+
+
+def timer_lateness_histogram(registry: CollectorRegistry) -> Histogram:
+    """Return `incidents_timer_lateness_seconds{timer}`: how long after its due time a timer fired.
+
+    For services that keep due timers (escalation's SLA warnings, breaches and hand-offs): observe
+    `max(0, fired_at - due_at)` once per fired timer, labelled with the timer kind (a small fixed
+    set such as `response_warning`, `response_breach`, `resolution_breach`; never a ticket id).
+    Alert rule `IncidentsTimerLatenessHigh` watches its p99.
+    """
+    return Histogram(
+        "incidents_timer_lateness_seconds",
+        "Delay between a timer's due time and the moment it fired, by timer kind.",
+        ["timer"],
+        buckets=TIMER_LATENESS_BUCKETS,
+        registry=registry,
+    )

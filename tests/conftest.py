@@ -38,9 +38,13 @@ def _management(servers: Servers, method: str, path: str, body: str | None = Non
     urllib.request.urlopen(request, data=body.encode() if body is not None else None, timeout=10).close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def amqp_url(servers: Servers) -> Iterator[str]:
-    """Return an AMQP URL on a fresh vhost, so tests never share queues with a running system."""
+    """Return an AMQP URL on a vhost of this test module alone.
+
+    Tests never share queues with a running system, and one module's leftover events never reach
+    another module's services (they would look up tickets in the wrong database).
+    """
     vhost = f"incidents-test-{new_id().lower()}"
     encoded = quote(vhost, safe="")
     user = urlsplit(servers.management_url).username or "guest"

@@ -11,8 +11,8 @@ from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
-from services.intake.adapters import api_keys, attachments, idempotency, tickets, votes
-from services.intake.entrypoints import actions_api, attachments_api, features_api, tickets_api
+from services.intake.adapters import api_keys, attachments, idempotency, sla_metrics, tickets, votes
+from services.intake.entrypoints import actions_api, attachments_api, features_api, reports_api, tickets_api
 from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel, start_mailbox
 from services.intake.entrypoints.ratelimit import TokenBuckets
 from services.intake.handlers import apply_reclassification, apply_triage, link_duplicate, record_notification
@@ -40,6 +40,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     app.state.settings = settings
     app.state.clock = clock
     app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.observe_sla = sla_metrics.install(runtime, settings, clock)
 
     async def wire(rt: ServiceRuntime) -> None:
         store = tickets.MongoTickets(rt.db, ticket_locks)
@@ -50,7 +51,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         app.state.attachments = attachments.MongoAttachments(rt.db)
         if settings.smtp_intake_enabled:
             mailbox = SupportMailbox(settings=settings, tickets=store, api_keys=app.state.api_keys,
-                                     attachments=app.state.attachments, clock=clock, relay=rt.relay)
+                                     attachments=app.state.attachments, clock=clock, relay=rt.relay,
+                                     observe_sla=app.state.observe_sla)
             server = await start_mailbox(mailbox, settings.smtp_intake_host, settings.smtp_intake_port)
             rt.background(lambda: close_on_cancel(server))
         apply_notification = partial(record_notification, tickets=store, clock=clock)
@@ -66,6 +68,6 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         )
 
     runtime.on_startup(wire)
-    for api in (tickets_api, actions_api, features_api, attachments_api):
+    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api):
         app.include_router(api.router)
     return app

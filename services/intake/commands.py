@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -11,10 +12,14 @@ from shared.contracts import Reporter, TicketReported, make_envelope
 from shared.ids import new_id
 from services.intake.adapters.tickets import MongoTickets
 from services.intake.domain.actions import Change
+from services.intake.domain.sla import SlaOutcome, outcome_fields, outcome_guard, sla_outcomes
 from services.intake.domain.tickets import format_number, new_ticket_document
 
 PRODUCER = "intake"
 NUMBER_ATTEMPTS = 5
+
+SlaObserver = Callable[[list[SlaOutcome]], None]
+"""Told the SLA outcomes a change measured, after the change is stored (see adapters/sla_metrics.py)."""
 
 
 class ConcurrentChange(Exception):
@@ -58,16 +63,24 @@ async def report_ticket(
     raise AssertionError("unreachable")
 
 
-async def perform(change: Change, *, tickets: MongoTickets) -> dict[str, Any]:
-    """Apply an action's change with its events; return the updated ticket or raise ConcurrentChange."""
+async def perform(change: Change, *, tickets: MongoTickets, observe_sla: SlaObserver | None = None) -> dict[str, Any]:
+    """Apply an action's change with its events; return the updated ticket or raise ConcurrentChange.
+
+    A first response or first resolution also stores its SLA outcome in the same write (guarded so
+    it is measured once) and, once stored, is passed to observe_sla.
+    """
     ticket = change.ticket
     envelopes = [
         make_envelope(event, producer=PRODUCER, occurred_at=change.now, ticket_id=ticket["_id"]).to_document()
         for event in change.events
     ]
-    fields = {**change.fields, "updated_at": change.now}
-    if not await tickets.change(ticket["_id"], change.condition, fields, change.entries, envelopes):
+    outcomes = sla_outcomes(ticket, change.fields, change.now)
+    fields = {**change.fields, **outcome_fields(outcomes), "updated_at": change.now}
+    condition = {**change.condition, **outcome_guard(outcomes)}
+    if not await tickets.change(ticket["_id"], condition, fields, change.entries, envelopes):
         raise ConcurrentChange(f"ticket {ticket['number']} changed while this action was applied; retry")
+    if outcomes and observe_sla is not None:
+        observe_sla(outcomes)
     updated = await tickets.get(ticket["_id"])
     assert updated is not None
     return updated

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -15,7 +14,6 @@ import yaml
 from pymongo import MongoClient
 
 from shared.ids import new_id
-from tests.conftest import _management
 from tests.e2e.receiver import Receiver
 from tests.e2e.system import System, free_port
 
@@ -27,20 +25,6 @@ SCENARIOS = ("flaky", "throttle", "slow", "gone", "down", "refused", "hold")
 
 
 @pytest.fixture(scope="module")
-def vhost_url(servers) -> Iterator[str]:
-    """An AMQP URL on a vhost of this module alone, so no other module's events reach this notifier."""
-    vhost = f"incidents-notifier-e2e-{new_id().lower()}"
-    encoded = quote(vhost, safe="")
-    user = urlsplit(servers.management_url).username or "guest"
-    _management(servers, "PUT", f"/api/vhosts/{encoded}", "{}")
-    _management(servers, "PUT", f"/api/permissions/{encoded}/{quote(user, safe='')}",
-                '{"configure": ".*", "write": ".*", "read": ".*"}')
-    parts = urlsplit(servers.amqp_url)
-    yield urlunsplit((parts.scheme, parts.netloc, "/" + encoded, parts.query, ""))
-    _management(servers, "DELETE", f"/api/vhosts/{encoded}")
-
-
-@pytest.fixture(scope="module")
 def receiver() -> Iterator[tuple[Receiver, int]]:
     server = Receiver(SECRET)
     port = server.start()
@@ -49,7 +33,7 @@ def receiver() -> Iterator[tuple[Receiver, int]]:
 
 
 @pytest.fixture(scope="module")
-def system(vhost_url, mongodb_url, mailbox, receiver, tmp_path_factory) -> Iterator[System]:
+def system(amqp_url, mongodb_url, mailbox, receiver, tmp_path_factory) -> Iterator[System]:
     _, smtp_port = mailbox
     _, port = receiver
     base = f"http://127.0.0.1:{port}"
@@ -82,7 +66,7 @@ def system(vhost_url, mongodb_url, mailbox, receiver, tmp_path_factory) -> Itera
         "DELIVERY_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
     }
     db_name = f"incidents_e2e_{new_id().lower()[-12:]}"
-    system = System(vhost_url, mongodb_url, db_name, smtp_port, tmp_path_factory.mktemp("logs"), extra_env=env)
+    system = System(amqp_url, mongodb_url, db_name, smtp_port, tmp_path_factory.mktemp("logs"), extra_env=env)
     try:
         system.start_all()
         yield system

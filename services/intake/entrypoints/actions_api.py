@@ -34,7 +34,7 @@ async def _act(request: Request, number: str, caller: Principal, decide: Callabl
     ticket = await visible_ticket(request, number, caller)
     try:
         change = decide(ticket, actor_of(caller), state.clock.now())
-        updated = await perform(change, tickets=state.tickets)
+        updated = await perform(change, tickets=state.tickets, observe_sla=state.observe_sla)
     except IllegalTransition as exc:
         raise Problem(409, "Illegal status change", str(exc), allowed=[s.value for s in exc.allowed]) from exc
     except ActionRefused as exc:

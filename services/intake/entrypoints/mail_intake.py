@@ -12,7 +12,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from shared.clock import Clock
 from shared.contracts.lifecycle_events import Actor, TicketAttachmentAdded
 from shared.ids import new_id
-from services.intake.commands import ConcurrentChange, perform, report_ticket
+from services.intake.commands import ConcurrentChange, SlaObserver, perform, report_ticket
 from services.intake.domain import actions
 from services.intake.domain.actions import ActionRefused, Change
 from services.intake.domain.mail import IncomingMail, parse_mail
@@ -26,13 +26,14 @@ class SupportMailbox:
     """aiosmtpd handler: accepts mail for the support address only, answers 550 with the reason when refusing."""
 
     def __init__(self, *, settings: IntakeSettings, tickets: Any, api_keys: Any, attachments: Any, clock: Clock,
-                 relay: Any) -> None:
+                 relay: Any, observe_sla: SlaObserver | None = None) -> None:
         self.settings = settings
         self.tickets = tickets
         self.api_keys = api_keys
         self.attachments = attachments
         self.clock = clock
         self.relay = relay
+        self.observe_sla = observe_sla
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,  # noqa: N802
                           rcpt_options: list[str]) -> str:
@@ -82,7 +83,7 @@ class SupportMailbox:
         for _ in range(5):
             try:
                 await perform(actions.comment(ticket, actor, self.clock.now(), mail.body or "(empty reply)", False),
-                              tickets=self.tickets)
+                              tickets=self.tickets, observe_sla=self.observe_sla)
                 break
             except ConcurrentChange:
                 ticket = await self.tickets.get(ticket["_id"])

@@ -1,0 +1,66 @@
+"""SLA metrics for intake: observes measured outcomes and recounts work in flight from the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.clock import Clock
+from shared.runtime import ServiceRuntime
+from shared.sla_metrics import SlaMetrics
+from services.intake.adapters.tickets import COLLECTION
+from services.intake.domain.sla import SlaOutcome
+from services.intake.domain.work_in_flight import OPEN_STATUSES, PROJECTION, count_work_in_flight
+from services.intake.settings import IntakeSettings
+
+log = logging.getLogger(__name__)
+MAX_OPEN_TICKETS = 200_000
+"""Upper bound on open tickets read per recount; beyond it the gauges undercount and a warning is logged."""
+
+
+class SlaObserver:
+    """Turns stored SLA outcomes into counter increments and histogram observations."""
+
+    def __init__(self, metrics: SlaMetrics) -> None:
+        self.metrics = metrics
+
+    def __call__(self, outcomes: list[SlaOutcome]) -> None:
+        """Observe each outcome once (perform calls this only after the outcome is stored)."""
+        for outcome in outcomes:
+            self.metrics.observe(outcome.target, outcome.severity, outcome.met, outcome.elapsed_seconds)
+
+
+async def recount_work_in_flight(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, warn_fraction: float) -> int:
+    """Recount open, at-risk and overdue tickets from the database into the gauges; return how many were read."""
+    cursor = db[COLLECTION].find({"status": {"$in": list(OPEN_STATUSES)}}, PROJECTION).limit(MAX_OPEN_TICKETS)
+    tickets = await cursor.to_list()
+    if len(tickets) >= MAX_OPEN_TICKETS:
+        log.warning("work-in-flight recount truncated", extra={"x_limit": MAX_OPEN_TICKETS})
+    counts = count_work_in_flight(tickets, clock.now(), warn_fraction)
+    metrics.set_work_in_flight(dict(counts.open_tickets), dict(counts.at_risk), dict(counts.overdue))
+    return len(tickets)
+
+
+async def refresh_forever(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, *, every_seconds: float,
+                          warn_fraction: float) -> None:
+    """Recount now and then every every_seconds for the life of the service; a failed pass is logged and retried."""
+    while True:
+        try:
+            await recount_work_in_flight(db, metrics, clock, warn_fraction)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the gauges keep their last values; the next pass retries
+            log.exception("work-in-flight recount failed")
+        await asyncio.sleep(every_seconds)
+
+
+def install(runtime: ServiceRuntime, settings: IntakeSettings, clock: Clock) -> SlaObserver:
+    """Register intake's SLA metrics and the periodic recount on the runtime; return the outcome observer."""
+    metrics = SlaMetrics.register(runtime.registry)
+    runtime.background(lambda: refresh_forever(
+        runtime.db, metrics, clock,
+        every_seconds=settings.work_in_flight_refresh_seconds, warn_fraction=settings.sla_warn_fraction,
+    ))
+    return SlaObserver(metrics)

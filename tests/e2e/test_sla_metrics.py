@@ -1,0 +1,244 @@
+"""SLA metrics end to end: tickets driven through met and breached targets; the counters and histograms on
+intake's /metrics, the SLA report (JSON and CSV) and the stored tickets all agree.
+
+How breaches happen without waiting: after triage has stored a ticket's due times, the test (which owns its
+database) rewrites `sla.response_due_at` / `sla.resolution_due_at` to the ticket's `created_at`, bumping the
+document revision like any other writer. The agent's next action is then late by the wall clock, exactly as a
+ticket that ran out of time. At-risk and overdue tickets are made the same way (a due time one hour ahead with
+`created_at` ten hours back is 91 % of its budget; a due time in the past is overdue).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pymongo import MongoClient
+
+from shared.ids import new_id
+from shared.sla_metrics import SLA_BUCKETS
+from tests.e2e.api import Api
+from tests.e2e.system import System
+
+pytestmark = pytest.mark.e2e
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+@pytest.fixture(scope="module")
+def system(amqp_url, mongodb_url, mailbox, tmp_path_factory) -> Iterator[System]:
+    """The four services, with intake recounting work in flight every half second."""
+    _, smtp_port = mailbox
+    db_name = f"incidents_e2e_{new_id().lower()[-12:]}"
+    system = System(amqp_url, mongodb_url, db_name, smtp_port, tmp_path_factory.mktemp("logs"),
+                    extra_env={"WORK_IN_FLIGHT_REFRESH_SECONDS": "0.5"})
+    try:
+        system.start_all()
+        yield system
+    finally:
+        system.stop_all()
+        with MongoClient(mongodb_url) as client:
+            client.drop_database(db_name)
+
+
+@pytest.fixture(scope="module")
+def tickets_db(system, mongodb_url):
+    with MongoClient(mongodb_url, tz_aware=True) as client:
+        yield client[system.mongodb_db]["tickets"]
+
+
+@pytest.fixture(scope="module")
+def people(system):
+    url = system.url("intake")
+    return {"ada": Api(url, system.create_key("reporter", "Ada", "ada@example.com")),
+            "ann": Api(url, system.create_key("agent", "Ann Agent", "ann@support.local"))}
+
+
+def metrics(system) -> dict[tuple[str, tuple], float]:
+    """Return intake's samples keyed by (name, sorted labels)."""
+    text = httpx.get(system.url("intake") + "/metrics", timeout=10).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def sample(samples, name, **labels) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def wait_until(check, what, timeout: float = 20.0):
+    """Poll check until it returns something true; what (a string or a callable for details) names the failure."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"never: {what() if callable(what) else what}"
+        time.sleep(0.2)
+    return result
+
+
+def make_late(db, number: str, *targets: str) -> None:
+    """Set the given due times to the moment the ticket was reported (any action is then a breach)."""
+    created = db.find_one({"number": number})["created_at"]
+    db.update_one({"number": number}, {"$set": {f"sla.{t}_due_at": created for t in targets}, "$inc": {"rev": 1}})
+
+
+def first_resolution_at(ticket: dict) -> datetime | None:
+    """Return when the timeline first shows a move to resolved or closed."""
+    for entry in ticket["timeline"]:
+        if entry["action"] == "status_changed" and entry.get("data", {}).get("to_status") in ("resolved", "closed"):
+            return entry["at"]
+    return None
+
+
+def expected_from_tickets(db) -> dict[str, dict[str, list[tuple[bool, float]]]]:
+    """Return, per target and severity, (met, elapsed seconds) recomputed from the stored ticket fields."""
+    expected: dict[str, dict[str, list]] = {"response": defaultdict(list), "resolution": defaultdict(list)}
+    for ticket in db.find({}):
+        sla, created = ticket.get("sla"), ticket["created_at"]
+        measured = {"response": ticket.get("first_response_at"), "resolution": first_resolution_at(ticket)}
+        for target, at in measured.items():
+            if at is None:
+                continue
+            stored = ticket[f"sla_{target}"]  # what the change stored; its due time is the one in force then
+            assert stored["at"] == at and stored["severity"] == ticket["severity"]
+            assert stored["due_at"] == sla[f"{target}_due_at"]
+            expected[target][ticket["severity"]].append((at <= stored["due_at"], (at - created).total_seconds()))
+    return expected
+
+
+def nearest_rank(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[math.ceil(fraction * len(ordered)) - 1]
+
+
+def test_counters_histograms_report_and_tickets_agree(system, people, tickets_db):
+    ada, ann = people["ada"], people["ann"]
+    started = datetime.now(UTC)
+    numbers = {}
+    for name, severity in [("met", "critical"), ("late_response", "critical"), ("late_both", "high"),
+                           ("reopened", "high"), ("closed_directly", "medium"), ("open_a", "low"), ("open_b", "low")]:
+        numbers[name] = ada.report(title=f"Export button does nothing ({name})", type="feature", severity=severity,
+                                   description="Clicking export shows nothing.")["number"]
+    for number in numbers.values():
+        ada.wait_for(number, lambda t: t["sla"] is not None)
+
+    # met: answered and resolved well inside the targets
+    ann.post(f"/v1/tickets/{numbers['met']}/acknowledge", expect=200)
+    ann.post(f"/v1/tickets/{numbers['met']}/resolve", {"proposed_solution": "Fixed"}, expect=200)
+    # response breached, resolution met
+    make_late(tickets_db, numbers["late_response"], "response")
+    ann.post(f"/v1/tickets/{numbers['late_response']}/comments", {"body": "Looking"}, expect=201)
+    ann.post(f"/v1/tickets/{numbers['late_response']}/resolve", {"proposed_solution": "Fixed"}, expect=200)
+    # both breached by one resolve of an unanswered ticket
+    make_late(tickets_db, numbers["late_both"], "response", "resolution")
+    ann.post(f"/v1/tickets/{numbers['late_both']}/resolve", {"proposed_solution": "Fixed"}, expect=200)
+    # met, resolved late, reopened and resolved again: the first resolution is the one measured
+    ann.post(f"/v1/tickets/{numbers['reopened']}/acknowledge", expect=200)
+    make_late(tickets_db, numbers["reopened"], "resolution")
+    ann.post(f"/v1/tickets/{numbers['reopened']}/resolve", {"proposed_solution": "Try again"}, expect=200)
+    ada.post(f"/v1/tickets/{numbers['reopened']}/feedback", {"feedback": "still_has_issues", "comment": "No"}, expect=200)
+    ann.post(f"/v1/tickets/{numbers['reopened']}/resolve", {"proposed_solution": "Really fixed"}, expect=200)
+    ada.post(f"/v1/tickets/{numbers['reopened']}/feedback", {"feedback": "confirmed_fixed"}, expect=200)
+    # closed straight from open by an agent: response and resolution measured at once, both met
+    ann.post(f"/v1/tickets/{numbers['closed_directly']}/status", {"status": "closed", "reason": "duplicate"}, expect=200)
+
+    stored = {name: tickets_db.find_one({"number": number}) for name, number in numbers.items()}
+    outcomes = {name: tuple((t.get(f"sla_{target}") or {}).get("outcome") for target in ("response", "resolution"))
+                for name, t in stored.items()}
+    assert outcomes == {"met": ("met", "met"), "late_response": ("breached", "met"),
+                        "late_both": ("breached", "breached"), "reopened": ("met", "breached"),
+                        "closed_directly": ("met", "met"), "open_a": (None, None), "open_b": (None, None)}
+    expected = expected_from_tickets(tickets_db)
+    samples = metrics(system)
+    report = ann.get("/v1/reports/sla", params={"from": (started - timedelta(days=1)).isoformat()}).json()
+    rows = {row["severity"]: row for row in report["rows"]}
+    for target, histogram in (("response", "incidents_time_to_first_response_seconds"),
+                              ("resolution", "incidents_time_to_resolution_seconds")):
+        for severity in SEVERITIES:
+            values = expected[target].get(severity, [])
+            met = sum(1 for ok, _ in values if ok)
+            breached = len(values) - met
+            elapsed = [seconds for _, seconds in values]
+            counter = f"incidents_sla_{target}_total"
+            assert sample(samples, counter, severity=severity, outcome="met") == met, (target, severity)
+            assert sample(samples, counter, severity=severity, outcome="breached") == breached, (target, severity)
+            assert rows[severity][f"{target}_met"] == met and rows[severity][f"{target}_breached"] == breached
+            assert sample(samples, histogram + "_count", severity=severity) == len(values)
+            assert sample(samples, histogram + "_sum", severity=severity) == pytest.approx(sum(elapsed), abs=1e-6)
+            for bound in SLA_BUCKETS:
+                in_bucket = sample(samples, histogram + "_bucket", severity=severity, le=str(float(bound)))
+                assert in_bucket == sum(1 for s in elapsed if s <= bound)
+            mean_key = "mean_time_to_first_response_seconds" if target == "response" else "mean_time_to_resolution_seconds"
+            if values:
+                assert rows[severity][mean_key] == pytest.approx(sum(elapsed) / len(elapsed))
+                assert rows[severity][mean_key.replace("mean", "p90")] == pytest.approx(nearest_rank(elapsed, 0.9))
+                assert rows[severity][f"{target}_compliance_percent"] == pytest.approx(100 * met / len(values))
+            else:
+                assert rows[severity][mean_key] is None and rows[severity][f"{target}_compliance_percent"] is None
+    assert rows["all"]["tickets"] == len(numbers)
+    assert sum(rows[s]["tickets"] for s in SEVERITIES) == len(numbers)
+
+    # the same report as CSV, by Accept header and by ?format=csv
+    window = {"from": (started - timedelta(days=1)).isoformat()}
+    by_header = ann.get("/v1/reports/sla", params=window, headers={"Accept": "text/csv"})
+    assert by_header.headers["content-type"].startswith("text/csv")
+    by_param = ann.get("/v1/reports/sla", params={**window, "format": "csv"})
+    parsed = {r["severity"]: r for r in csv.DictReader(io.StringIO(by_param.text))}
+    assert list(csv.DictReader(io.StringIO(by_header.text))) == list(parsed.values())
+    for severity in SEVERITIES:
+        assert int(parsed[severity]["response_breached"]) == rows[severity]["response_breached"]
+        assert int(parsed[severity]["resolution_met"]) == rows[severity]["resolution_met"]
+
+    # reporters may not read reports; a window that is not one is 422
+    assert ada.get("/v1/reports/sla", expect=403).headers["content-type"] == "application/problem+json"
+    ann.get("/v1/reports/sla", params={"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, expect=422)
+    empty = ann.get("/v1/reports/sla", params={"from": "2001-01-01T00:00:00Z", "to": "2001-02-01T00:00:00Z"}).json()
+    assert {row["tickets"] for row in empty["rows"]} == {0}
+
+
+def test_open_at_risk_and_overdue_tickets_are_recounted_and_right_after_a_restart(system, people, tickets_db):
+    ada = people["ada"]
+    at_risk = ada.report(title="Report page is slow", type="feature", severity="low", description="Slow page.")["number"]
+    overdue = ada.report(title="Report page is blank", type="feature", severity="low", description="Blank page.")["number"]
+    for number in (at_risk, overdue):
+        ada.wait_for(number, lambda t: t["sla"] is not None)
+    now = datetime.now(UTC)
+    tickets_db.update_one({"number": at_risk}, {"$set": {"created_at": now - timedelta(hours=10),
+                                                         "sla.response_due_at": now + timedelta(hours=1)},
+                                                "$inc": {"rev": 1}})
+    make_late(tickets_db, overdue, "response")
+    severity = tickets_db.find_one({"number": at_risk})["severity"]  # triage decides; "slow" reads as medium
+    late_severity = tickets_db.find_one({"number": overdue})["severity"]
+
+    def expected_open() -> dict[tuple[str, str, str], int]:
+        counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        for t in tickets_db.find({"status": {"$nin": ["resolved", "closed"]}}):
+            counts[(t["severity"], t["status"], str(t["tier"]))] += 1
+        return dict(counts)
+
+    seen: list = []
+
+    def gauges_match(samples) -> bool:
+        shown = {(dict(labels)["severity"], dict(labels)["status"], dict(labels)["tier"]): value
+                 for (name, labels), value in samples.items() if name == "incidents_open_tickets" and value}
+        risky = {(name, labels): value for (name, labels), value in samples.items()
+                 if name in ("incidents_tickets_at_risk", "incidents_tickets_overdue") and value}
+        seen[:] = [shown, expected_open(), risky]
+        return (shown == expected_open()
+                and sample(samples, "incidents_tickets_at_risk", severity=severity, target="response") >= 1
+                and sample(samples, "incidents_tickets_overdue", severity=late_severity, target="response") >= 1)
+
+    wait_until(lambda: gauges_match(metrics(system)), lambda: f"gauges match the database: {seen}")
+    at_risk_before = sample(metrics(system), "incidents_tickets_at_risk", severity=severity, target="response")
+
+    system.kill("intake")
+    system.start("intake")
+    samples = wait_until(lambda: s if gauges_match(s := metrics(system)) else None, lambda: f"gauges right after restart: {seen}")
+    assert sample(samples, "incidents_tickets_at_risk", severity=severity, target="response") == at_risk_before
+    # counters start again from zero, every severity and outcome present so the first breach shows in increase()
+    assert sample(samples, "incidents_sla_response_total", severity="critical", outcome="breached") == 0
