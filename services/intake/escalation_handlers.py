@@ -38,6 +38,16 @@ def _entry(at, action: str, detail: str, *, public: bool = False, **data: Any) -
     return entry
 
 
+async def _nested(tickets: MongoTickets, ticket_id: str, parent: str, key: str, value: Any) -> dict[str, Any]:
+    """Return the $set of parent.key, or of the whole parent when the ticket has none yet (null cannot nest)."""
+    current = await tickets.get(ticket_id)
+    if current is None:
+        raise PermanentError(f"ticket {ticket_id} does not exist")
+    if isinstance(current.get(parent), dict):
+        return {f"{parent}.{key}": value}
+    return {parent: {key: value}}
+
+
 async def _apply(tickets: MongoTickets, envelope: Envelope, fields: dict, entry: dict) -> None:
     """Apply once; a ticket that does not exist is a permanent error (the message is dead-lettered)."""
     if envelope.ticket_id is None:
@@ -53,7 +63,8 @@ async def record_sla_event(envelope: Envelope, event: SlaWarning | SlaBreached, 
     """Record an SLA warning or breach on the timeline (support only); a breach also on the ticket's sla."""
     now = clock.now()
     if isinstance(event, SlaBreached):
-        fields = {f"sla.{event.target}_breached_at": event.at, "updated_at": now}
+        fields = {**await _nested(tickets, event.ticket_id, "sla", f"{event.target}_breached_at", event.at),
+                  "updated_at": now}
         entry = _entry(now, "sla_breached", f"The {event.target} target ({event.due_at.isoformat()}) was missed",
                        target=event.target)
     else:
@@ -68,8 +79,8 @@ async def apply_escalation(envelope: Envelope, event: TicketEscalated, *, ticket
                            clock: Clock) -> list[Envelope]:
     """Move the ticket to its new tier and team, start the hand-off due time, adopt a new number (linked)."""
     now = clock.now()
-    fields: dict[str, Any] = {"tier": event.to_tier, "team": event.team, "sla.handoff_due_at": event.handoff_due_at,
-                              "updated_at": now}
+    fields: dict[str, Any] = {"tier": event.to_tier, "team": event.team, "updated_at": now,
+                              **await _nested(tickets, event.ticket_id, "sla", "handoff_due_at", event.handoff_due_at)}
     detail = f"Escalated from Tier {event.from_tier} to Tier {event.to_tier} ({event.team}): {event.reason}"
     if event.new_number:
         current = await tickets.get(event.ticket_id)
@@ -121,7 +132,8 @@ async def apply_vendor_reply(envelope: Envelope, event: VendorReplyReceived, *, 
         change = Change(ticket, now)
         change.note(actor, "vendor_reply", f"{event.vendor_name} {label}: {event.note}",
                     internal=event.kind in ("acknowledged", "update"), vendor=event.vendor_id, kind=event.kind)
-        change.fields["vendor.state"] = event.kind
+        vendor = ticket.get("vendor")
+        change.fields["vendor"] = {**(vendor if isinstance(vendor, dict) else {}), "state": event.kind}
         try:
             if event.kind == "resolved":
                 if change.current("status") == Status.OPEN:

@@ -93,10 +93,8 @@ async def test_restart_while_timers_are_due_fires_every_step_exactly_once(db):
     assert max(counts.values()) == 1
     escalated = [e async for d in second_store.collection.find({}) for e in d["outbox"]
                  if e["event_type"] == "ticket.escalated"]
-    # the missed response moves each ticket Tier 2 -> 3 (new number); the later resolution miss is at the top
+    # the missed response moves each ticket Tier 2 -> 3; the later resolution miss is at the top (lead paged)
     assert sorted(e["payload"]["trigger"] for e in escalated) == ["response_breached"] * TICKETS
-    numbers = {e["payload"]["new_number"] for e in escalated}
-    assert len(numbers) == TICKETS and all(n.startswith("ESC-") for n in numbers)
 
 
 async def test_two_replicas_never_fire_the_same_step_twice(db, require_real_mongodb):

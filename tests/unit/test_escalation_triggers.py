@@ -47,8 +47,12 @@ async def test_next_agent_response_stops_the_handoff_clock_internal_notes_do_not
     assert not [k for k in await s.at(10 * H) if k.startswith("handoff")]
 
 
-async def test_missed_resolution_escalates_and_tier_3_gets_a_new_number():
-    s = Scenario()
+async def test_missed_resolution_escalates_and_a_policy_can_issue_new_numbers_at_tier_3():
+    from dataclasses import replace
+
+    from services.escalation.adapters.policy_file import load_policy
+
+    s = Scenario(policy=replace(load_policy(), new_number_tiers=frozenset({3, 4})))
     await s.open(severity=Severity.MEDIUM, tier=2, team="technical-support")
     await s.acknowledge()
     await s.at(8 * H)
@@ -79,10 +83,10 @@ async def test_production_at_tier_2_does_not_move():
     assert escalations(s) == []
 
 
-async def test_security_moves_to_tier_3_with_a_new_number():
+async def test_security_moves_to_tier_3():
     s = Scenario()
     await s.open(report={"type": IncidentType.SECURITY}, severity=Severity.MEDIUM)
-    assert escalations(s) == [(1, 3, "security", "ESC-000001")]
+    assert escalations(s) == [(1, 3, "security", None)]
 
 
 async def test_severity_increase_during_investigation_escalates():
@@ -95,7 +99,7 @@ async def test_severity_increase_during_investigation_escalates():
         old_response_due_at=s.start + 4 * H, response_due_at=s.start + H, old_resolution_due_at=s.start + 24 * H,
         resolution_due_at=s.start + 8 * H, response_target="1 hour", resolution_target="8 hours",
         spent_seconds=0, paused_seconds=0))
-    assert escalations(s) == [(2, 3, "reclassified", "ESC-000001")]
+    assert escalations(s) == [(2, 3, "reclassified", None)]
 
 
 async def test_a_trigger_at_the_top_tier_pages_the_lead_instead():
@@ -168,7 +172,7 @@ async def test_third_party_component_hands_to_the_vendor_who_must_answer_in_time
     assert handoff.reply_routing_key == "vendor.acme.reply" and handoff.ticket.number == "ESC-000001"
     assert s.events("vendor.handoff_sent")[0]["answer_due_at"].startswith("2026-01-05T13:00")
     await s.at(4 * H)
-    assert escalations(s)[-1] == (4, 3, "vendor_unresponsive", "ESC-000002")
+    assert escalations(s)[-1] == (4, 3, "vendor_unresponsive", None)
     assert "did not answer" in s.events("ticket.escalated")[-1]["reason"]
 
 
@@ -211,3 +215,22 @@ async def test_feedback_or_reopen_cancels_the_auto_close():
     await s.move("resolved", "in_progress", actor=REPORTER)
     await s.at(timedelta(days=30))
     assert s.events("ticket.auto_close_due") == []
+
+
+def test_the_asyncapi_document_matches_the_vendor_contracts():
+    from pathlib import Path
+
+    import yaml
+
+    from shared.contracts.escalation_events import VendorHandoff
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "asyncapi-vendor.yaml").read_text())
+    schemas = spec["components"]["schemas"]
+    for model in (VendorHandoff, VendorReply):
+        documented = set(schemas[model.__name__]["properties"])
+        assert documented == set(model.model_fields), model.__name__
+        required = {n for n, f in model.model_fields.items() if f.is_required()}
+        assert required <= set(schemas[model.__name__]["required"]), model.__name__
+    example = spec["components"]["messages"]["VendorReply"]["examples"][0]["payload"]
+    assert VendorReply.model_validate(example).kind == "resolved"
+    assert VendorHandoff.model_validate(spec["components"]["messages"]["VendorHandoff"]["examples"][0]["payload"])

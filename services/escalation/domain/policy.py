@@ -51,7 +51,7 @@ class EscalationPolicy:
     handoff: timedelta = timedelta(hours=2)
     auto_close_business_days: int = 5
     next_tier: dict[int, int | None] = field(default_factory=lambda: {1: 2, 2: 3, 3: None, 4: None})
-    new_number_tiers: frozenset[int] = frozenset({3, 4})
+    new_number_tiers: frozenset[int] = frozenset({4})
     triggers: dict[str, TriggerRule] = field(default_factory=dict)
     pages: PagePolicy = field(default_factory=PagePolicy)
     third_party_components: dict[str, str] = field(default_factory=dict)
