@@ -47,7 +47,6 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
         clockwork = Clockwork(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake)
         loop = TimerLoop(clockwork, store, clock, poll_seconds=settings.timer_poll_seconds,
                          lease=timedelta(seconds=settings.timer_lease_seconds))
-        rt.state = {"clockwork": clockwork, "timers": loop, "store": store}  # type: ignore[attr-defined]
         rt.consume(CONSUMER_QUEUES["escalation"], handlers(clockwork))
         replies = VendorReplyConsumer(clockwork, delivery_limit=settings.delivery_limit)
         await replies.start(await rt.connection.channel(publisher_confirms=True), settings.amqp_prefetch)

@@ -37,7 +37,7 @@ class RejectedReply(ValueError):
     """A vendor reply that does not belong to a current hand-off; `reason` goes to the dead-letter queue."""
 
 
-def _learn(doc: dict[str, Any], *, number: str | None = None, title: str | None = None, reporter: Any = None) -> None:
+def _learn(doc: dict[str, Any], *, title: str | None = None, reporter: Any = None) -> None:
     """Fill in ticket facts escalation did not know yet (never overwrites the number escalation issued)."""
     if title and not doc.get("title"):
         doc["title"] = title
