@@ -187,16 +187,55 @@ class FakeKeyRoles:
 
 
 class FakeClocks:
-    """SLA clocks in a dict."""
+    """SLA clocks in a dict, with MongoClocks' revision-guarded saves and lease-based claims."""
 
     def __init__(self) -> None:
         self.clocks: dict[str, dict[str, Any]] = {}
-
-    async def start(self, ticket_id: str, fields: dict[str, Any]) -> None:
-        self.clocks.setdefault(ticket_id, fields)
+        self.sequence = 0
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
-        return self.clocks.get(ticket_id)
+        return copy.deepcopy(self.clocks.get(ticket_id))
+
+    async def create(self, document: dict[str, Any]) -> bool:
+        if document["_id"] in self.clocks:
+            return False
+        self.clocks[document["_id"]] = copy.deepcopy(document)
+        return True
+
+    async def save(self, before, after, outbox, vendor_outbox, condition=None) -> bool:
+        from services.escalation.adapters.clocks import state_of
+
+        current = self.clocks[before["_id"]]
+        if current["rev"] != before["rev"] or any(current.get(k) != v for k, v in (condition or {}).items()):
+            return False
+        current.update(copy.deepcopy(state_of(after)))
+        current["outbox"].extend(copy.deepcopy(outbox))
+        current["vendor_outbox"].extend(copy.deepcopy(vendor_outbox))
+        current["rev"] += 1
+        return True
+
+    def _due(self, document: dict[str, Any], now: datetime) -> bool:
+        return document["next_due_at"] is not None and document["next_due_at"] <= now and document["lease_until"] <= now
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        ready = sorted((d for d in self.clocks.values() if self._due(d, now)), key=lambda d: d["next_due_at"])
+        return [d["_id"] for d in ready[:limit]]
+
+    async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool:
+        document = self.clocks.get(ticket_id)
+        if document is None or not self._due(document, now):
+            return False
+        document.update(lease_until=lease_until, lease_owner=owner, rev=document["rev"] + 1)
+        return True
+
+    async def next_sequence(self) -> int:
+        self.sequence += 1
+        return self.sequence
+
+    def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """Return every envelope document written to any clock outbox, in order."""
+        found = [e for d in self.clocks.values() for e in d["outbox"]]
+        return [e for e in found if event_type is None or e["event_type"] == event_type]
 
 
 class FakePublisher:

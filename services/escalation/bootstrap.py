@@ -2,35 +2,63 @@
 
 from __future__ import annotations
 
-from functools import partial
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from shared.clock import Clock, SystemClock
 from shared.http import create_service_app
+from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from services.escalation.adapters import clocks
-from services.escalation.handlers import note_failed_notification, start_sla_clock
+from services.escalation.adapters.policy_file import load_policy
+from services.escalation.clockwork import Clockwork
+from services.escalation.domain.policy import EscalationPolicy
+from services.escalation.entrypoints.timers import TimerLoop
+from services.escalation.entrypoints.vendors import VendorOutbox, VendorReplyConsumer, open_vendor_exchange
+from services.escalation.handlers import handlers
 from services.escalation.settings import EscalationSettings
 
 
-def build_app(settings: EscalationSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    """Return the escalation app: stores an SLA clock for every triaged ticket."""
+def build_runtime(settings: EscalationSettings | None = None, clock: Clock | None = None,
+                  policy: EscalationPolicy | None = None) -> ServiceRuntime:
+    """Return the escalation runtime: event consumer, timer loop, vendor relay and reply consumer."""
     settings = settings or EscalationSettings()
     clock = clock or SystemClock()
+    policy = policy or load_policy(settings.escalation_policy_file, settings.triage_rules_file)
     runtime = ServiceRuntime("escalation", settings)
     runtime.indexes += clocks.INDEXES
+    runtime.outbox_collections.append(clocks.COLLECTION)
+    clock_locks = runtime.document_locks.setdefault(clocks.COLLECTION, KeyedLocks())
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = clocks.MongoClocks(rt.db)
-        rt.consume(
-            CONSUMER_QUEUES["escalation"],
-            {
-                "ticket.triaged": partial(start_sla_clock, clocks=store, clock=clock),
-                "notification.failed": partial(note_failed_notification, clock=clock),
-            },
-        )
+        store = clocks.MongoClocks(rt.db, clock_locks)
+        assert rt.connection is not None
+        vendor_channel = await rt.connection.channel(publisher_confirms=True)
+        vendor_outbox = VendorOutbox(store, await open_vendor_exchange(vendor_channel),
+                                     poll_seconds=settings.outbox_poll_seconds)
+
+        def wake() -> None:
+            if rt.relay is not None:
+                rt.relay.wake()
+            vendor_outbox.wake()
+
+        clockwork = Clockwork(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake)
+        loop = TimerLoop(clockwork, store, clock, poll_seconds=settings.timer_poll_seconds,
+                         lease=timedelta(seconds=settings.timer_lease_seconds))
+        rt.consume(CONSUMER_QUEUES["escalation"], handlers(clockwork))
+        replies = VendorReplyConsumer(clockwork, delivery_limit=settings.delivery_limit)
+        await replies.start(await rt.connection.channel(publisher_confirms=True), settings.amqp_prefetch)
+        rt.background(loop.run)
+        rt.background(vendor_outbox.run)
 
     runtime.on_startup(wire)
+    return runtime
+
+
+def build_app(settings: EscalationSettings | None = None, clock: Clock | None = None,
+              policy: EscalationPolicy | None = None) -> FastAPI:
+    """Return the escalation app (see build_runtime); a bad policy or rules file fails here."""
+    runtime = build_runtime(settings, clock, policy)
     return create_service_app(runtime, title="Incidents escalation", description="SLA clocks and escalation")

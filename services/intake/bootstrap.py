@@ -15,6 +15,7 @@ from services.intake.adapters import api_keys, attachments, idempotency, sla_met
 from services.intake.entrypoints import actions_api, attachments_api, features_api, reports_api, tickets_api
 from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel, start_mailbox
 from services.intake.entrypoints.ratelimit import TokenBuckets
+from services.intake import escalation_handlers as esc
 from services.intake.handlers import apply_reclassification, apply_triage, link_duplicate, record_notification
 from services.intake.settings import IntakeSettings
 
@@ -64,6 +65,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                 "ticket.duplicate_detected": partial(link_duplicate, tickets=store, clock=clock),
                 "notification.delivered": apply_notification,
                 "notification.failed": apply_notification,
+                **{key: partial(handler, tickets=store, clock=clock) for key, handler in esc.HANDLERS.items()},
             },
         )
 

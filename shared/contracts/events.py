@@ -139,7 +139,7 @@ def payload_model(event_type: str, version: int) -> type[Contract] | None:
 
 
 # Contracts of each area live in their own module; importing them here registers them.
-from shared.contracts import lifecycle_events, triage_events  # noqa: E402,F401
+from shared.contracts import escalation_events, lifecycle_events, triage_events  # noqa: E402,F401
 
 CONTRACTS: dict[tuple[str, int], type[Contract]] = _all_contracts()
 

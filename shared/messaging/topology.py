@@ -29,16 +29,26 @@ CONSUMER_QUEUES: dict[str, QueueSpec] = {
     "intake": QueueSpec(
         "intake.events",
         ("ticket.triaged", "ticket.duplicate_detected", "ticket.reclassified",
-         "notification.delivered", "notification.failed"),
+         "notification.delivered", "notification.failed",
+         "sla.warning", "sla.breached", "ticket.escalated", "escalation.page_requested",
+         "vendor.handoff_sent", "vendor.reply_received", "ticket.auto_close_due"),
     ),
     "triage": QueueSpec("triage.events", ("ticket.reported", "ticket.severity_changed")),
-    "escalation": QueueSpec("escalation.events", ("ticket.triaged", "notification.failed")),
+    "escalation": QueueSpec(
+        "escalation.events",
+        ("ticket.triaged", "notification.failed", "ticket.reported", "ticket.reclassified",
+         "ticket.status_changed", "ticket.acknowledged", "ticket.commented", "ticket.feedback_received"),
+    ),
     "notifier": QueueSpec(
         "notifier.events",
         ("ticket.triaged", "ticket.status_changed", "ticket.resolved", "ticket.commented",
          "ticket.severity_changed", "ticket.reclassified"),
     ),
 }
+
+
+VENDOR_REPLIES = QueueSpec("escalation.vendor_replies", ("vendor.*.reply",))
+"""Vendors' answers, bound on VENDOR_EXCHANGE (not the events exchange); see docs/asyncapi-vendor.yaml."""
 
 
 async def declare_exchanges(channel: AbstractChannel) -> tuple[AbstractExchange, AbstractExchange]:

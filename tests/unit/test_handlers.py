@@ -5,7 +5,9 @@ import pytest
 from shared.clock import FakeClock
 from shared.contracts import Severity, TicketTriaged
 from shared.messaging.consumer import PermanentError
-from services.escalation.handlers import start_sla_clock
+from services.escalation.clockwork import Clockwork
+from services.escalation.adapters.policy_file import load_policy as load_escalation_policy
+from services.escalation.handlers import handlers as escalation_handlers
 from services.intake.domain.tickets import new_ticket_document
 from services.intake.handlers import apply_triage
 from services.triage.handlers import triage_reported_ticket
@@ -54,9 +56,11 @@ async def test_intake_dead_letters_triage_for_an_unknown_ticket():
 
 async def test_escalation_keeps_the_first_clock():
     clocks = FakeClocks()
+    work = Clockwork(clocks, load_escalation_policy(), FakeClock())
+    handle = escalation_handlers(work)["ticket.triaged"]
     first = triaged()
-    await start_sla_clock(envelope_for(first), first, clocks=clocks, clock=FakeClock())
+    await handle(envelope_for(first), first)
     again = first.model_copy(update={"response_due_at": REPORTED_AT + timedelta(days=9)})
-    await start_sla_clock(envelope_for(again), again, clocks=clocks, clock=FakeClock())
-    assert clocks.clocks[first.ticket_id]["response"]["due_at"] == first.response_due_at
-    assert clocks.clocks[first.ticket_id]["next_due_at"] == first.acknowledge_due_at
+    await handle(envelope_for(again), again)
+    assert clocks.clocks[first.ticket_id]["targets"]["response"]["due_at"] == first.response_due_at
+    assert clocks.clocks[first.ticket_id]["next_due_at"] == REPORTED_AT + timedelta(minutes=10)  # the high-severity page repeat

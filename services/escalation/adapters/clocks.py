@@ -1,27 +1,115 @@
-"""The `sla_clocks` collection: one document per ticket, indexed on when it next falls due."""
+"""The `sla_clocks` collection: one document per ticket, indexed on when it next falls due.
+
+Documents are written by the event consumer, the timer loop, the vendor reply consumer and the
+outbox relays, so every change after creation is a revision-guarded update under the shared
+per-document locks (the docstore applies updates as read-modify-write).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from datetime import datetime
+from typing import Any, Protocol
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
+from shared.documents import REVISION, guarded_update
+from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
 
 COLLECTION = "sla_clocks"
-INDEXES = [IndexSpec(COLLECTION, [("next_due_at", 1)])]
+COUNTERS = "escalation_counters"
+INDEXES = [IndexSpec(COLLECTION, [("next_due_at", 1)]), IndexSpec(COLLECTION, [("vendor_outbox.0.message_id", 1)])]
+APPENDED = ("outbox", "vendor_outbox")
+"""Arrays only ever appended to by a change (relays pop them concurrently), never replaced."""
+
+
+class ClockStore(Protocol):
+    """Clock documents with revision-guarded saves and lease-based claiming."""
+
+    async def get(self, ticket_id: str) -> dict[str, Any] | None: ...
+
+    async def create(self, document: dict[str, Any]) -> bool: ...
+
+    async def save(self, before: dict[str, Any], after: dict[str, Any], outbox: list[dict[str, Any]],
+                   vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> bool: ...
+
+    async def due(self, now: datetime, limit: int) -> list[str]: ...
+
+    async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool: ...
+
+    async def next_sequence(self) -> int: ...
+
+
+def state_of(document: dict[str, Any]) -> dict[str, Any]:
+    """Return the fields a change replaces: everything but the id, the revision and the appended arrays."""
+    return {k: v for k, v in document.items() if k not in ("_id", REVISION, *APPENDED)}
 
 
 class MongoClocks:
-    """SLA clock persistence."""
+    """SLA clock persistence in MongoDB (or the docstore)."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None) -> None:
         self.collection = db[COLLECTION]
-
-    async def start(self, ticket_id: str, fields: dict[str, Any]) -> None:
-        """Create the clock for a ticket, or leave an existing one as it is (idempotent)."""
-        await self.collection.update_one({"_id": ticket_id}, {"$setOnInsert": fields}, upsert=True)
+        self.locks = locks if locks is not None else KeyedLocks()
+        self._counters = db[COUNTERS]
+        self._sequence_lock = asyncio.Lock()
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         """Return the clock of a ticket, if any."""
         return await self.collection.find_one({"_id": ticket_id})
+
+    async def create(self, document: dict[str, Any]) -> bool:
+        """Insert a new clock; return False if the ticket already has one (insert, not an upsert: see README)."""
+        try:
+            await self.collection.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def save(self, before: dict[str, Any], after: dict[str, Any], outbox: list[dict[str, Any]],
+                   vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> bool:
+        """Store `after` and append owed messages if the document is still at `before`'s revision."""
+        update: dict[str, Any] = {"$set": state_of(after)}
+        pushes = {name: {"$each": items} for name, items in (("outbox", outbox), ("vendor_outbox", vendor_outbox))
+                  if items}
+        if pushes:
+            update["$push"] = pushes
+        guard = {REVISION: before.get(REVISION, 0), **(condition or {})}
+        return await guarded_update(self.collection, before["_id"], guard, update, locks=self.locks)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Return ids of clocks whose next step is due and that no live lease holds, earliest first."""
+        cursor = self.collection.find(
+            {"next_due_at": {"$lte": now}, "lease_until": {"$lte": now}}, {"_id": 1}
+        ).sort("next_due_at", 1).limit(limit)
+        return [document["_id"] for document in await cursor.to_list()]
+
+    async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool:
+        """Lease a due clock to owner; return False if it is not due or another owner holds it."""
+        condition = {"next_due_at": {"$lte": now}, "lease_until": {"$lte": now}}
+        try:
+            return await guarded_update(self.collection, ticket_id, condition,
+                                        {"$set": {"lease_until": lease_until, "lease_owner": owner}}, locks=self.locks)
+        except LookupError:
+            return False
+
+    async def next_sequence(self) -> int:
+        """Return the next escalation ticket-number sequence value (serialised in-process for the docstore)."""
+        async with self._sequence_lock:
+            counter = await self._counters.find_one_and_update(
+                {"_id": "ticket_number"}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        return int(counter["seq"])
+
+    async def pending_vendor_messages(self, limit: int) -> list[dict[str, Any]]:
+        """Return documents that owe vendors a hand-off (only the vendor outbox is read)."""
+        return await self.collection.find({"vendor_outbox.0": {"$exists": True}}, {"vendor_outbox": 1}).limit(
+            limit).to_list()
+
+    async def pop_vendor_message(self, ticket_id: str, message_id: str) -> None:
+        """Remove the vendor outbox head if it is still this message."""
+        await guarded_update(self.collection, ticket_id, {"vendor_outbox.0.message_id": message_id},
+                             {"$pop": {"vendor_outbox": -1}}, locks=self.locks)

@@ -1,0 +1,113 @@
+"""Applies a change to one clock document: read, compute (pure), store with its owed messages, retry on races.
+
+Used by the event handlers, the vendor reply consumer and the timer loop, so all of them write a
+clock the same way: state, `fired` steps, `applied_events` and the outbox in one guarded update.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.clock import Clock
+from shared.contracts import make_envelope
+from shared.documents import LostRace
+from services.escalation.adapters.clocks import ClockStore
+from services.escalation.domain.effects import EPOCH, Context, Effects, NeedNumber, new_clock
+from services.escalation.domain.policy import EscalationPolicy
+from services.escalation.domain.timers import fire_due, next_due_at
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "escalation"
+MAX_ATTEMPTS = 20
+APPLIED_EVENTS_KEPT = 500
+
+Change = Callable[[dict[str, Any], Context, Effects], None]
+
+
+@dataclass
+class Clockwork:
+    """Everything a change needs: the store, the policy, the time and how new ticket numbers look."""
+
+    store: ClockStore
+    policy: EscalationPolicy
+    clock: Clock
+    number_prefix: str = "ESC"
+    on_outbox: Callable[[], None] = lambda: None
+
+    async def apply(self, ticket_id: str, event_id: str, change: Change, *, create_number: str | None = None,
+                    correlation_id: str | None = None) -> bool:
+        """Apply change once per event_id; create the clock first if create_number is given.
+
+        Return False when the ticket has no clock and the event cannot create one.
+        """
+        numbers: list[str] = []
+        for _ in range(MAX_ATTEMPTS):
+            now = self.clock.now()
+            before = await self.store.get(ticket_id)
+            if before is None:
+                if create_number is None:
+                    return False
+                await self.store.create(new_clock(ticket_id, create_number, now))
+                continue
+            if event_id in before.get("applied_events", []):
+                return True
+            after = copy.deepcopy(before)
+            ctx, fx = Context(now, self.policy, numbers), Effects()
+            try:
+                change(after, ctx, fx)
+            except NeedNumber:
+                numbers.append(await self._allocate_number())
+                continue
+            after["applied_events"] = [*after["applied_events"], event_id][-APPLIED_EVENTS_KEPT:]
+            if await self._store(before, after, fx, now, correlation_id):
+                return True
+        raise LostRace(f"clock {ticket_id} kept changing while applying {event_id}")
+
+    async def fire(self, ticket_id: str, owner: str, lease: timedelta) -> list[str]:
+        """Claim a due clock with a lease, fire its due steps once, reschedule and release; return keys fired."""
+        now = self.clock.now()
+        if not await self.store.claim(ticket_id, now, now + lease, owner):
+            return []
+        numbers: list[str] = []
+        for _ in range(MAX_ATTEMPTS):
+            now = self.clock.now()
+            before = await self.store.get(ticket_id)
+            if before is None or before.get("lease_owner") != owner:
+                return []
+            after = copy.deepcopy(before)
+            ctx, fx = Context(now, self.policy, numbers), Effects()
+            try:
+                keys = fire_due(after, ctx, fx)
+            except NeedNumber:
+                numbers.append(await self._allocate_number())
+                continue
+            after.update(lease_until=EPOCH, lease_owner=None)
+            if await self._store(before, after, fx, now, None, condition={"lease_owner": owner}):
+                if keys:
+                    log.info("clock steps fired", extra={"ticket_id": ticket_id, "x_steps": keys})
+                return keys
+        raise LostRace(f"clock {ticket_id} kept changing while its due steps fired")
+
+    async def _store(self, before: dict[str, Any], after: dict[str, Any], fx: Effects, now: datetime,
+                     correlation_id: str | None, condition: dict[str, Any] | None = None) -> bool:
+        """Reschedule and save with the owed events and vendor messages; return False on a lost race."""
+        after["next_due_at"] = next_due_at(after, self.policy)
+        after["updated_at"] = now
+        outbox = [make_envelope(event, producer=PRODUCER, occurred_at=now, ticket_id=after["_id"],
+                                correlation_id=correlation_id).to_document() for event in fx.events]
+        vendor_outbox = [{"message_id": message.handoff_id, "routing_key": key, "body": message.model_dump(mode="json")}
+                         for key, message in fx.vendor_messages]
+        saved = await self.store.save(before, after, outbox, vendor_outbox, condition)
+        if saved and (outbox or vendor_outbox):
+            self.on_outbox()
+        return saved
+
+    async def _allocate_number(self) -> str:
+        """Return a new ticket number from escalation's own sequence (its prefix keeps it apart from intake's)."""
+        return f"{self.number_prefix}-{await self.store.next_sequence():06d}"

@@ -1,0 +1,64 @@
+"""The timer loop: polls clocks whose next step is due, claims each with a lease, fires it, reschedules."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from shared.clock import Clock, sleep_or_wake
+from shared.ids import new_id
+from services.escalation.adapters.clocks import ClockStore
+from services.escalation.clockwork import Clockwork
+
+log = logging.getLogger(__name__)
+
+
+class TimerLoop:
+    """Fires due clock steps about every `poll_seconds`; restarts catch up on everything that fell due."""
+
+    def __init__(self, clockwork: Clockwork, store: ClockStore, clock: Clock, *, poll_seconds: float = 1.0,
+                 lease: timedelta = timedelta(seconds=30), batch_size: int = 100, owner: str | None = None) -> None:
+        self._clockwork = clockwork
+        self._store = store
+        self._clock = clock
+        self._poll = poll_seconds
+        self._lease = lease
+        self._batch = batch_size
+        self.owner = owner or f"timers-{new_id()}"
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask for a pass now instead of at the next poll."""
+        self._wake.set()
+
+    async def run_once(self) -> list[str]:
+        """Fire every clock due now (in batches); return the step keys this pass fired."""
+        fired: list[str] = []
+        while True:
+            due = await self._store.due(self._clock.now(), self._batch)
+            progress = False
+            for ticket_id in due:
+                try:
+                    keys = await self._clockwork.fire(ticket_id, self.owner, self._lease)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("firing a clock failed; its lease runs out and it is retried",
+                                  extra={"ticket_id": ticket_id})
+                    continue
+                progress = progress or bool(keys)
+                fired += keys
+            if len(due) < self._batch or not progress:
+                return fired
+
+    async def run(self) -> None:
+        """Poll forever; errors are logged and the pass retried at the next poll."""
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("timer pass failed; retrying")
+            await sleep_or_wake(self._wake, self._poll)
