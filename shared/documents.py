@@ -1,10 +1,16 @@
 """Conditional single-document updates that cannot lose a concurrent write.
 
-Every guarded write reads the document's revision, then updates only if the revision is still
-the same (and the caller's condition holds), incrementing it. On MongoDB this is plain
-optimistic concurrency. On the docstore (FerretDB v1), whose updates are read-modify-write and
-were seen here to write back a stale copy of a document under load, the revision filter is
-evaluated against that same stale copy, so the stale write matches nothing and is retried.
+A guarded write reads the document by `_id`, checks the caller's condition in Python
+(shared.matching), and writes back with the read revision as a compare-and-set, incrementing it.
+
+Two modes, chosen per lock set (KeyedLocks.exclusive_writer):
+- compare-and-set (default; MongoDB): the write filters on `{_id, rev}`, so a write by another
+  process in between matches nothing and the update is retried.
+- exclusive writer (the docstore): FerretDB v1 over SQLite only finds documents quickly by an
+  exact `_id` filter (any other filter scans the collection), and applies updates as
+  read-modify-write. There every writer of a document runs in one process and is serialised by
+  the per-document lock, so the write filters on `_id` alone. Services therefore run as a single
+  replica each on the docstore.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.locks import KeyedLocks
+from shared.matching import matches
 
 REVISION = "rev"
 MAX_ATTEMPTS = 20
@@ -40,13 +47,15 @@ async def guarded_update(
     update = {**update, "$inc": {**update.get("$inc", {}), REVISION: 1}}
     async with locks.hold(document_id):
         for _ in range(MAX_ATTEMPTS):
-            current = await collection.find_one({"_id": document_id, **condition}, {REVISION: 1})
+            current = await collection.find_one({"_id": document_id})
             if current is None:
-                if await collection.find_one({"_id": document_id}, {"_id": 1}) is None:
-                    raise LookupError(f"{collection.name} {document_id} does not exist")
+                raise LookupError(f"{collection.name} {document_id} does not exist")
+            if not matches(current, condition):
                 return False
-            revision = current.get(REVISION)
-            result = await collection.update_one({"_id": document_id, REVISION: revision, **condition}, update)
-            if result.modified_count == 1:
+            target = {"_id": document_id}
+            if not locks.exclusive_writer:
+                target[REVISION] = current.get(REVISION)
+            result = await collection.update_one(target, update)
+            if result.matched_count == 1:
                 return True
     raise LostRace(f"{collection.name} {document_id} changed {MAX_ATTEMPTS} times during one update")

@@ -15,7 +15,9 @@ class KeyedLocks:
     closes that gap. On MongoDB the updates are atomic anyway and the lock costs little.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, exclusive_writer: bool = False) -> None:
+        self.exclusive_writer = exclusive_writer
+        """True when this process is the only writer of these documents (see shared.documents)."""
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._users: dict[Hashable, int] = {}
 

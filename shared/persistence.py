@@ -38,6 +38,12 @@ async def ping(db: AsyncDatabase) -> None:
     await db.command("ping")
 
 
+async def is_docstore(db: AsyncDatabase) -> bool:
+    """Return True if the server is FerretDB (the docstore) rather than MongoDB."""
+    info = await db.client.admin.command("buildInfo")
+    return any(key.lower().startswith("ferretdb") for key in info)
+
+
 async def ensure_indexes(db: AsyncDatabase, specs: Iterable[IndexSpec]) -> None:
     """Create every index that is missing; existing ones are left as they are."""
     for spec in specs:

@@ -18,7 +18,7 @@ from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import AmqpPublisher
 from shared.messaging.topology import QueueSpec
 from shared.metrics import PipelineMetrics, pipeline_metrics
-from shared.persistence import IndexSpec, ensure_indexes, make_client, ping
+from shared.persistence import IndexSpec, ensure_indexes, is_docstore, make_client, ping
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class ServiceRuntime:
         self.connection: AbstractRobustConnection | None = None
         self.publisher: AmqpPublisher | None = None
         self.relay: OutboxRelay | None = None
+        self.docstore = False
 
     @property
     def inbox_name(self) -> str:
@@ -77,6 +78,9 @@ class ServiceRuntime:
         self._client = make_client(settings.mongodb_url)
         self.db = self._client[settings.mongodb_db]
         await ping(self.db)
+        self.docstore = await is_docstore(self.db)
+        for locks in self.document_locks.values():
+            locks.exclusive_writer = self.docstore  # see shared.documents: one writer process per document
         await ensure_indexes(self.db, self.indexes)
         self.connection = await aio_pika.connect_robust(
             settings.amqp_url, client_properties={"connection_name": self.name}
@@ -91,6 +95,7 @@ class ServiceRuntime:
             self.publisher,
             self.metrics,
             poll_seconds=settings.outbox_poll_seconds,
+            scan_seconds=settings.outbox_scan_seconds,
             locks=self.document_locks,
         )
         for hook in self._startups:

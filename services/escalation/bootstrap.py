@@ -39,9 +39,9 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
         vendor_outbox = VendorOutbox(store, await open_vendor_exchange(vendor_channel),
                                      poll_seconds=settings.outbox_poll_seconds)
 
-        def wake() -> None:
+        def wake(ticket_id: str) -> None:
             if rt.relay is not None:
-                rt.relay.wake()
+                rt.relay.hint(clocks.COLLECTION, ticket_id)
             vendor_outbox.wake()
 
         clockwork = Clockwork(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake)

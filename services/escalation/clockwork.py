@@ -38,7 +38,7 @@ class Clockwork:
     policy: EscalationPolicy
     clock: Clock
     number_prefix: str = "ESC"
-    on_outbox: Callable[[], None] = lambda: None
+    on_outbox: Callable[[str], None] = lambda ticket_id: None
 
     async def apply(self, ticket_id: str, event_id: str, change: Change, *, create_number: str | None = None,
                     correlation_id: str | None = None) -> bool:
@@ -105,7 +105,7 @@ class Clockwork:
                          for key, message in fx.vendor_messages]
         saved = await self.store.save(before, after, outbox, vendor_outbox, condition)
         if saved and (outbox or vendor_outbox):
-            self.on_outbox()
+            self.on_outbox(after["_id"])
         return saved
 
     async def _allocate_number(self) -> str:

@@ -44,7 +44,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     app.state.observe_sla = sla_metrics.install(runtime, settings, clock)
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = tickets.MongoTickets(rt.db, ticket_locks)
+        store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint)
         app.state.tickets = store
         app.state.api_keys = api_keys.MongoApiKeys(rt.db)
         app.state.votes = votes.MongoVotes(rt.db)

@@ -86,6 +86,7 @@ async def apply_escalation(envelope: Envelope, event: TicketEscalated, *, ticket
         current = await tickets.get(event.ticket_id)
         if current is None:
             raise PermanentError(f"ticket {event.ticket_id} does not exist")
+        await tickets.reserve_number(event.new_number, event.ticket_id)
         fields["number"] = event.new_number
         fields["previous_numbers"] = [*current.get("previous_numbers", []), event.previous_number]
         detail += f". New ticket number {event.new_number} (was {event.previous_number})"

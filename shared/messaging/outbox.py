@@ -18,7 +18,6 @@ from shared.clock import sleep_or_wake
 from shared.contracts import Envelope
 from shared.documents import guarded_update
 from shared.locks import KeyedLocks
-from shared.locks import KeyedLocks
 from shared.messaging.publisher import Publisher
 from shared.metrics import PipelineMetrics
 
@@ -28,7 +27,12 @@ PENDING = {"outbox.0": {"$exists": True}}
 
 
 class OutboxRelay:
-    """Moves events from `outbox` arrays of the given collections onto the bus."""
+    """Moves events from `outbox` arrays of the given collections onto the bus.
+
+    Writers that know which document owes events `hint()` it, and the relay publishes that
+    document at once (a lookup by `_id`). A full scan for pending outboxes runs every
+    `scan_seconds` and whenever `wake()` is called without a hint: it finds whatever a crash left.
+    """
 
     def __init__(
         self,
@@ -37,19 +41,29 @@ class OutboxRelay:
         metrics: PipelineMetrics,
         *,
         poll_seconds: float = 1.0,
+        scan_seconds: float = 5.0,
         batch_size: int = 200,
         locks: dict[str, KeyedLocks] | None = None,
     ) -> None:
-        self._collections = collections
+        self._collections = {collection.name: collection for collection in collections}
         self._locks = locks if locks is not None else {}
         self._publisher = publisher
         self._metrics = metrics
         self._poll_seconds = poll_seconds
+        self._scan_seconds = scan_seconds
         self._batch_size = batch_size
         self._wake = asyncio.Event()
+        self._hints: dict[tuple[str, Any], None] = {}
+        self._scan_due = True
 
     def wake(self) -> None:
-        """Ask the relay loop to run a pass now instead of at its next poll."""
+        """Ask for a full pass now instead of at the next scheduled scan."""
+        self._scan_due = True
+        self._wake.set()
+
+    def hint(self, collection: str, document_id: Any) -> None:
+        """Publish this document's outbox now; cheaper than a scan, so writers call it after every write."""
+        self._hints[(collection, document_id)] = None
         self._wake.set()
 
     async def flush(self, collection: AsyncCollection, document: Mapping[str, Any]) -> int:
@@ -72,12 +86,22 @@ class OutboxRelay:
             locks=self._locks.get(collection.name),
         )
 
-    async def run_once(self) -> int:
-        """Publish every pending outbox once; return the number of events published."""
+    async def flush_hinted(self) -> int:
+        """Publish the outboxes of the hinted documents; return the number of events published."""
         total = 0
-        for collection in self._collections:
-            # read the batch to the end before writing: an open cursor on the docstore can make
-            # later updates of the same documents work from a stale snapshot
+        while self._hints:
+            (name, document_id), _ = self._hints.popitem()
+            collection = self._collections[name]
+            document = await collection.find_one({"_id": document_id}, {"outbox": 1})
+            if document is not None:
+                total += await self.flush(collection, document)
+        return total
+
+    async def run_once(self) -> int:
+        """Publish every pending outbox once (a full scan); return the number of events published."""
+        total = 0
+        for collection in self._collections.values():
+            # read the batch to the end before writing to the documents it found
             documents = await collection.find(PENDING, {"outbox": 1}).limit(self._batch_size).to_list()
             self._metrics.outbox_backlog.labels(collection.name).set(len(documents))
             for document in documents:
@@ -85,12 +109,19 @@ class OutboxRelay:
         return total
 
     async def run(self) -> None:
-        """Relay forever: a pass when woken or every poll interval; errors are logged and retried."""
+        """Relay forever: hinted documents at once, a full scan every scan_seconds or when woken."""
+        loop = asyncio.get_running_loop()
+        next_scan = loop.time()
         while True:
             try:
-                await self.run_once()
+                await self.flush_hinted()
+                if self._scan_due or loop.time() >= next_scan:
+                    self._scan_due = False
+                    next_scan = loop.time() + self._scan_seconds
+                    await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
-            await sleep_or_wake(self._wake, self._poll_seconds)
+                self._scan_due = True
+            await sleep_or_wake(self._wake, min(self._poll_seconds, max(0.0, next_scan - loop.time())))

@@ -72,7 +72,7 @@ def sample(samples, name, **labels) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
-def wait_until(check, what, timeout: float = 20.0):
+def wait_until(check, what, timeout: float = 40.0):
     """Poll check until it returns something true; what (a string or a callable for details) names the failure."""
     deadline = time.monotonic() + timeout
     while not (result := check()):

@@ -16,7 +16,7 @@ from tests.e2e.api import Api
 pytestmark = pytest.mark.e2e
 
 
-async def dead_lettered(amqp_url: str, timeout: float = 15) -> list[aio_pika.abc.AbstractIncomingMessage]:
+async def dead_lettered(amqp_url: str, timeout: float = 40) -> list[aio_pika.abc.AbstractIncomingMessage]:
     """Return the messages in the vendor replies DLQ (polling until at least one is there)."""
     connection = await aio_pika.connect_robust(amqp_url)
     try:
@@ -38,7 +38,7 @@ def actions_of(ticket: dict) -> list[str]:
     return [entry["action"] for entry in ticket["timeline"]]
 
 
-def wait_for_number(api: Api, number: str, predicate, timeout: float = 30) -> dict:
+def wait_for_number(api: Api, number: str, predicate, timeout: float = 60) -> dict:
     """Poll a ticket by a number intake may not have adopted yet, until predicate holds; return it."""
     deadline = time.monotonic() + timeout
     while True:
@@ -56,7 +56,7 @@ async def test_vendor_receives_the_handoff_and_resolves_the_ticket(system, amqp_
     async with VendorClient(amqp_url, "acme", queue_name=f"vendor.acme.e2e.{new_id()}") as vendor:
         created = ada.report(title="Card payments fail", type="data", component="payments-gateway",
                              description="Every card payment is declined by the gateway since 10:00.")
-        handoff = await vendor.next_handoff(timeout=30)
+        handoff = await vendor.next_handoff(timeout=60)
         assert handoff.ticket_id == created["id"] and handoff.ticket.component == "payments-gateway"
         assert handoff.reply_routing_key == "vendor.acme.reply"
         number = handoff.ticket.number  # the policy issues a new number on escalation to Tier 4

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.integration
 FACTS = {"number": "INC-000007", "reporter": Reporter(id="r1", name="Ada")}
 
 
-async def ticket(tickets: MongoTickets, status: str) -> str:
+async def ticket(tickets: MongoTickets, status: str, number: str = "INC-000007") -> str:
     ticket_id = new_id()
-    document = new_ticket_document(ticket_id=ticket_id, number="INC-000007", fields={"title": "Export fails"},
+    document = new_ticket_document(ticket_id=ticket_id, number=number, fields={"title": "Export fails"},
                                    reporter={"id": "r1", "name": "Ada"}, now=REPORTED_AT, outbox=[])
     document.update(status=status, tier=2, team="technical-support")
     await tickets.insert(document)
@@ -36,7 +36,7 @@ async def deliver(tickets: MongoTickets, payload, times: int = 2) -> None:
 
 async def test_auto_close_closes_a_still_resolved_ticket_once_by_system(db):
     tickets = MongoTickets(db)
-    resolved, reopened = await ticket(tickets, "resolved"), await ticket(tickets, "in_progress")
+    resolved, reopened = await ticket(tickets, "resolved"), await ticket(tickets, "in_progress", "INC-000008")
     for ticket_id in (resolved, reopened):
         await deliver(tickets, TicketAutoCloseDue(ticket_id=ticket_id, **FACTS, resolved_at=REPORTED_AT,
                                                   business_days=5, due_at=REPORTED_AT + timedelta(days=7)))

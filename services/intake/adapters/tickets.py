@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.documents import guarded_update
@@ -14,6 +16,8 @@ from shared.persistence import IndexSpec
 
 COLLECTION = "tickets"
 COUNTERS = "counters"
+NUMBERS = "ticket_numbers"
+"""number -> ticket id, for every number a ticket has had: lookups by `_id` stay fast on the docstore."""
 HIDDEN = {"outbox": 0, "applied_events": 0, "rev": 0}
 """Bookkeeping fields never shown outside the repository."""
 
@@ -28,8 +32,12 @@ INDEXES = [
 class MongoTickets:
     """Ticket persistence; every update is a guarded single-document write."""
 
-    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None) -> None:
+    def __init__(
+        self, db: AsyncDatabase, locks: KeyedLocks | None = None, on_outbox: Callable[[str, str], None] | None = None
+    ) -> None:
         self.collection = db[COLLECTION]
+        self._numbers = db[NUMBERS]
+        self._on_outbox = on_outbox or (lambda collection, ticket_id: None)
         self.locks = locks if locks is not None else KeyedLocks()
         self._counters = db[COUNTERS]
         self._sequence_lock = asyncio.Lock()
@@ -46,13 +54,28 @@ class MongoTickets:
             )
         return int(counter["seq"])
 
+    async def reserve_number(self, number: str, ticket_id: str) -> None:
+        """Record that number belongs to ticket_id; raises DuplicateKeyError if another ticket has it."""
+        try:
+            await self._numbers.insert_one({"_id": number, "ticket_id": ticket_id})
+        except DuplicateKeyError:
+            existing = await self._numbers.find_one({"_id": number})
+            if existing is None or existing["ticket_id"] != ticket_id:
+                raise
+
     async def insert(self, document: dict[str, Any]) -> None:
-        """Insert a new ticket; raises DuplicateKeyError if its number is taken."""
+        """Reserve the ticket's number, then insert it; raises DuplicateKeyError if the number is taken."""
+        await self.reserve_number(document["number"], document["_id"])
         await self.collection.insert_one(document)
+        if document.get("outbox"):
+            self._on_outbox(COLLECTION, document["_id"])
 
     async def by_number(self, number: str) -> dict[str, Any] | None:
-        """Return the ticket with this number, without internal bookkeeping fields."""
-        return await self.collection.find_one({"number": number}, HIDDEN)
+        """Return the ticket that has or had this number, without internal bookkeeping fields."""
+        reservation = await self._numbers.find_one({"_id": number})
+        if reservation is not None:
+            return await self.get(reservation["ticket_id"])
+        return None
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         """Return the ticket with this id, without internal bookkeeping fields."""
@@ -70,7 +93,10 @@ class MongoTickets:
         update: dict[str, Any] = {"$push": {"timeline": {"$each": entries}, "outbox": {"$each": events}}}
         if fields:
             update["$set"] = fields
-        return await guarded_update(self.collection, ticket_id, condition, update, locks=self.locks)
+        changed = await guarded_update(self.collection, ticket_id, condition, update, locks=self.locks)
+        if changed and events:
+            self._on_outbox(COLLECTION, ticket_id)
+        return changed
 
     async def search(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         """Return up to limit tickets matching query, newest first (ids are time-ordered ULIDs)."""

@@ -42,7 +42,6 @@ async def _act(request: Request, number: str, caller: Principal, decide: Callabl
         raise Problem(status, "Forbidden" if status == 403 else "Not allowed now", str(exc)) from exc
     except ConcurrentChange as exc:
         raise Problem(409, "Concurrent change", str(exc)) from exc
-    state.runtime.relay.wake()
     return view(updated, caller)
 
 

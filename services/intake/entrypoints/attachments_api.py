@@ -64,7 +64,6 @@ async def upload(
             break
         except ConcurrentChange:
             ticket = await visible_ticket(request, number, caller)
-    state.runtime.relay.wake()
     return _view(number, meta)
 
 

@@ -54,5 +54,4 @@ async def vote(number: TicketNumber, caller: Caller, request: Request) -> Featur
             break
         except ConcurrentChange:
             ticket = await state.tickets.by_number(number)
-    state.runtime.relay.wake()
     return _summary(ticket)

@@ -76,7 +76,6 @@ class SupportMailbox:
         document = await report_ticket(mail.report_fields(), principal.as_reporter(), tickets=self.tickets,
                                        clock=self.clock, prefix=self.settings.ticket_prefix)
         await self._attach(document, actor, mail)
-        self.relay.wake()
         return f"250 OK ticket {document['number']} opened"
 
     async def _comment(self, ticket: dict[str, Any], actor: Actor, mail: IncomingMail) -> None:
@@ -88,7 +87,6 @@ class SupportMailbox:
             except ConcurrentChange:
                 ticket = await self.tickets.get(ticket["_id"])
         await self._attach(ticket, actor, mail)
-        self.relay.wake()
 
     async def _attach(self, ticket: dict[str, Any], actor: Actor, mail: IncomingMail) -> None:
         """Keep the attachments whose type and size are accepted; note the others on the timeline."""

@@ -61,7 +61,6 @@ async def _create(body: TicketCreate, caller: Caller, request: Request, response
     state = request.app.state
     document = await report_ticket(body.to_fields(), caller.as_reporter(), tickets=state.tickets,
                                    clock=state.clock, prefix=state.settings.ticket_prefix)
-    state.runtime.relay.wake()
     response.headers["Location"] = f"/v1/tickets/{document['number']}"
     return view(document, caller)
 
