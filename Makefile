@@ -26,3 +26,13 @@ test:          ## start RabbitMQ and the docstore if needed, then run unit, inte
 
 test-unit:
 	@$(PYTEST) -q tests/unit
+
+.PHONY: bench chaos
+bench:         ## throughput, latency, timer and memory benchmarks (after make up or make install)
+	@$(STACK) infra
+	@.venv/bin/python -m bench.run
+	@.venv/bin/python -m bench.timers
+
+chaos:         ## the fault harness, long form
+	@$(STACK) infra
+	@.venv/bin/python -m bench.chaos --tickets 1000 --rate 8
