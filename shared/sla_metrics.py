@@ -3,11 +3,10 @@
 Intake (which owns the ticket record) observes response and resolution outcomes and the
 work-in-flight gauges. Labels are low-cardinality only: severity, status, tier, target, outcome.
 
-Extension point for escalation: its warnings and hand-off breaches belong here as a separate
-metric set registered on escalation's own registry, e.g. ``incidents_sla_warnings_total{severity,
-target}`` and ``incidents_sla_handoff_breaches_total{severity,tier}``, reusing SEVERITIES,
-TARGETS and ``prime`` so every label set exists at 0 from the start (an ``increase()`` over a
-series that is born at 1 shows nothing, so un-primed first breaches would never alert).
+Escalation (which runs the clocks) registers EscalationSlaMetrics on its own registry: warnings
+and breaches as they fire, for response, resolution and the post-escalation hand-off. Every label
+set is primed at 0 (an ``increase()`` over a series that is born at 1 shows nothing, so un-primed
+first breaches would never alert).
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 SEVERITIES = ("critical", "high", "medium", "low")
 TARGETS = ("response", "resolution")
+CLOCK_TARGETS = ("response", "resolution", "handoff")
+"""The clocks escalation runs: intake's two targets plus the new team's contact after an escalation."""
 OUTCOMES = ("met", "breached")
 
 HOUR = 3600.0
@@ -125,3 +126,31 @@ class SlaMetrics:
             self.at_risk.labels(*labels).set(count)
         for labels, count in overdue.items():
             self.overdue.labels(*labels).set(count)
+
+
+@dataclass(frozen=True)
+class EscalationSlaMetrics:
+    """SLA warnings and breaches as escalation fires them, by severity and clock target."""
+
+    warnings: Counter
+    breaches: Counter
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry) -> EscalationSlaMetrics:
+        """Return the set registered on escalation's registry, every (severity, target) primed at zero."""
+        metrics = cls(
+            warnings=Counter(
+                "incidents_sla_warnings_total",
+                "SLA warnings fired (a running clock used a warning fraction of its budget), by severity and target.",
+                ["severity", "target"], registry=registry,
+            ),
+            breaches=Counter(
+                "incidents_sla_breaches_total",
+                "SLA breaches fired (a running clock reached its due time unmet), by severity and target.",
+                ["severity", "target"], registry=registry,
+            ),
+        )
+        label_sets = [(s, t) for s in SEVERITIES for t in CLOCK_TARGETS]
+        prime(metrics.warnings, label_sets)
+        prime(metrics.breaches, label_sets)
+        return metrics

@@ -18,6 +18,7 @@ from services.escalation.domain.policy import EscalationPolicy
 from services.escalation.entrypoints.timers import TimerLoop
 from services.escalation.entrypoints.vendors import VendorOutbox, VendorReplyConsumer, open_vendor_exchange
 from services.escalation.handlers import handlers
+from services.escalation.metrics import EscalationMetrics
 from services.escalation.settings import EscalationSettings
 
 
@@ -31,6 +32,7 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
     runtime.indexes += clocks.INDEXES
     runtime.outbox_collections.append(clocks.COLLECTION)
     clock_locks = runtime.document_locks.setdefault(clocks.COLLECTION, KeyedLocks())
+    metrics = EscalationMetrics.register(runtime.registry, vendors=policy.vendors)
 
     async def wire(rt: ServiceRuntime) -> None:
         store = clocks.MongoClocks(rt.db, clock_locks)
@@ -44,7 +46,8 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
                 rt.relay.hint(clocks.COLLECTION, ticket_id)
             vendor_outbox.wake()
 
-        clockwork = Clockwork(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake)
+        clockwork = Clockwork(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake,
+                              metrics=metrics)
         loop = TimerLoop(clockwork, store, clock, poll_seconds=settings.timer_poll_seconds,
                          lease=timedelta(seconds=settings.timer_lease_seconds))
         rt.consume(CONSUMER_QUEUES["escalation"], handlers(clockwork))

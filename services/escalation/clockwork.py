@@ -20,6 +20,7 @@ from services.escalation.adapters.clocks import ClockStore
 from services.escalation.domain.effects import EPOCH, Context, Effects, NeedNumber, new_clock
 from services.escalation.domain.policy import EscalationPolicy
 from services.escalation.domain.timers import fire_due, next_due_at
+from services.escalation.metrics import EscalationMetrics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class Clockwork:
     clock: Clock
     number_prefix: str = "ESC"
     on_outbox: Callable[[str], None] = lambda ticket_id: None
+    metrics: EscalationMetrics | None = None
 
     async def apply(self, ticket_id: str, event_id: str, change: Change, *, create_number: str | None = None,
                     correlation_id: str | None = None) -> bool:
@@ -96,7 +98,10 @@ class Clockwork:
 
     async def _store(self, before: dict[str, Any], after: dict[str, Any], fx: Effects, now: datetime,
                      correlation_id: str | None, condition: dict[str, Any] | None = None) -> bool:
-        """Reschedule and save with the owed events and vendor messages; return False on a lost race."""
+        """Reschedule and save with the owed events and vendor messages; return False on a lost race.
+
+        Metrics are observed only once the guarded write succeeded, so each fired step counts once.
+        """
         after["next_due_at"] = next_due_at(after, self.policy)
         after["updated_at"] = now
         outbox = [make_envelope(event, producer=PRODUCER, occurred_at=now, ticket_id=after["_id"],
@@ -104,6 +109,8 @@ class Clockwork:
         vendor_outbox = [{"message_id": message.handoff_id, "routing_key": key, "body": message.model_dump(mode="json")}
                          for key, message in fx.vendor_messages]
         saved = await self.store.save(before, after, outbox, vendor_outbox, condition)
+        if saved and self.metrics is not None:
+            self.metrics.observe(after, fx, now)
         if saved and (outbox or vendor_outbox):
             self.on_outbox(after["_id"])
         return saved

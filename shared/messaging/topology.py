@@ -42,7 +42,9 @@ CONSUMER_QUEUES: dict[str, QueueSpec] = {
     "notifier": QueueSpec(
         "notifier.events",
         ("ticket.triaged", "ticket.status_changed", "ticket.resolved", "ticket.commented",
-         "ticket.severity_changed", "ticket.reclassified"),
+         "ticket.severity_changed", "ticket.reclassified",
+         "sla.warning", "sla.breached", "ticket.escalated", "escalation.page_requested",
+         "vendor.handoff_sent", "vendor.reply_received"),
     ),
 }
 

@@ -70,12 +70,16 @@ async def test_vendor_receives_the_handoff_and_resolves_the_ticket(system, amqp_
 
         await vendor.reply(handoff, "acknowledged", "We are looking into the gateway.", author="Val Vendor")
         await vendor.reply(handoff, "resolved", "Rotated the expired gateway certificate; payments flow again.")
-        ticket = wait_for_number(ann, number, lambda t: t["status"] == "resolved")
+        # both replies are applied, though not necessarily in order: a handler that loses a write race (the
+        # notifier's receipts for this ticket's mails land meanwhile) is redelivered after the next one
+        ticket = wait_for_number(ann, number, lambda t: t["status"] == "resolved"
+                                 and actions_of(t).count("vendor_reply") == 2)
 
     assert ticket["resolution"]["proposed_solution"].startswith("Rotated the expired gateway certificate")
     notes = [e for e in ticket["timeline"] if e["action"] == "vendor_reply"]
-    assert [e["data"]["kind"] for e in notes] == ["acknowledged", "resolved"]
-    assert "Rotated the expired gateway certificate" in notes[-1]["detail"]
+    assert sorted(e["data"]["kind"] for e in notes) == ["acknowledged", "resolved"]
+    [resolved] = [e for e in notes if e["data"]["kind"] == "resolved"]
+    assert "Rotated the expired gateway certificate" in resolved["detail"]
     moves = [e for e in ticket["timeline"] if e["action"] == "status_changed"]
     assert moves[-1]["actor"]["type"] == "system" and moves[-1]["data"]["to_status"] == "resolved"
     actions = [e["action"] for e in ticket["timeline"]]

@@ -137,9 +137,11 @@ async def test_an_undeliverable_page_goes_to_the_next_contact_and_finally_escala
     s = Scenario()
     ticket_id = await s.open(severity=Severity.HIGH)
 
-    def failed(role: str, n: int) -> NotificationFailed:
-        return NotificationFailed(delivery_id=f"d{n}", source_event_id="e1", message="ticket_assigned",
-                                  channel="webhook", recipient=f"{role}@x", attempts=6, error="HTTP 503", role=role)
+    def failed(role: str, n: int, channel: str = "webhook") -> NotificationFailed:
+        # the first page is ticket_assigned (to on_call); later ones are escalation_page events of their own
+        message, source = ("ticket_assigned", "e1") if role == "on_call" else ("escalation_page", f"page-{role}")
+        return NotificationFailed(delivery_id=f"d{n}", source_event_id=source, message=message,
+                                  channel=channel, recipient=f"{role}@x", attempts=6, error="HTTP 503", role=role)
 
     class Envelope:  # the handler reads ticket_id from the envelope for notification.failed
         pass
@@ -153,6 +155,9 @@ async def test_an_undeliverable_page_goes_to_the_next_contact_and_finally_escala
     await send(failed("on_call", 1))
     await send(failed("on_call", 1))  # the same failed delivery again: ignored
     await send(failed("lead", 2))
+    await send(failed("lead", 5, channel="email"))  # the same page failed on its other channel: the chain moves once
+    await send(NotificationFailed(delivery_id="d6", source_event_id="e1", message="ticket_assigned", channel="slack",
+                                  recipient="team-channel", attempts=6, error="HTTP 404", role="team"))
     assert [p["role"] for p in s.events("escalation.page_requested")] == ["lead", "team"]
     await send(failed("team", 3))
     assert escalations(s) == [(1, 2, "page_undeliverable", None)]

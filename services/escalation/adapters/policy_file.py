@@ -48,7 +48,7 @@ class PagesModel(_Strict):
     repeat_minutes: float = Field(default=10, gt=0)
     max_repeats: int = Field(default=3, ge=0, le=100)
     contacts: list[str] = Field(default=["on_call", "lead", "team"], min_length=1)
-    messages: list[str] = ["ticket_assigned", "ticket_escalated", "escalation_page"]
+    messages: list[str] = ["ticket_assigned", "escalation_page"]
 
 
 class VendorModel(_Strict):

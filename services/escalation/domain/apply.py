@@ -31,6 +31,8 @@ from services.escalation.domain.escalate import (
 )
 
 AGENTS = ("agent", "admin")
+PAGE_MESSAGE = "escalation_page"
+"""The notifier's page to any role of the chain; other page messages (ticket_assigned) page the first contact only."""
 
 
 class RejectedReply(ValueError):
@@ -169,11 +171,17 @@ def on_reclassified(doc: dict[str, Any], event: TicketReclassified, ctx: Context
 
 
 def on_notification_failed(doc: dict[str, Any], event: NotificationFailed, ctx: Context, fx: Effects) -> None:
-    """An undeliverable page goes to the next contact of the chain; past the last, the ticket escalates."""
+    """An undeliverable page goes to the next contact of the chain; past the last, the ticket escalates.
+
+    A page goes out on several channels (pager and e-mail); their failures advance the chain once per
+    page event and role, not once per failed delivery.
+    """
     pages = ctx.policy.pages
     if event.role not in pages.contacts or event.message not in pages.messages:
         return
-    key = f"pagefail.{event.delivery_id}"
+    if event.message != PAGE_MESSAGE and event.role != pages.contacts[0]:
+        return  # e.g. ticket_assigned's notice in the team channel: not a page
+    key = f"pagefail.{event.source_event_id}.{event.role}"
     if key in doc["fired"]:
         return
     doc["fired"].append(key)

@@ -38,6 +38,8 @@ class Effects:
 
     events: list[Contract] = field(default_factory=list)
     vendor_messages: list[tuple[str, VendorHandoff]] = field(default_factory=list)
+    steps: list[tuple[str, datetime]] = field(default_factory=list)
+    """(key, when it was due) of each timer step fired, for the lateness metric."""
 
     def emit(self, event: Contract) -> None:
         """Owe an event on incidents.events."""

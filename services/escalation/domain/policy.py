@@ -37,7 +37,7 @@ class PagePolicy:
     repeat: timedelta = timedelta(minutes=10)
     max_repeats: int = 3
     contacts: tuple[str, ...] = ("on_call", "lead", "team")
-    messages: frozenset[str] = frozenset({"ticket_assigned", "ticket_escalated", "escalation_page"})
+    messages: frozenset[str] = frozenset({"ticket_assigned", "escalation_page"})
 
 
 @dataclass(frozen=True)

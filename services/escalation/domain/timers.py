@@ -48,12 +48,13 @@ def fire_due(doc: dict[str, Any], ctx: Context, fx: Effects, limit: int = 50) ->
     """Fire every step due at ctx.now in time order (a step may schedule others); return the keys fired."""
     fired: list[str] = []
     for _ in range(limit):
-        due = [key for at, key in pending(doc, ctx.policy) if at <= ctx.now]
+        due = [(at, key) for at, key in pending(doc, ctx.policy) if at <= ctx.now]
         if not due:
             break
-        key = due[0]
+        at, key = due[0]
         doc["fired"].append(key)
         fired.append(key)
+        fx.steps.append((key, at))
         _fire(doc, key, ctx, fx)
     return fired
 

@@ -54,9 +54,12 @@ def from_status_changed(event_id: str, event: TicketStatusChanged) -> Occasion:
     """Tell the reporter about a move they did not make; a request for information gets its own message.
 
     Resolutions are announced by ticket.resolved (with the solution), so they are not repeated here.
+    A resolved ticket closed by the system was closed for lack of feedback: that is 'auto_closed'.
     """
     if event.actor.type == "reporter" or event.status == "resolved":
         return _occasion(event_id, event, ())
+    if event.actor.type == "system" and event.from_status == "resolved" and event.status == "closed":
+        return _occasion(event_id, event, ("auto_closed",), reason=event.reason or "")
     if event.status == "waiting_for_info":
         return _occasion(event_id, event, ("info_requested",), question=event.reason or "")
     return _occasion(event_id, event, ("status_changed",), from_status=STATUS_WORDS[event.from_status],

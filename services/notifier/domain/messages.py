@@ -39,6 +39,8 @@ class Occasion:
     severity: str | None = None
     reporter: Person | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    team_roles: tuple[str, ...] | None = None
+    """The team roles this occasion addresses (a page names one); None: every role a route names."""
 
 
 Translator = Callable[[str, Any], Occasion]
@@ -84,15 +86,23 @@ def from_triaged(event_id: str, event: TicketTriaged) -> Occasion:
 
 def _registry() -> dict[str, EventMessages]:
     """Return every event the notifier reacts to, with its possible messages and translator."""
+    from services.notifier.domain import escalation_messages as escalation
     from services.notifier.domain import lifecycle_messages as lifecycle
 
     entries = (
         EventMessages("ticket.triaged", ("ticket_received", "ticket_assigned"), from_triaged),
-        EventMessages("ticket.status_changed", ("info_requested", "status_changed"), lifecycle.from_status_changed),
+        EventMessages("ticket.status_changed", ("info_requested", "status_changed", "auto_closed"),
+                      lifecycle.from_status_changed),
         EventMessages("ticket.resolved", ("resolution_proposed",), lifecycle.from_resolved),
         EventMessages("ticket.commented", ("agent_comment",), lifecycle.from_commented),
         EventMessages("ticket.severity_changed", ("severity_changed",), lifecycle.from_severity_changed),
         EventMessages("ticket.reclassified", ("severity_changed", "ticket_assigned"), lifecycle.from_reclassified),
+        EventMessages("ticket.escalated", ("escalated", "escalation_page"), escalation.from_escalated),
+        EventMessages("escalation.page_requested", ("escalation_page",), escalation.from_page_requested),
+        EventMessages("sla.warning", ("sla_warning",), escalation.from_sla_warning),
+        EventMessages("sla.breached", ("sla_breached",), escalation.from_sla_breached),
+        EventMessages("vendor.handoff_sent", ("vendor_handoff",), escalation.from_vendor_handoff),
+        EventMessages("vendor.reply_received", ("vendor_update",), escalation.from_vendor_reply),
     )
     return {entry.event_type: entry for entry in entries}
 

@@ -232,6 +232,8 @@ class Router:
                 continue
             if route.to is Role.REPORTER:
                 candidates = self._reporter(message, route, occasion)
+            elif occasion.team_roles is not None and route.to.value not in occasion.team_roles:
+                continue  # the occasion addresses other roles of the team (a page names one)
             else:
                 candidates = self._team(route, occasion)
             for recipient in candidates:
