@@ -21,7 +21,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data", "var/docstore", "directory holding the SQLite databases")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
-	sqliteParams := flag.String("sqlite-params", "_txlock=immediate", "query parameters for the SQLite URI")
+	sqliteParams := flag.String("sqlite-params", "", "extra query parameters for the SQLite URI (FerretDB's defaults when empty)")
 	flag.Parse()
 
 	if err := run(*listen, *dataDir, *logLevel, *sqliteParams); err != nil {
@@ -45,12 +45,15 @@ func run(listen, dataDir, logLevel, sqliteParams string) error {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return fmt.Errorf("create data directory %q: %w", abs, err)
 	}
+	if err := setAsideEmptyDatabases(abs, logger); err != nil {
+		return fmt.Errorf("check data directory %q: %w", abs, err)
+	}
 
 	db, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/?" + sqliteParams,
+		SQLiteURL: sqliteURL(abs, sqliteParams),
 	})
 	if err != nil {
 		return err
@@ -65,4 +68,12 @@ func run(listen, dataDir, logLevel, sqliteParams string) error {
 	}
 	logger.Warn("docstore stopped")
 	return nil
+}
+
+// sqliteURL returns FerretDB's SQLite directory URI with optional extra query parameters.
+func sqliteURL(dir, params string) string {
+	if params == "" {
+		return "file:" + dir + "/"
+	}
+	return "file:" + dir + "/?" + params
 }
