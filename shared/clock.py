@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -46,6 +48,20 @@ class FakeClock:
         if when < self._now:
             raise ValueError("time only moves forward")
         self._now = when
+
+
+async def poll_forever(
+    name: str, run_once: Callable[[], Awaitable[object]], wake: asyncio.Event, seconds: float
+) -> None:
+    """Run run_once when woken or every `seconds`, forever; a failed pass is logged and retried."""
+    while True:
+        try:
+            await run_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logging.getLogger(__name__).exception("%s pass failed; retrying", name)
+        await sleep_or_wake(wake, seconds)
 
 
 async def sleep_or_wake(wake: asyncio.Event, seconds: float) -> bool:

@@ -23,6 +23,11 @@ from shared.locks import KeyedLocks
 from shared.matching import matches
 
 REVISION = "rev"
+
+
+async def update_by_id(collection: AsyncCollection, document_id: Any, update: dict[str, Any]) -> bool:
+    """Apply update to the document with this _id; return False if there is none (fast on the docstore too)."""
+    return await collection.find_one_and_update({"_id": document_id}, update) is not None
 MAX_ATTEMPTS = 20
 
 
@@ -55,7 +60,8 @@ async def guarded_update(
             target = {"_id": document_id}
             if not locks.exclusive_writer:
                 target[REVISION] = current.get(REVISION)
-            result = await collection.update_one(target, update)
-            if result.matched_count == 1:
+            # findAndModify, not update: on the docstore it finds the document through the _id index,
+            # where a plain update scans the collection
+            if await collection.find_one_and_update(target, update) is not None:
                 return True
     raise LostRace(f"{collection.name} {document_id} changed {MAX_ATTEMPTS} times during one update")

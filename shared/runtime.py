@@ -41,7 +41,10 @@ class ServiceRuntime:
         self.registry = registry or CollectorRegistry()
         self.metrics: PipelineMetrics = pipeline_metrics(self.registry)
         self.indexes: list[IndexSpec] = [IndexSpec(self.inbox_name, [("handled_at", 1)])]
-        self.outbox_collections: list[str] = [self.inbox_name]
+        self.outbox_collections: list[str] = []
+        """Collections whose documents carry an `outbox` the relay must scan for. Inbox records need no
+        scan: one is written before its message is acked, so a crash means redelivery, and the consumer
+        then publishes what the record still owes."""
         self.document_locks: dict[str, KeyedLocks] = {}
         """Per-collection locks the relay shares with repositories that write the same documents."""
         self._consumers: list[tuple[QueueSpec, dict[str, Handler]]] = []

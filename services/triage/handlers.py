@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.clock import Clock
 from shared.contracts import Envelope, Severity, TicketReported, TicketTriaged, make_envelope

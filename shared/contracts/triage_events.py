@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from shared.contracts.events import TICKET_NUMBER_PATTERN, Contract
 from shared.contracts.lifecycle_events import Actor

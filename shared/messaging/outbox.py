@@ -16,7 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.clock import sleep_or_wake
 from shared.contracts import Envelope
-from shared.documents import guarded_update
+from shared.documents import guarded_update, update_by_id
 from shared.locks import KeyedLocks
 from shared.messaging.publisher import Publisher
 from shared.metrics import PipelineMetrics
@@ -78,6 +78,13 @@ class OutboxRelay:
 
     async def _pop(self, collection: AsyncCollection, document_id: Any, event_id: str) -> None:
         """Remove the outbox head if it is still this event (another relay may have done it already)."""
+        locks = self._locks.get(collection.name)
+        if locks is not None and locks.exclusive_writer:
+            # this process is the only writer and this relay the only popper, and events are only
+            # ever appended: the head is the event just published, so no read is needed
+            async with locks.hold(document_id):
+                await update_by_id(collection, document_id, {"$pop": {"outbox": -1}, "$inc": {"rev": 1}})
+            return
         await guarded_update(
             collection,
             document_id,

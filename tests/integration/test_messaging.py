@@ -9,7 +9,6 @@ import aio_pika
 import pytest
 from prometheus_client import CollectorRegistry
 
-from shared.contracts import TicketTriaged
 from shared.messaging.consumer import Consumer
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import AmqpPublisher

@@ -6,7 +6,6 @@ owed to `fx`; the caller stores both in one guarded write.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from shared.contracts import NotificationFailed, TicketReported, TicketTriaged

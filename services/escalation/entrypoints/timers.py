@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from shared.clock import Clock, sleep_or_wake
+from shared.clock import Clock, poll_forever
 from shared.ids import new_id
 from services.escalation.adapters.clocks import ClockStore
 from services.escalation.clockwork import Clockwork
@@ -54,11 +54,4 @@ class TimerLoop:
 
     async def run(self) -> None:
         """Poll forever; errors are logged and the pass retried at the next poll."""
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("timer pass failed; retrying")
-            await sleep_or_wake(self._wake, self._poll)
+        await poll_forever("timer", self.run_once, self._wake, self._poll)

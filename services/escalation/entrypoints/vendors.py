@@ -16,7 +16,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from pydantic import ValidationError
 
-from shared.clock import sleep_or_wake
+from shared.clock import poll_forever
 from shared.contracts.escalation_events import VendorReply
 from shared.messaging.topology import DEAD_LETTER_EXCHANGE, VENDOR_EXCHANGE, VENDOR_REPLIES, declare_exchanges
 from services.escalation.adapters.clocks import MongoClocks
@@ -57,14 +57,7 @@ class VendorOutbox:
 
     async def run(self) -> None:
         """Relay forever: when woken or every poll interval; errors are logged and retried."""
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("vendor outbox pass failed; retrying")
-            await sleep_or_wake(self._wake, self._poll)
+        await poll_forever("vendor outbox", self.run_once, self._wake, self._poll)
 
 
 async def open_vendor_exchange(channel: AbstractChannel) -> AbstractExchange:

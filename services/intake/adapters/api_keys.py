@@ -20,27 +20,9 @@ class ApiKeys(Protocol):
 
     async def create(self, role: Role, name: str, email: str | None, now: datetime) -> tuple[str, Principal]: ...
 
-    async def find_by_email(self, email: str, role: Role | None = None) -> Principal | None:
-        """Return the principal registered with this e-mail address (of this role, if given)."""
-        query: dict = {"email": email.lower()}
-        if role is not None:
-            query["role"] = role.value
-        record = await self._keys.find_one(query)
-        if record is None:
-            return None
-        return Principal(id=record["principal_id"], role=Role(record["role"]), name=record["name"], email=record["email"])
+    async def find_by_email(self, email: str, role: Role | None = None) -> Principal | None: ...
 
-    async def register_reporter(self, email: str, name: str, now: datetime) -> Principal:
-        """Return a reporter identity for an e-mail address, creating one without an API key if new."""
-        known = await self.find_by_email(email, Role.REPORTER)
-        if known is not None:
-            return known
-        principal = Principal(id=new_id(), role=Role.REPORTER, name=name, email=email.lower())
-        await self._keys.insert_one(
-            {"_id": f"no-key:{principal.id}", "principal_id": principal.id, "role": Role.REPORTER.value,
-             "name": name, "email": principal.email, "created_at": now, "revoked": True, "source": "email"}
-        )
-        return principal
+    async def register_reporter(self, email: str, name: str, now: datetime) -> Principal: ...
 
     async def authenticate(self, key: str) -> Principal | None: ...
 

@@ -8,6 +8,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.documents import update_by_id
 from shared.persistence import IndexSpec
 
 COLLECTION = "idempotency_keys"
@@ -33,10 +34,8 @@ class MongoIdempotency:
 
     async def finish(self, caller_id: str, key: str, status: int, body: Any, headers: dict[str, str]) -> None:
         """Store the response so a retry with the same key gets it back."""
-        await self.collection.update_one(
-            {"_id": f"{caller_id}:{key}"},
-            {"$set": {"state": "done", "status": status, "body": body, "headers": headers}},
-        )
+        await update_by_id(self.collection, f"{caller_id}:{key}",
+                           {"$set": {"state": "done", "status": status, "body": body, "headers": headers}})
 
     async def abandon(self, caller_id: str, key: str) -> None:
         """Forget a key whose request failed, so the client may retry it."""

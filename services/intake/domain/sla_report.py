@@ -104,11 +104,6 @@ def sla_report(tickets: list[dict[str, Any]]) -> list[SeverityRow]:
     return [tally.row(severity) for severity, tally in tallies.items()] + [total.row(ALL)]
 
 
-def rows_as_dicts(rows: list[SeverityRow]) -> list[dict[str, Any]]:
-    """Return the rows as plain dicts (JSON body)."""
-    return [asdict(row) for row in rows]
-
-
 def rows_as_csv(rows: list[SeverityRow]) -> str:
     """Return the rows as CSV with a header line; empty cells where nothing was measured."""
     out = io.StringIO()

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.problems import Problem
 from services.intake.adapters.reports import WindowTooLarge, tickets_created_between
-from services.intake.domain.sla_report import rows_as_csv, rows_as_dicts, sla_report
+from services.intake.domain.sla_report import SeverityRow, rows_as_csv, sla_report
 from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import PROBLEMS
 
@@ -24,23 +24,6 @@ DEFAULT_WINDOW = timedelta(days=30)
 CSV = "text/csv"
 
 
-class SeverityRowView(BaseModel):
-    """Targets met and breached, compliance and times for one severity (or 'untriaged', or 'all')."""
-
-    severity: str
-    tickets: int
-    response_met: int
-    response_breached: int
-    response_compliance_percent: float | None
-    resolution_met: int
-    resolution_breached: int
-    resolution_compliance_percent: float | None
-    mean_time_to_first_response_seconds: float | None
-    p90_time_to_first_response_seconds: float | None
-    mean_time_to_resolution_seconds: float | None
-    p90_time_to_resolution_seconds: float | None
-
-
 class SlaReportView(BaseModel):
     """The SLA report over tickets created in [from, to)."""
 
@@ -49,7 +32,7 @@ class SlaReportView(BaseModel):
     window_from: datetime = Field(alias="from")
     window_to: datetime = Field(alias="to")
     generated_at: datetime
-    rows: list[SeverityRowView]
+    rows: list[SeverityRow]
 
 
 _PROBLEM = {"application/problem+json": {}}
@@ -101,4 +84,4 @@ async def sla(
         return Response(rows_as_csv(rows), media_type=CSV,
                         headers={"Content-Disposition": 'attachment; filename="sla-report.csv"'})
     return SlaReportView(window_from=start, window_to=end, generated_at=now,
-                         rows=[SeverityRowView(**row) for row in rows_as_dicts(rows)])
+                         rows=list(rows))

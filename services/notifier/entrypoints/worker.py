@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from shared.clock import Clock, sleep_or_wake
+from shared.clock import Clock, poll_forever
 from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.dispatch import Dispatcher
 
@@ -64,14 +64,7 @@ class DeliveryLoop:
     async def run(self) -> None:
         """Poll forever: a pass when woken or every poll interval; errors are logged and retried."""
         try:
-            while True:
-                try:
-                    await self.run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("delivery loop pass failed; retrying")
-                await sleep_or_wake(self._wake, self._poll)
+            await poll_forever("delivery loop", self.run_once, self._wake, self._poll)
         finally:
             for task in list(self._inflight.values()):
                 task.cancel()
