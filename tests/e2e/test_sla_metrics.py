@@ -82,9 +82,25 @@ def wait_until(check, what, timeout: float = 40.0):
 
 
 def make_late(db, number: str, *targets: str) -> None:
-    """Set the given due times to the moment the ticket was reported (any action is then a breach)."""
+    """Set the given due times to the moment the ticket was reported (any action is then a breach).
+
+    The test writes beside intake, which may still be applying events to the same ticket (the
+    docstore lets one of two concurrent writes win), so the write is repeated until it holds.
+    """
     created = db.find_one({"number": number})["created_at"]
-    db.update_one({"number": number}, {"$set": {f"sla.{t}_due_at": created for t in targets}, "$inc": {"rev": 1}})
+    due = {f"sla.{t}_due_at": created for t in targets}
+    held = 0
+    for _ in range(100):
+        ticket = db.find_one({"number": number})
+        if all(ticket["sla"][f"{t}_due_at"] == created for t in targets):
+            held += 1
+            if held == 5:
+                return
+        else:
+            held = 0
+            db.update_one({"number": number}, {"$set": due, "$inc": {"rev": 1}})
+        time.sleep(0.2)
+    raise AssertionError(f"could not make {number} late")
 
 
 def first_resolution_at(ticket: dict) -> datetime | None:
