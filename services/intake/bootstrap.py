@@ -52,7 +52,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         app.state.attachments = attachments.MongoAttachments(rt.db)
         if settings.smtp_intake_enabled:
             mailbox = SupportMailbox(settings=settings, tickets=store, api_keys=app.state.api_keys,
-                                     attachments=app.state.attachments, clock=clock, relay=rt.relay,
+                                     attachments=app.state.attachments, clock=clock,
                                      observe_sla=app.state.observe_sla)
             server = await start_mailbox(mailbox, settings.smtp_intake_host, settings.smtp_intake_port)
             rt.background(lambda: close_on_cancel(server))

@@ -50,7 +50,7 @@ class _Envelope:
 async def test_unknown_sender_is_bounced_when_configured():
     settings = IntakeSettings(unknown_senders="reject")
     box = SupportMailbox(settings=settings, tickets=FakeTickets(), api_keys=FakeApiKeys(), attachments=None,
-                         clock=FakeClock(), relay=None)
+                         clock=FakeClock())
     message = EmailMessage()
     message["From"] = "eve@example.com"
     message["Subject"] = "Help"

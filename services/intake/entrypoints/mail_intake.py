@@ -26,13 +26,12 @@ class SupportMailbox:
     """aiosmtpd handler: accepts mail for the support address only, answers 550 with the reason when refusing."""
 
     def __init__(self, *, settings: IntakeSettings, tickets: Any, api_keys: Any, attachments: Any, clock: Clock,
-                 relay: Any, observe_sla: SlaObserver | None = None) -> None:
+                 observe_sla: SlaObserver | None = None) -> None:
         self.settings = settings
         self.tickets = tickets
         self.api_keys = api_keys
         self.attachments = attachments
         self.clock = clock
-        self.relay = relay
         self.observe_sla = observe_sla
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,  # noqa: N802

@@ -18,7 +18,7 @@ from shared.contracts.escalation_events import (
     VendorHandoffSent,
     VendorReplyReceived,
 )
-from services.notifier.domain.messages import Occasion, Person
+from services.notifier.domain.messages import Occasion, person_of
 
 TARGET_WORDS = {"response": "first response", "resolution": "resolution", "handoff": "hand-off contact"}
 VENDOR_KIND_WORDS = {"need_info": "needs more information", "resolved": "reports the issue resolved"}
@@ -41,8 +41,7 @@ def _occasion(event_id: str, event: EscalationFacts, messages: tuple[str, ...], 
               team_roles: tuple[str, ...] | None = None, **context: Any) -> Occasion:
     """Return an occasion about an escalation event, with the facts every escalation template may use."""
     reporter = event.reporter
-    person = (Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None)
-              if reporter is not None else None)
+    person = person_of(reporter)
     return Occasion(
         event_id=event_id,
         event_type=event.EVENT_TYPE,

@@ -14,7 +14,7 @@ from shared.contracts.lifecycle_events import (
     TicketStatusChanged,
 )
 from shared.contracts.triage_events import TicketReclassified
-from services.notifier.domain.messages import Occasion, Person
+from services.notifier.domain.messages import Occasion, person_of
 
 STATUS_WORDS = {
     "open": "Open",
@@ -38,7 +38,7 @@ def _occasion(event_id: str, event: TicketChange, messages: tuple[str, ...], **c
         team=event.team,
         tier=event.tier,
         severity=event.severity.value if event.severity else None,
-        reporter=Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None),
+        reporter=person_of(reporter),
         context={
             "reporter_name": reporter.name,
             "number": event.number,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.contracts import TicketTriaged
+from shared.contracts import Reporter, TicketTriaged
 
 DIGEST = "digest"
 
@@ -23,6 +23,13 @@ class Person:
     id: str
     name: str
     email: str | None = None
+
+
+def person_of(reporter: Reporter | None) -> Person | None:
+    """Return the Person a contract's reporter names, or None."""
+    if reporter is None:
+        return None
+    return Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None)
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def from_triaged(event_id: str, event: TicketTriaged) -> Occasion:
         team=event.team,
         tier=event.tier,
         severity=event.severity.value,
-        reporter=Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None),
+        reporter=person_of(reporter),
         context={
             "reporter_name": reporter.name,
             "number": event.number,
