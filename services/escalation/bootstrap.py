@@ -39,12 +39,13 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
         assert rt.connection is not None
         vendor_channel = await rt.connection.channel(publisher_confirms=True)
         vendor_outbox = VendorOutbox(store, await open_vendor_exchange(vendor_channel),
-                                     poll_seconds=settings.outbox_poll_seconds)
+                                     poll_seconds=settings.outbox_scan_seconds)  # woken when a hand-off is owed
 
-        def wake(ticket_id: str) -> None:
+        def wake(ticket_id: str, vendor_messages: bool) -> None:
             if rt.relay is not None:
                 rt.relay.hint(clocks.COLLECTION, ticket_id)
-            vendor_outbox.wake()
+            if vendor_messages:
+                vendor_outbox.wake()
 
         clockwork = Clockwork(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake,
                               metrics=metrics)

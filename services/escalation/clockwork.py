@@ -39,7 +39,8 @@ class Clockwork:
     policy: EscalationPolicy
     clock: Clock
     number_prefix: str = "ESC"
-    on_outbox: Callable[[str], None] = lambda ticket_id: None
+    on_outbox: Callable[[str, bool], None] = lambda ticket_id, vendor_messages: None
+    """Called after a save that owes events: (ticket id, whether vendor messages are owed too)."""
     metrics: EscalationMetrics | None = None
 
     async def apply(self, ticket_id: str, event_id: str, change: Change, *, create_number: str | None = None,
@@ -112,7 +113,7 @@ class Clockwork:
         if saved and self.metrics is not None:
             self.metrics.observe(after, fx, now)
         if saved and (outbox or vendor_outbox):
-            self.on_outbox(after["_id"])
+            self.on_outbox(after["_id"], bool(vendor_outbox))
         return saved
 
     async def _allocate_number(self) -> str:
