@@ -108,6 +108,12 @@ class FakeDeliveries:
         ready = sorted((r for r in self.records.values() if self._due(r, now)), key=lambda r: r["next_attempt_at"])
         return [r["_id"] for r in ready[:limit]]
 
+    async def handled(self, delivery_id: str) -> None:
+        """Nothing to remove: due() reads the records themselves."""
+
+    async def index_existing(self, now: datetime) -> int | None:
+        return None
+
     async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None:
         record = self.records.get(delivery_id)
         if record is None or not self._due(record, now):
@@ -220,6 +226,12 @@ class FakeClocks:
     async def due(self, now: datetime, limit: int) -> list[str]:
         ready = sorted((d for d in self.clocks.values() if self._due(d, now)), key=lambda d: d["next_due_at"])
         return [d["_id"] for d in ready[:limit]]
+
+    async def handled(self, ticket_id: str) -> None:
+        """Nothing to remove: due() reads the clocks themselves."""
+
+    async def index_existing(self, now: datetime) -> int | None:
+        return None
 
     async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool:
         document = self.clocks.get(ticket_id)

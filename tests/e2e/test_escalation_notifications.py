@@ -3,11 +3,13 @@ and escalation's /metrics counts what fired.
 
 SLA breaches happen without waiting: once escalation has started a ticket's response clock, the test
 (which owns its database) rewrites that clock as already overdue (no active time left, due in the past)
-and bumps the revision like any writer; the timer loop then fires the warnings and the breach.
+and bumps the revision like any writer, scheduling it first as escalation's store does; the timer
+loop then fires the warnings and the breach.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
+from shared.persistence import make_client
+from shared.schedule import Schedule
 from tests.e2e.api import Api
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +29,19 @@ pytestmark = pytest.mark.e2e
 def clocks(system, mongodb_url):
     with MongoClient(mongodb_url, tz_aware=True) as client:
         yield client[system.mongodb_db]["sla_clocks"]
+
+
+def schedule_now(system, ticket_id: str, now: datetime) -> None:
+    """Put the clock into escalation's timing wheel as due now (write-ahead, before the document changes)."""
+
+    async def add() -> None:
+        client = make_client(system.mongodb_url)
+        try:
+            await Schedule(client[system.mongodb_db], "sla_clocks").add(ticket_id, now, now)
+        finally:
+            await client.close()
+
+    asyncio.run(add())
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +105,7 @@ def test_an_overdue_response_clock_warns_breaches_mails_the_lead_and_escalates(s
     wait_until(lambda: (doc := clocks.find_one({"_id": ticket_id})) and doc["targets"].get("response", {}).get(
         "state") == "running", "escalation started the response clock")
     now = datetime.now(UTC)
+    schedule_now(system, ticket_id, now)
     clocks.update_one({"_id": ticket_id}, {"$set": {
         "targets.response.anchor_at": now - timedelta(minutes=1), "targets.response.remaining_seconds": 0.0,
         "targets.response.due_at": now - timedelta(minutes=1), "next_due_at": now - timedelta(minutes=1),

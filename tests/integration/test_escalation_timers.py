@@ -109,3 +109,21 @@ async def test_two_replicas_never_fire_the_same_step_twice(db, require_real_mong
     assert max(counts.values()) == 1
     for ticket_id in ids:
         assert all(counts[("fired", ticket_id, key)] == 1 for key in EXPECTED)
+
+
+async def test_clocks_stored_before_the_schedule_existed_still_fire(db):
+    clock = FakeClock(REPORTED_AT)
+    store = MongoClocks(db, KeyedLocks())
+    ids = await open_tickets(store, clock, count=2)
+    await store.schedule.collection.delete_many({})  # as if written by a version without the schedule
+
+    upgraded = MongoClocks(db, KeyedLocks())
+    loop = TimerLoop(Clockwork(upgraded, POLICY, clock), upgraded, clock)
+    clock.set(REPORTED_AT + timedelta(minutes=50))
+    fired = await loop.run_once()
+    assert sorted(fired) == ["response.0.warning.75"] * 2
+    assert await upgraded.index_existing(clock.now()) is None, "the backfill runs once"
+    clock.set(REPORTED_AT + timedelta(hours=9))
+    await loop.run_once()
+    counts = await fired_steps(upgraded)
+    assert all(counts[("fired", ticket_id, key)] == 1 for ticket_id in ids for key in EXPECTED)

@@ -35,7 +35,11 @@ async def test_claim_lease_settle_and_outbox(db):
     claimed = await store.claim(doc["_id"], now, now + timedelta(seconds=30), "w1")
     assert claimed is not None and claimed["lease_owner"] == "w1"
     assert await store.claim(doc["_id"], now, now + timedelta(seconds=30), "w2") is None
+    assert await store.due(now, 10) == [doc["_id"]], "offered again until handled"
+    await store.handled(doc["_id"])
     assert await store.due(now, 10) == []
+    assert await store.due(now + timedelta(seconds=30), 10) == [doc["_id"]], "the lease's end is scheduled"
+    await store.handled(doc["_id"])
     later = now + timedelta(seconds=5)
     assert await store.settle(doc["_id"], "w2", {"state": "delivered"}) is False
     assert await store.settle(doc["_id"], "w1", {"state": "pending", "next_attempt_at": later},
@@ -46,6 +50,9 @@ async def test_claim_lease_settle_and_outbox(db):
     assert len(stored["attempts"]) == 1
     assert await store.due(now, 10) == []
     assert await store.due(later, 10) == [doc["_id"]]
+    await store.handled(doc["_id"])
+    await store.settle(doc["_id"], "w1", {"state": "delivered"})
+    assert await store.due(later, 10) == []
     assert [d["_id"] for d in await store.for_ticket(doc["ticket_id"])] == [doc["_id"]]
 
 

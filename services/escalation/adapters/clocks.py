@@ -1,8 +1,12 @@
-"""The `sla_clocks` collection: one document per ticket, indexed on when it next falls due.
+"""The `sla_clocks` collection: one document per ticket; when each falls due is kept in a Schedule.
 
 Documents are written by the event consumer, the timer loop, the vendor reply consumer and the
 outbox relays, so every change after creation is a revision-guarded update under the shared
 per-document locks (the docstore applies updates as read-modify-write).
+
+Due times live in the `sla_clocks` timing wheel (shared.schedule), written ahead of the document:
+a save that moves `next_due_at` and a claim that takes a lease add an entry first, so the timer loop
+finds every clock that may be due without querying this collection.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from pymongo.errors import DuplicateKeyError
 from shared.documents import REVISION, guarded_update
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
+from shared.schedule import Schedule, claim_lease
 
 COLLECTION = "sla_clocks"
 COUNTERS = "escalation_counters"
-INDEXES = [IndexSpec(COLLECTION, [("next_due_at", 1)]), IndexSpec(COLLECTION, [("vendor_outbox.0.message_id", 1)])]
+INDEXES = [IndexSpec(COLLECTION, [("vendor_outbox.0.message_id", 1)])]
 APPENDED = ("outbox", "vendor_outbox")
 """Arrays only ever appended to by a change (relays pop them concurrently), never replaced."""
 
@@ -37,6 +42,10 @@ class ClockStore(Protocol):
                    vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> bool: ...
 
     async def due(self, now: datetime, limit: int) -> list[str]: ...
+
+    async def handled(self, ticket_id: str) -> None: ...
+
+    async def index_existing(self, now: datetime) -> int | None: ...
 
     async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool: ...
 
@@ -56,6 +65,7 @@ class MongoClocks:
         self.locks = locks if locks is not None else KeyedLocks()
         self._counters = db[COUNTERS]
         self._sequence_lock = asyncio.Lock()
+        self.schedule = Schedule(db, COLLECTION)
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         """Return the clock of a ticket, if any."""
@@ -63,6 +73,8 @@ class MongoClocks:
 
     async def create(self, document: dict[str, Any]) -> bool:
         """Insert a new clock; return False if the ticket already has one (insert, not an upsert: see README)."""
+        if document.get("next_due_at") is not None:
+            await self.schedule.add(document["_id"], document["next_due_at"], document["updated_at"])
         try:
             await self.collection.insert_one(document)
         except DuplicateKeyError:
@@ -71,7 +83,14 @@ class MongoClocks:
 
     async def save(self, before: dict[str, Any], after: dict[str, Any], outbox: list[dict[str, Any]],
                    vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> bool:
-        """Store `after` and append owed messages if the document is still at `before`'s revision."""
+        """Store `after` and append owed messages if the document is still at `before`'s revision.
+
+        A new due time is scheduled first; a save under a condition (the timer loop's, which has just
+        used up the entry that brought it) schedules even an unchanged one.
+        """
+        due_at = after.get("next_due_at")
+        if due_at is not None and (condition is not None or due_at != before.get("next_due_at")):
+            await self.schedule.add(after["_id"], due_at, after["updated_at"])
         update: dict[str, Any] = {"$set": state_of(after)}
         pushes = {name: {"$each": items} for name, items in (("outbox", outbox), ("vendor_outbox", vendor_outbox))
                   if items}
@@ -81,20 +100,29 @@ class MongoClocks:
         return await guarded_update(self.collection, before["_id"], guard, update, locks=self.locks)
 
     async def due(self, now: datetime, limit: int) -> list[str]:
-        """Return ids of clocks whose next step is due and that no live lease holds, earliest first."""
-        cursor = self.collection.find(
-            {"next_due_at": {"$lte": now}, "lease_until": {"$lte": now}}, {"_id": 1}
-        ).sort("next_due_at", 1).limit(limit)
-        return [document["_id"] for document in await cursor.to_list()]
+        """Return ids of clocks that may be due (earliest first); call handled(id) once each is dealt with."""
+        return await self.schedule.due_keys(now, limit)
+
+    async def handled(self, ticket_id: str) -> None:
+        """Remove the schedule entries that brought this clock up in the last due()."""
+        await self.schedule.handled(ticket_id)
+
+    async def index_existing(self, now: datetime) -> int | None:
+        """Schedule clocks stored before the schedule existed (once); return how many entries were added."""
+
+        async def due_times():
+            async for document in self.collection.find({}, {"next_due_at": 1, "lease_until": 1}):
+                for field in ("next_due_at", "lease_until"):
+                    if isinstance(document.get(field), datetime) and document[field].year > 1970:
+                        yield document["_id"], document[field]
+
+        return await self.schedule.backfill_once(due_times(), now)
 
     async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool:
         """Lease a due clock to owner; return False if it is not due or another owner holds it."""
         condition = {"next_due_at": {"$lte": now}, "lease_until": {"$lte": now}}
-        try:
-            return await guarded_update(self.collection, ticket_id, condition,
-                                        {"$set": {"lease_until": lease_until, "lease_owner": owner}}, locks=self.locks)
-        except LookupError:
-            return False
+        return await claim_lease(self.schedule, self.collection, ticket_id, condition, now, lease_until, owner,
+                                 self.locks)
 
     async def next_sequence(self) -> int:
         """Return the next escalation ticket-number sequence value (serialised in-process for the docstore)."""

@@ -1,4 +1,4 @@
-"""The timer loop: polls clocks whose next step is due, claims each with a lease, fires it, reschedules."""
+"""The timer loop: polls the clocks' schedule for due entries, claims each clock with a lease, fires it, reschedules."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class TimerLoop:
         self._batch = batch_size
         self.owner = owner or f"timers-{new_id()}"
         self._wake = asyncio.Event()
+        self._indexed = False
 
     def wake(self) -> None:
         """Ask for a pass now instead of at the next poll."""
@@ -35,6 +36,11 @@ class TimerLoop:
     async def run_once(self) -> list[str]:
         """Fire every clock due now (in batches); return the step keys this pass fired."""
         fired: list[str] = []
+        if not self._indexed:
+            added = await self._store.index_existing(self._clock.now())
+            if added is not None:
+                log.info("scheduled clocks stored before the schedule existed", extra={"x_entries": added})
+            self._indexed = True
         while True:
             due = await self._store.due(self._clock.now(), self._batch)
             progress = False
@@ -44,10 +50,11 @@ class TimerLoop:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("firing a clock failed; its lease runs out and it is retried",
+                    log.exception("firing a clock failed; it is retried at the next pass",
                                   extra={"ticket_id": ticket_id})
                     continue
-                progress = progress or bool(keys)
+                await self._store.handled(ticket_id)
+                progress = True
                 fired += keys
             if len(due) < self._batch or not progress:
                 return fired

@@ -2,6 +2,10 @@
 
 Documents are touched by the consumer (create), the delivery loop (claim, settle) and the relay (outbox
 pops), so every change after creation is a guarded update under the shared per-document locks.
+
+When each delivery may next be attempted is kept in the `deliveries` timing wheel (shared.schedule),
+written ahead of the document: creating a claimable delivery, leasing one and settling one that stays
+claimable add an entry first, so the delivery loop never queries this collection for due work.
 """
 
 from __future__ import annotations
@@ -10,16 +14,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from shared.documents import guarded_update
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
+from shared.schedule import Schedule, claim_lease
 from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER
 
 COLLECTION = "deliveries"
 INDEXES = [
     IndexSpec(COLLECTION, [("ticket_id", 1)]),
-    IndexSpec(COLLECTION, [("state", 1), ("next_attempt_at", 1)]),
     IndexSpec(COLLECTION, [("digest_id", 1)]),
     IndexSpec(COLLECTION, [("channel", 1), ("recipient", 1), ("state", 1)]),
 ]
@@ -33,6 +38,10 @@ class Deliveries(Protocol):
     async def get(self, delivery_id: str) -> dict[str, Any] | None: ...
 
     async def due(self, now: datetime, limit: int) -> list[str]: ...
+
+    async def handled(self, delivery_id: str) -> None: ...
+
+    async def index_existing(self, now: datetime) -> int | None: ...
 
     async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None: ...
 
@@ -54,40 +63,59 @@ class MongoDeliveries:
     def __init__(self, db: AsyncDatabase, locks: KeyedLocks) -> None:
         self.collection = db[COLLECTION]
         self._locks = locks
+        self.schedule = Schedule(db, COLLECTION)
 
     async def create(self, document: dict[str, Any]) -> bool:
         """Insert the document unless its id exists; return True if it was new."""
-        result = await self.collection.update_one({"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True)
-        return result.upserted_id is not None
+        if document["state"] in CLAIMABLE:
+            await self.schedule.add_many(_due_times(document), document["updated_at"])
+        try:
+            await self.collection.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def get(self, delivery_id: str) -> dict[str, Any] | None:
         """Return one delivery, or None."""
         return await self.collection.find_one({"_id": delivery_id})
 
     async def due(self, now: datetime, limit: int) -> list[str]:
-        """Return ids of claimable deliveries whose time has come and whose lease (if any) ran out."""
-        cursor = self.collection.find(
-            {"state": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}, "lease_until": {"$lte": now}},
-            {"_id": 1},
-        ).sort("next_attempt_at", 1).limit(limit)
-        return [document["_id"] for document in await cursor.to_list()]
+        """Return ids of deliveries that may be due, earliest first; call handled(id) once each is dealt with."""
+        return await self.schedule.due_keys(now, limit)
+
+    async def handled(self, delivery_id: str) -> None:
+        """Remove the schedule entries that brought this delivery up."""
+        await self.schedule.handled(delivery_id)
+
+    async def index_existing(self, now: datetime) -> int | None:
+        """Schedule claimable deliveries stored before the schedule existed (once); return the entries added."""
+
+        async def due_times():
+            async for document in self.collection.find({"state": {"$in": list(CLAIMABLE)}},
+                                                       {"next_attempt_at": 1, "lease_until": 1}):
+                for item in _due_times(document):
+                    yield item
+
+        return await self.schedule.backfill_once(due_times(), now)
 
     async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None:
         """Lease a due delivery to owner; return it, or None if it is not claimable right now."""
         condition = {"state": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}, "lease_until": {"$lte": now}}
-        try:
-            won = await guarded_update(self.collection, delivery_id, condition,
-                                       {"$set": {"lease_until": lease_until, "lease_owner": owner}}, locks=self._locks)
-        except LookupError:
-            return None
-        if not won:
+        if not await claim_lease(self.schedule, self.collection, delivery_id, condition, now, lease_until, owner,
+                                 self._locks):
             return None
         document = await self.get(delivery_id)
         return document if document is not None and document.get("lease_owner") == owner else None
 
     async def settle(self, delivery_id: str, owner: str, fields: dict[str, Any], *,
                      attempt: dict[str, Any] | None = None, outbox: list[dict[str, Any]] | None = None) -> bool:
-        """Set fields, append the attempt and outbox events, and release owner's lease; False if the lease was lost."""
+        """Set fields, append the attempt and outbox events, and release owner's lease; False if the lease was lost.
+
+        A delivery that stays claimable must be given its `next_attempt_at`, which is scheduled first.
+        """
+        if fields.get("state", CLAIMABLE[0]) in CLAIMABLE:
+            at = fields["next_attempt_at"]
+            await self.schedule.add(delivery_id, at, fields.get("updated_at", at))
         update: dict[str, Any] = {"$set": {**fields, "lease_until": NEVER, "lease_owner": None}}
         pushes: dict[str, Any] = {}
         if attempt is not None:
@@ -118,3 +146,9 @@ class MongoDeliveries:
     async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
         """Return a ticket's deliveries, oldest first."""
         return await self.collection.find({"ticket_id": ticket_id}).sort("created_at", 1).to_list()
+
+
+def _due_times(document: dict[str, Any]) -> list[tuple[str, datetime]]:
+    """Return the (id, time) entries a claimable delivery needs: its next attempt and the end of a live lease."""
+    times = [document.get("next_attempt_at"), document.get("lease_until")]
+    return [(document["_id"], at) for at in times if isinstance(at, datetime) and at > NEVER]

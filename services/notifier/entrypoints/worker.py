@@ -1,4 +1,4 @@
-"""The delivery loop: polls due deliveries (timers as data) and processes each with bounded concurrency."""
+"""The delivery loop: polls the deliveries' schedule and processes each due one with bounded concurrency."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class DeliveryLoop:
         self._concurrency = concurrency
         self._wake = asyncio.Event()
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._indexed = False
 
     def wake(self) -> None:
         """Ask for a pass now instead of at the next poll."""
@@ -31,6 +32,11 @@ class DeliveryLoop:
 
     async def run_once(self) -> int:
         """Start processing of due deliveries not already in flight; return how many were started."""
+        if not self._indexed:
+            added = await self._deliveries.index_existing(self._clock.now())
+            if added is not None:
+                log.info("scheduled deliveries stored before the schedule existed", extra={"x_entries": added})
+            self._indexed = True
         free = self._concurrency - len(self._inflight)
         if free <= 0:
             return 0
@@ -47,6 +53,7 @@ class DeliveryLoop:
     async def _process(self, delivery_id: str) -> None:
         try:
             await self._dispatcher.process(delivery_id)
+            await self._deliveries.handled(delivery_id)
         except asyncio.CancelledError:
             raise
         except Exception:
