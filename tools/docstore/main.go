@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -22,16 +23,17 @@ func main() {
 	dataDir := flag.String("data", "var/docstore", "directory holding the SQLite databases")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
 	sqliteParams := flag.String("sqlite-params", "", "extra query parameters for the SQLite URI (FerretDB's defaults when empty)")
+	indexEvery := flag.Duration("id-index-every", time.Second, "how often new collections get their _id lookup index (see idindex.go)")
 	flag.Parse()
 
-	if err := run(*listen, *dataDir, *logLevel, *sqliteParams); err != nil {
+	if err := run(*listen, *dataDir, *logLevel, *sqliteParams, *indexEvery); err != nil {
 		fmt.Fprintln(os.Stderr, "docstore:", err)
 		os.Exit(1)
 	}
 }
 
 // run serves until a termination signal arrives and returns the first start-up error.
-func run(listen, dataDir, logLevel, sqliteParams string) error {
+func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duration) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
@@ -62,6 +64,7 @@ func run(listen, dataDir, logLevel, sqliteParams string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	go keepIDIndexes(ctx, abs, indexEvery, logger)
 	logger.Warn("docstore listening", slog.String("listen", listen), slog.String("data", abs))
 	if err := db.Run(ctx); err != nil {
 		return err
