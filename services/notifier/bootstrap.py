@@ -78,7 +78,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
             deliveries=store, slots=MongoRateSlots(rt.db, KeyedLocks()), senders=senders, router=router,
             renderer=renderer, policy=retry_policy(settings), clock=clock, metrics=metrics,
             lease=timedelta(seconds=settings.delivery_lease_seconds), rng=random.Random(),
-            on_outbox=rt.relay.wake if rt.relay else (lambda: None),
+            on_outbox=partial(rt.relay.hint, deliveries.COLLECTION) if rt.relay else (lambda delivery_id: None),
         )
         loop = DeliveryLoop(dispatcher, store, clock, poll_seconds=settings.delivery_poll_seconds,
                             concurrency=settings.delivery_concurrency)

@@ -42,7 +42,8 @@ class Dispatcher:
     metrics: NotifierMetrics
     lease: timedelta
     rng: random.Random
-    on_outbox: Callable[[], None] = lambda: None
+    on_outbox: Callable[[str], None] = lambda delivery_id: None
+    """Called with a delivery's id once its final events are in its outbox (the relay publishes them)."""
     owner_prefix: str = ""
 
     async def process(self, delivery_id: str) -> None:
@@ -133,7 +134,7 @@ class Dispatcher:
             return
         if decision.final:
             self.metrics.notifications.labels(channel, decision.state).inc()
-            self.on_outbox()
+            self.on_outbox(document["_id"])
         if result.outcome is Outcome.DELIVERED:
             self.metrics.latency.labels(channel).observe(max(0.0, (now - document["created_at"]).total_seconds()))
         log.info("delivery attempt", extra={"x_delivery_id": document["_id"], "x_channel": channel,

@@ -42,3 +42,21 @@ async def test_api_keys_are_stored_hashed_and_authenticate(db):
     assert key not in str(stored)
     assert await keys.authenticate(key) == principal
     assert await keys.authenticate(key + "x") is None
+
+
+async def test_a_lookup_by_id_uses_an_index_not_a_scan(db):
+    """On the docstore the _id filter only uses an index the docstore adds (tools/docstore/idindex.go)."""
+    collection = db["lookups"]
+    await collection.insert_many([{"_id": f"doc-{n}", "n": n} for n in range(50)])
+    plan = ""
+    for _ in range(100):  # the docstore indexes new collections within about a second
+        # a real query first: SQLite connections notice a new index only when they next read the
+        # table, and EXPLAIN alone does not read it
+        await collection.find_one({"_id": "missing"})
+        explained = await db.command({"explain": {"find": "lookups", "filter": {"_id": "missing"}}})
+        plan = str(explained.get("queryPlanner"))
+        if "USING INDEX" in plan or "IDHACK" in plan or "IXSCAN" in plan:
+            break
+        await asyncio.sleep(0.1)
+    assert "COLLSCAN" not in plan and "detail=SCAN" not in plan, plan
+    assert "USING INDEX" in plan or "IDHACK" in plan or "IXSCAN" in plan, plan

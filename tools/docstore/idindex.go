@@ -22,29 +22,32 @@ const idLookupSuffix = "_id_lookup"
 // dropping the collection drops the table and the index with it.
 
 // ensureIDIndexes adds the `_id` lookup index to every collection table that lacks it in every
-// database file of dir; it returns how many indexes it created.
+// database file of dir; it returns how many indexes it created and the first error. A file that
+// fails (typically busy) does not hold up the others; it is tried again at the next sweep.
 func ensureIDIndexes(ctx context.Context, dir string) (int, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.sqlite"))
 	if err != nil {
 		return 0, err
 	}
 	created := 0
+	var first error
 	for _, file := range files {
 		n, err := ensureIDIndexesIn(ctx, file)
 		created += n
-		if err != nil {
-			return created, fmt.Errorf("%s: %w", file, err)
+		if err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", file, err)
 		}
 	}
-	return created, nil
+	return created, first
 }
 
 // ensureIDIndexesIn adds the lookup index to the tables of one database file that lack it.
 //
 // The file is opened read-write but never created (mode=rw): a database dropped meanwhile
-// is simply gone. FerretDB's own connections wait for the short write lock (busy_timeout).
+// is simply gone. FerretDB's own connections wait for the short write lock (their busy_timeout);
+// this one waits at most a quarter second, so a busy database is left for the next sweep.
 func ensureIDIndexesIn(ctx context.Context, file string) (int, error) {
-	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(250)")
 	if err != nil {
 		return 0, err
 	}
@@ -81,7 +84,7 @@ func keepIDIndexes(ctx context.Context, dir string, every time.Duration, logger 
 	for {
 		n, err := ensureIDIndexes(ctx, dir)
 		if err != nil && ctx.Err() == nil {
-			logger.Warn("adding _id lookup indexes failed; retrying", slog.String("error", err.Error()))
+			logger.Info("adding _id lookup indexes failed; retrying", slog.String("error", err.Error()))
 		}
 		if n > 0 {
 			logger.Info("added _id lookup indexes", slog.Int("indexes", n))

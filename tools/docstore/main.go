@@ -50,6 +50,11 @@ func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duratio
 	if err := setAsideEmptyDatabases(abs, logger); err != nil {
 		return fmt.Errorf("check data directory %q: %w", abs, err)
 	}
+	if removed, err := removeOrphanJournals(abs); err != nil {
+		return fmt.Errorf("clean data directory %q: %w", abs, err)
+	} else if len(removed) > 0 {
+		logger.Warn("removed journals of dropped databases", slog.Int("files", len(removed)))
+	}
 
 	db, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: listen},

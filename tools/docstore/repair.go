@@ -54,3 +54,29 @@ func countTables(file string) (int, error) {
 	err = db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&n)
 	return n, err
 }
+
+// removeOrphanJournals deletes -wal and -shm files whose database file is gone.
+//
+// Dropping a database removes its SQLite file while connections may still hold the journal
+// open, so the journals can outlive it; without the database they hold nothing recoverable.
+// It returns the files removed.
+func removeOrphanJournals(dir string) ([]string, error) {
+	var removed []string
+	for _, suffix := range []string{"-wal", "-shm"} {
+		journals, err := filepath.Glob(filepath.Join(dir, "*.sqlite"+suffix))
+		if err != nil {
+			return removed, err
+		}
+		for _, journal := range journals {
+			database := journal[:len(journal)-len(suffix)]
+			if _, err := os.Stat(database); !os.IsNotExist(err) {
+				continue
+			}
+			if err := os.Remove(journal); err != nil {
+				return removed, err
+			}
+			removed = append(removed, journal)
+		}
+	}
+	return removed, nil
+}

@@ -102,3 +102,23 @@ func TestSweepNeverCreatesDatabaseFiles(t *testing.T) {
 		t.Errorf("the sweep left files behind: %v", files)
 	}
 }
+
+func TestJournalsOfDroppedDatabasesAreRemovedAndOthersKept(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"dropped.sqlite-wal", "dropped.sqlite-shm", "live.sqlite", "live.sqlite-wal", "live.sqlite-shm"} {
+		write(name)
+	}
+	removed, err := removeOrphanJournals(dir)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("removed %v, err %v", removed, err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(left) != 3 {
+		t.Errorf("expected the live database and its journals to stay, have %v", left)
+	}
+}
