@@ -80,27 +80,31 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def closed_loop(client: httpx.AsyncClient, path: str, body: dict, total: int, concurrency: int) -> dict:
-    """Send total requests with `concurrency` in flight; return throughput and status counts."""
+    """Send total requests with `concurrency` in flight; return throughput, status counts and created ids."""
     statuses: dict[int, int] = {}
     counter = iter(range(total))
+    ids: list[str] = []
 
     async def worker() -> None:
         for _ in counter:
             response = await client.post(path, json=body)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if response.status_code == 201 and "id" in (created := response.json()):
+                ids.append(created["id"])
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     ok = sum(n for code, n in statuses.items() if code < 300)
     return {"requests": total, "accepted": ok, "seconds": round(elapsed, 3), "per_second": round(ok / elapsed, 1),
-            "statuses": statuses}
+            "statuses": statuses, "ids": ids}
 
 
 async def open_loop(client: httpx.AsyncClient, path: str, body: dict, rate: float, seconds: float) -> dict:
     """Offer `rate` requests per second for `seconds` regardless of responses; return latency percentiles."""
     latencies: list[float] = []
     failures = 0
+    ids: list[str] = []
     interval = 1.0 / rate
     start = time.perf_counter()
     tasks = []
@@ -110,6 +114,8 @@ async def open_loop(client: httpx.AsyncClient, path: str, body: dict, rate: floa
         response = await client.post(path, json=body)
         if response.status_code >= 300:
             failures += 1
+        elif response.status_code == 201 and "id" in (created := response.json()):
+            ids.append(created["id"])
         latencies.append(time.perf_counter() - scheduled)  # from when it should have been sent
 
     n = 0
@@ -123,7 +129,40 @@ async def open_loop(client: httpx.AsyncClient, path: str, body: dict, rate: floa
     return {"offered_per_second": rate, "sent": n, "failures": failures,
             "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
             "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-            "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None}
+            "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None, "ids": ids}
+
+
+async def settle(pid: int | None, idle_fraction: float = 0.2, timeout: float = 120) -> float:
+    """Wait until the process uses less than idle_fraction of a core over a second; return seconds waited.
+
+    Without a pid (a database this harness did not start) it waits ten seconds.
+    """
+    started = time.perf_counter()
+    if pid is None:
+        await asyncio.sleep(10)
+        return 10.0
+    while time.perf_counter() - started < timeout:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(1)
+        if cpu_seconds(pid) - before < idle_fraction:
+            break
+    return round(time.perf_counter() - started, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def docstore_pid() -> int | None:
+    """Return the pid of the docstore `make up` started, if it runs."""
+    try:
+        pid = int(Path("var/run/docstore.pid").read_text())
+        Path(f"/proc/{pid}/stat").stat()
+        return pid
+    except (OSError, ValueError):
+        return None
 
 
 def rss_mb(pid: int) -> float:

@@ -296,14 +296,14 @@ class FakeFingerprintGroups:
         from services.triage.domain.duplicates import joins
 
         document = self.documents.get(fingerprint)
-        if document is None or (
-            member.ticket_id not in document["member_ids"] and not joins(view(document), member.reported_at, window)
-        ):
+        members = document.setdefault("all_member_ids", list(document["recent_ids"])) if document else []
+        if document is None or (member.ticket_id not in members and not joins(view(document), member.reported_at, window)):
             self.documents[fingerprint] = new_group(fingerprint, member)
+            self.documents[fingerprint]["all_member_ids"] = [member.ticket_id]
             return Registration(view(self.documents[fingerprint]), is_primary=True, newly_joined=False)
-        if member.ticket_id in document["member_ids"]:
+        if member.ticket_id in members:
             return Registration(view(document), document["primary_ticket_id"] == member.ticket_id, False)
         document["reports"] += 1
         document["users_affected"] += member.users
-        document["member_ids"].append(member.ticket_id)
+        members.append(member.ticket_id)
         return Registration(view(document), is_primary=False, newly_joined=True)

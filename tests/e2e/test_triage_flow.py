@@ -128,7 +128,8 @@ async def test_duplicates_are_grouped_and_growth_raises_the_primary(system, amqp
         db = client[system.mongodb_db]
         group = db.triage_fingerprints.find_one({"primary_ticket_id": primary["id"]})
         assert group["reports"] == 2 and group["users_affected"] == 35
-        assert sorted(group["member_ids"]) == sorted([primary["id"], duplicate["id"]])
+        members = db.triage_fingerprint_members.find({"primary_ticket_id": primary["id"]})
+        assert sorted(m["ticket_id"] for m in members) == sorted([primary["id"], duplicate["id"]])
         record = db.triage_tickets.find_one({"_id": primary["id"]})
         assert record["severity"] == "high"
         assert record["deadlines"]["resolution_due_at"] == when(raised["resolution_due_at"])

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.triage.adapters.decisions import MongoDecisions
+from services.triage.adapters import fingerprints
 from services.triage.adapters.fingerprints import Member, MongoFingerprintGroups
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,9 @@ async def test_concurrent_reports_of_one_fingerprint_are_each_counted_once(db):
     document = await db.triage_fingerprints.find_one({"_id": "fp"})
     assert document["reports"] == 12
     assert document["users_affected"] == sum(range(1, 13))
-    assert sorted(document["member_ids"]) == sorted(f"t{i}" for i in range(12))
+    members = await db.triage_fingerprint_members.find({}).to_list()
+    assert sorted(m["ticket_id"] for m in members) == sorted(f"t{i}" for i in range(12))
+    assert {m["primary_ticket_id"] for m in members} == {document["primary_ticket_id"]}
     again = await groups.register("fp", member(3, users=4), WINDOW)
     assert not again.newly_joined and again.group.reports == 12
 
@@ -39,7 +42,9 @@ async def test_a_report_after_the_window_opens_a_new_group(db):
     later = await groups.register("fp", member(3, at=START + timedelta(days=2)), WINDOW)
     assert later.is_primary and later.group.primary_ticket_id == "t3" and later.group.reports == 1
     document = await db.triage_fingerprints.find_one({"_id": "fp"})
-    assert document["member_ids"] == ["t3"] and document["users_affected"] == 1
+    assert document["recent_ids"] == ["t3"] and document["users_affected"] == 1 and document["reports"] == 1
+    members = await db.triage_fingerprint_members.find({"primary_ticket_id": "t3"}).to_list()
+    assert [m["ticket_id"] for m in members] == ["t3"]
 
 
 async def test_severity_changes_are_guarded_by_the_expected_severity(db):
@@ -51,3 +56,33 @@ async def test_severity_changes_are_guarded_by_the_expected_severity(db):
     assert await records.change_severity("t1", "medium", {"severity": "critical"}, {"to": "critical"}) is False
     stored = await records.get("t1")
     assert stored["severity"] == "high" and stored["changes"] == [{"to": "high"}]
+
+
+async def test_a_group_document_stays_small_however_many_join(db):
+    groups = MongoFingerprintGroups(db)
+    with_ring = fingerprints.RECENT
+    fingerprints.RECENT = 5
+    try:
+        for i in range(20):
+            await groups.register("storm", member(i), WINDOW)
+    finally:
+        fingerprints.RECENT = with_ring
+    document = await db.triage_fingerprints.find_one({"_id": "storm"})
+    assert document["reports"] == 20 and document["recent_ids"] == [f"t{i}" for i in range(15, 20)]
+    assert await db.triage_fingerprint_members.count_documents({}) == 20
+    again = await groups.register("storm", member(2), WINDOW)  # long out of the ring: its document counts
+    assert not again.newly_joined and again.group.reports == 20
+
+
+async def test_a_group_stored_with_member_arrays_is_joined_once_and_slimmed(db):
+    await db.triage_fingerprints.insert_one({
+        "_id": "old", "primary_ticket_id": "t0", "primary_number": "INC-000000", "opened_at": START,
+        "last_report_at": START, "reports": 2, "users_affected": 2, "member_ids": ["t0", "t1"],
+        "members": [{"ticket_id": "t0"}, {"ticket_id": "t1"}], "rev": 3})
+    groups = MongoFingerprintGroups(db)
+    assert not (await groups.register("old", member(1), WINDOW)).newly_joined
+    joined = await groups.register("old", member(2), WINDOW)
+    assert joined.newly_joined and joined.group.reports == 3
+    document = await db.triage_fingerprints.find_one({"_id": "old"})
+    assert "members" not in document and "member_ids" not in document
+    assert document["recent_ids"] == ["t0", "t1", "t2"]

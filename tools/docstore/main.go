@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // only served with -pprof
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,8 +25,12 @@ func main() {
 	dataDir := flag.String("data", "var/docstore", "directory holding the SQLite databases")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
 	sqliteParams := flag.String("sqlite-params", "", "extra query parameters for the SQLite URI (FerretDB's defaults when empty)")
+	pprofAddr := flag.String("pprof", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	indexEvery := flag.Duration("id-index-every", time.Second, "how often new collections get their _id lookup index (see idindex.go)")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go servePprof(*pprofAddr)
+	}
 
 	if err := run(*listen, *dataDir, *logLevel, *sqliteParams, *indexEvery); err != nil {
 		fmt.Fprintln(os.Stderr, "docstore:", err)
@@ -84,4 +90,12 @@ func sqliteURL(dir, params string) string {
 		return "file:" + dir + "/"
 	}
 	return "file:" + dir + "/?" + params
+}
+
+// servePprof serves net/http/pprof for profiling the docstore under load (see README, Benchmarks).
+func servePprof(addr string) {
+	server := &http.Server{Addr: addr, ReadHeaderTimeout: 5 * time.Second}
+	if err := server.ListenAndServe(); err != nil {
+		fmt.Fprintln(os.Stderr, "docstore: pprof:", err)
+	}
 }

@@ -1,4 +1,13 @@
-"""The `triage_fingerprints` collection: one open duplicate group per report fingerprint."""
+"""Duplicate groups: `triage_fingerprints` holds one open group per report fingerprint, with its
+counters and the ids of its latest members; `triage_fingerprint_members` holds one document per member.
+
+A group document stays small however many reports join (an incident storm is when triage must be
+fast): joining is one guarded write of the counters and the recent-members ring, and the member's
+own document is written after it. A report counts once: it is in the group if it is in the ring
+or has a member document, and a crash between the two writes leaves it in the ring, where the
+retry finds it (the ring holds the last RECENT members, far more than can join between a crash
+and the redelivery of the messages that were in flight).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +24,10 @@ from shared.persistence import IndexSpec
 from services.triage.domain.duplicates import GroupView, joins
 
 COLLECTION = "triage_fingerprints"
-INDEXES = [IndexSpec(COLLECTION, [("primary_ticket_id", 1)])]
+MEMBERS = "triage_fingerprint_members"
+INDEXES = [IndexSpec(COLLECTION, [("primary_ticket_id", 1)]), IndexSpec(MEMBERS, [("primary_ticket_id", 1)])]
 ATTEMPTS = 10
+RECENT = 500
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,7 @@ def new_group(fingerprint: str, member: Member) -> dict[str, Any]:
         "last_report_at": member.reported_at,
         "reports": 1,
         "users_affected": member.users,
-        "member_ids": [member.ticket_id],
-        "members": [_member_document(member)],
+        "recent_ids": [member.ticket_id],
         "rev": 0,
     }
 
@@ -72,8 +82,11 @@ def view(document: dict[str, Any]) -> GroupView:
     )
 
 
-def _member_document(member: Member) -> dict[str, Any]:
-    return {"ticket_id": member.ticket_id, "number": member.number, "reported_at": member.reported_at, "users": member.users}
+def member_document(fingerprint: str, primary_ticket_id: str, member: Member) -> dict[str, Any]:
+    """Return the record of one member of the group a primary opened (its id is unique per group)."""
+    return {"_id": f"{primary_ticket_id}|{member.ticket_id}", "fingerprint": fingerprint,
+            "primary_ticket_id": primary_ticket_id, "ticket_id": member.ticket_id, "number": member.number,
+            "reported_at": member.reported_at, "users": member.users}
 
 
 class MongoFingerprintGroups:
@@ -81,6 +94,7 @@ class MongoFingerprintGroups:
 
     def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None) -> None:
         self.collection = db[COLLECTION]
+        self.members = db[MEMBERS]
         self.locks = locks if locks is not None else KeyedLocks()
 
     async def register(self, fingerprint: str, member: Member, window: timedelta) -> Registration:
@@ -93,31 +107,48 @@ class MongoFingerprintGroups:
                         await self.collection.insert_one(new_group(fingerprint, member))
                     except DuplicateKeyError:
                         continue
+                    await self._record(fingerprint, member.ticket_id, member)
                     return Registration(view(new_group(fingerprint, member)), is_primary=True, newly_joined=False)
-                if member.ticket_id in document["member_ids"]:
-                    primary = document["primary_ticket_id"] == member.ticket_id
-                    return Registration(view(document), is_primary=primary, newly_joined=False)
                 group = view(document)
+                if member.ticket_id == group.primary_ticket_id:
+                    await self._record(fingerprint, group.primary_ticket_id, member)
+                    return Registration(group, is_primary=True, newly_joined=False)
+                recent_ids = document.get("recent_ids", document.get("member_ids", []))  # member_ids: before members had documents
+                if member.ticket_id in recent_ids:
+                    await self._record(fingerprint, group.primary_ticket_id, member)
+                    return Registration(group, is_primary=False, newly_joined=False)
+                if await self.members.find_one({"_id": f"{group.primary_ticket_id}|{member.ticket_id}"}) is not None:
+                    return Registration(group, is_primary=False, newly_joined=False)
                 if not joins(group, member.reported_at, window):
                     fresh = new_group(fingerprint, member)
                     fresh.pop("_id"), fresh.pop("rev")
-                    if await self._guarded(fingerprint, {"primary_ticket_id": group.primary_ticket_id}, {"$set": fresh}):
+                    if await self._guarded(fingerprint, {"rev": document.get("rev", 0)}, {"$set": fresh, **_legacy(document)}):
+                        await self._record(fingerprint, member.ticket_id, member)
                         return Registration(view({"_id": fingerprint, **fresh}), is_primary=True, newly_joined=False)
                     continue
+                recent = [*recent_ids, member.ticket_id][-RECENT:]
                 joined = await self._guarded(
                     fingerprint,
-                    {"member_ids": {"$ne": member.ticket_id}},
+                    {"rev": document.get("rev", 0)},
                     {
                         "$inc": {"reports": 1, "users_affected": member.users},
-                        "$push": {"member_ids": member.ticket_id, "members": _member_document(member)},
-                        "$set": {"last_report_at": member.reported_at},
+                        "$set": {"last_report_at": member.reported_at, "recent_ids": recent},
+                        **_legacy(document),
                     },
                 )
                 if joined:
-                    after = await self.collection.find_one({"_id": fingerprint})
+                    await self._record(fingerprint, group.primary_ticket_id, member)
+                    after = await self.collection.find_one({"_id": fingerprint}, {"recent_ids": 0})
                     assert after is not None
                     return Registration(view(after), is_primary=False, newly_joined=True)
         raise LostRace(f"duplicate group {fingerprint} kept changing while {member.number} joined it")
+
+    async def _record(self, fingerprint: str, primary_ticket_id: str, member: Member) -> None:
+        """Store the member's document (once; it may exist already after a retry)."""
+        try:
+            await self.members.insert_one(member_document(fingerprint, primary_ticket_id, member))
+        except DuplicateKeyError:
+            pass
 
     async def _guarded(self, fingerprint: str, condition: dict[str, Any], update: dict[str, Any]) -> bool:
         """Apply a guarded update; False if the condition no longer holds or the group vanished."""
@@ -125,3 +156,9 @@ class MongoFingerprintGroups:
             return await guarded_update(self.collection, fingerprint, condition, update, locks=self.locks)
         except LookupError:
             return False
+
+
+def _legacy(document: dict[str, Any]) -> dict[str, Any]:
+    """Return an $unset of the unbounded member arrays groups held before members had documents."""
+    fields = {name: "" for name in ("member_ids", "members") if name in document}
+    return {"$unset": fields} if fields else {}
