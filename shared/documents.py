@@ -15,6 +15,7 @@ Two modes, chosen per lock set (KeyedLocks.exclusive_writer):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -39,17 +40,18 @@ async def guarded_update(
     collection: AsyncCollection,
     document_id: Any,
     condition: dict[str, Any],
-    update: dict[str, Any],
+    update: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
     *,
     locks: KeyedLocks | None = None,
 ) -> bool:
     """Apply update if condition holds; return False if it does not, True once written.
 
+    update may be a function of the current document, called for each attempt, for changes that
+    depend on it (such as keeping an array to its last N items: the docstore ignores `$slice`).
     Raises LookupError if the document does not exist and LostRace if it never settles.
     """
     if locks is None:
         locks = KeyedLocks()
-    update = {**update, "$inc": {**update.get("$inc", {}), REVISION: 1}}
     async with locks.hold(document_id):
         for _ in range(MAX_ATTEMPTS):
             current = await collection.find_one({"_id": document_id})
@@ -57,11 +59,13 @@ async def guarded_update(
                 raise LookupError(f"{collection.name} {document_id} does not exist")
             if not matches(current, condition):
                 return False
+            change = update(current) if callable(update) else update
+            change = {**change, "$inc": {**change.get("$inc", {}), REVISION: 1}}
             target = {"_id": document_id}
             if not locks.exclusive_writer:
                 target[REVISION] = current.get(REVISION)
             # findAndModify, not update: on the docstore it finds the document through the _id index,
             # where a plain update scans the collection
-            if await collection.find_one_and_update(target, update) is not None:
+            if await collection.find_one_and_update(target, change) is not None:
                 return True
     raise LostRace(f"{collection.name} {document_id} changed {MAX_ATTEMPTS} times during one update")

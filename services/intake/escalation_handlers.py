@@ -22,7 +22,7 @@ from shared.contracts.escalation_events import (
 from shared.contracts.lifecycle_events import Actor, TicketResolved
 from shared.documents import guarded_update
 from shared.messaging.consumer import PermanentError
-from services.intake.adapters.tickets import MongoTickets
+from services.intake.adapters.tickets import MongoTickets, remember_event
 from services.intake.domain.actions import Change, move
 from services.intake.domain.lifecycle import IllegalTransition, Mover, Status
 from services.intake.domain.tickets import system_actor, timeline_entry
@@ -186,9 +186,11 @@ async def _perform_once(tickets: MongoTickets, envelope: Envelope, build, clock:
         change = build(ticket, now)
         events = [make_envelope(e, producer=PRODUCER, occurred_at=now, ticket_id=ticket["_id"],
                                 correlation_id=envelope.correlation_id).to_document() for e in change.events]
-        update = {"$set": {**change.fields, "updated_at": now},
-                  "$push": {"timeline": {"$each": change.entries}, "outbox": {"$each": events},
-                            "applied_events": envelope.event_id}}
+        def update(current: dict, change=change, events=events, now=now) -> dict:
+            return {"$set": {**change.fields, "updated_at": now,
+                             "applied_events": remember_event(current, envelope.event_id)},
+                    "$push": {"timeline": {"$each": change.entries}, "outbox": {"$each": events}}}
+
         condition = {**change.condition, "applied_events": {"$ne": envelope.event_id}}
         if await guarded_update(tickets.collection, ticket["_id"], condition, update, locks=tickets.locks):
             return

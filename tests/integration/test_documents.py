@@ -32,3 +32,15 @@ async def test_guarded_update_reports_an_unmet_condition_and_a_missing_document(
     assert await guarded_update(db.docs, "t1", {"applied": {"$ne": "x"}}, {"$push": {"applied": "x"}}) is False
     with pytest.raises(LookupError):
         await guarded_update(db.docs, "nope", {}, {"$set": {"a": 1}})
+
+
+async def test_an_update_computed_from_the_current_document_loses_no_concurrent_write(db):
+    await db.things.insert_one({"_id": "t", "recent": [], "rev": 0})
+    locks = KeyedLocks()
+
+    def keep_three(n: int):
+        return lambda current: {"$set": {"recent": [*current["recent"], n][-3:]}}
+
+    await asyncio.gather(*(guarded_update(db.things, "t", {}, keep_three(n), locks=locks) for n in range(10)))
+    document = await db.things.find_one({"_id": "t"})
+    assert len(document["recent"]) == 3 and document["rev"] == 10

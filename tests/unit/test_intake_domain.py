@@ -35,3 +35,20 @@ def test_severity_accepts_names_and_spec_levels(given, expected):
 def test_bad_or_foreign_fields_are_rejected(extra):
     with pytest.raises(ValidationError):
         TicketCreate.model_validate({"title": "Slow page", "type": "performance", "description": "x", **extra})
+
+
+def test_a_storm_of_duplicates_adds_only_milestones_to_the_primary_timeline():
+    from services.intake.domain.tickets import worth_a_timeline_entry
+
+    noted = [n for n in range(2, 1001) if worth_a_timeline_entry(n)]
+    assert noted[:9] == list(range(2, 11))
+    assert noted[9:] == [20, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
+
+
+def test_a_ticket_remembers_only_its_latest_applied_events():
+    from services.intake.adapters.tickets import APPLIED_EVENTS_KEPT, remember_event
+
+    ticket = {"applied_events": [f"e{i}" for i in range(APPLIED_EVENTS_KEPT)]}
+    remembered = remember_event(ticket, "new")
+    assert len(remembered) == APPLIED_EVENTS_KEPT and remembered[-1] == "new" and "e0" not in remembered
+    assert remember_event({}, "first") == ["first"]

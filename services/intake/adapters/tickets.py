@@ -29,6 +29,14 @@ INDEXES = [
 ]
 
 
+APPLIED_EVENTS_KEPT = 500
+"""Event ids a ticket remembers as applied: redeliveries come soon after the first delivery."""
+
+
+def remember_event(ticket: dict[str, Any], event_id: str) -> list[str]:
+    """Return the ticket's applied event ids with event_id added, keeping the latest APPLIED_EVENTS_KEPT."""
+    return [*ticket.get("applied_events", []), event_id][-APPLIED_EVENTS_KEPT:]
+
 class MongoTickets:
     """Ticket persistence; every update is a guarded single-document write."""
 
@@ -103,15 +111,18 @@ class MongoTickets:
         cursor = self.collection.find(query, HIDDEN).sort("_id", -1).limit(limit)
         return await cursor.to_list()
 
-    async def apply_once(self, ticket_id: str, event_id: str, fields: dict[str, Any], entry: dict[str, Any]) -> bool:
-        """Apply an event's changes unless already applied; return True if this call applied them.
+    async def apply_once(self, ticket_id: str, event_id: str, fields: dict[str, Any],
+                         entry: dict[str, Any] | None) -> bool:
+        """Apply an event's changes (and timeline entry, if any) unless already applied; True if this call did.
 
         Raises LookupError if the ticket does not exist.
         """
-        return await guarded_update(
-            self.collection,
-            ticket_id,
-            {"applied_events": {"$ne": event_id}},
-            {"$set": fields, "$push": {"timeline": entry, "applied_events": event_id}},
-            locks=self.locks,
-        )
+
+        def update(current: dict[str, Any]) -> dict[str, Any]:
+            change: dict[str, Any] = {"$set": {**fields, "applied_events": remember_event(current, event_id)}}
+            if entry is not None:
+                change["$push"] = {"timeline": entry}
+            return change
+
+        return await guarded_update(self.collection, ticket_id, {"applied_events": {"$ne": event_id}}, update,
+                                    locks=self.locks)

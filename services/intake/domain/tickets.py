@@ -110,15 +110,28 @@ def reclassification_changes(event: TicketReclassified, now: datetime) -> tuple[
     return fields, entry
 
 
-def duplicate_changes(event: TicketDuplicateDetected, now: datetime) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """Return, per ticket id, the fields and timeline entry that link a duplicate to its primary."""
+def worth_a_timeline_entry(reports: int) -> bool:
+    """Return True if a group reaching this many reports is noted on its primary's timeline.
+
+    The first ten are, then round numbers (20, 30, … 100, 200, …): a storm of reports updates the
+    primary's counts every time but adds only a handful of entries to its timeline.
+    """
+    digits = str(reports).rstrip("0")
+    return reports <= 10 or len(digits) == 1
+
+
+def duplicate_changes(
+    event: TicketDuplicateDetected, now: datetime
+) -> dict[str, tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Return, per ticket id, the fields and timeline entry (if any) that link a duplicate to its primary."""
     actor = system_actor("triage")
     return {
         event.primary_ticket_id: (
             {"group": {"reports": event.reports, "users_affected": event.users_affected}, "updated_at": now},
             timeline_entry(now, actor, "duplicate_grouped",
                            f"{event.duplicate_number} reports the same problem; {event.reports} reports, "
-                           f"{event.users_affected} users affected", duplicate=event.duplicate_number),
+                           f"{event.users_affected} users affected", duplicate=event.duplicate_number)
+            if worth_a_timeline_entry(event.reports) else None,
         ),
         event.duplicate_ticket_id: (
             {"duplicate_of": {"ticket_id": event.primary_ticket_id, "number": event.primary_number}, "updated_at": now},
