@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -79,6 +80,11 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
+def distinct(body: dict, n: int) -> dict:
+    """Return the body with a numbered title, so reports are distinct problems, not one storm of duplicates."""
+    return {**body, "title": f"{body['title']} #{n} {new_id()[-6:]}"} if "title" in body else body
+
+
 async def closed_loop(client: httpx.AsyncClient, path: str, body: dict, total: int, concurrency: int) -> dict:
     """Send total requests with `concurrency` in flight; return throughput, status counts and created ids."""
     statuses: dict[int, int] = {}
@@ -86,8 +92,8 @@ async def closed_loop(client: httpx.AsyncClient, path: str, body: dict, total: i
     ids: list[str] = []
 
     async def worker() -> None:
-        for _ in counter:
-            response = await client.post(path, json=body)
+        for n in counter:
+            response = await client.post(path, json=distinct(body, n))
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             if response.status_code == 201 and "id" in (created := response.json()):
                 ids.append(created["id"])
@@ -105,13 +111,14 @@ async def open_loop(client: httpx.AsyncClient, path: str, body: dict, rate: floa
     latencies: list[float] = []
     failures = 0
     ids: list[str] = []
+    numbers = itertools.count()
     interval = 1.0 / rate
     start = time.perf_counter()
     tasks = []
 
     async def one(scheduled: float) -> None:
         nonlocal failures
-        response = await client.post(path, json=body)
+        response = await client.post(path, json=distinct(body, next(numbers)))
         if response.status_code >= 300:
             failures += 1
         elif response.status_code == 201 and "id" in (created := response.json()):

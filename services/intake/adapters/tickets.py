@@ -29,7 +29,7 @@ INDEXES = [
 ]
 
 
-APPLIED_EVENTS_KEPT = 500
+APPLIED_EVENTS_KEPT = 200
 """Event ids a ticket remembers as applied: redeliveries come soon after the first delivery."""
 
 

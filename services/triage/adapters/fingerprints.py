@@ -27,7 +27,7 @@ COLLECTION = "triage_fingerprints"
 MEMBERS = "triage_fingerprint_members"
 INDEXES = [IndexSpec(COLLECTION, [("primary_ticket_id", 1)]), IndexSpec(MEMBERS, [("primary_ticket_id", 1)])]
 ATTEMPTS = 10
-RECENT = 500
+RECENT = 200
 
 
 @dataclass(frozen=True)
