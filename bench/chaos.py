@@ -48,10 +48,23 @@ async def steady_load(system, key: str, tickets: int, rate: float, accepted: lis
 
 
 async def inject_faults(system, amqp_url: str, log: list[tuple[str, str]], stop: asyncio.Event) -> list[bytes]:
-    """Kill -9 and restart each service, restart the broker and the docstore, send poison; return the poison."""
+    """Kill -9 and restart each service, restart the broker and the docstore, send poison; return the poison.
+
+    The round of faults repeats for as long as the load runs (once in the short form).
+    """
     poison: list[bytes] = []
     steps = [*(("kill -9 " + name, name) for name in ("triage", "escalation", "notifier", "intake")),
              ("restart RabbitMQ", None), ("poison messages", None), ("restart docstore", None)]
+    rounds = 0
+    while rounds == 0 or not stop.is_set():
+        rounds += 1
+        await _fault_round(system, amqp_url, log, stop, steps, poison)
+    return poison
+
+
+async def _fault_round(system, amqp_url: str, log: list[tuple[str, str]], stop: asyncio.Event,
+                       steps: list[tuple[str, str | None]], poison: list[bytes]) -> None:
+    """Inject each fault once, in order, logging how long recovery took."""
     for what, service in steps:
         await asyncio.sleep(2)
         started = time.perf_counter()
@@ -66,10 +79,10 @@ async def inject_faults(system, amqp_url: str, log: list[tuple[str, str]], stop:
         elif what == "restart docstore":
             outcome = await asyncio.to_thread(restart_docstore)
         else:
-            poison = await send_poison(amqp_url)
-            outcome = f"{len(poison)} sent"
+            sent = await send_poison(amqp_url)
+            poison += sent
+            outcome = f"{len(sent)} sent"
         log.append((what, f"{outcome} in {time.perf_counter() - started:.1f}s{under_load}"))
-    return poison
 
 
 def _management_get(path: str, body: dict | None = None) -> Any:
@@ -94,6 +107,19 @@ def dead_letters(amqp_url: str) -> list[dict]:
     return found
 
 
+def read_mail(mail_dir: Path) -> tuple[Counter, set[str]]:
+    """Return how often each delivery was received and the ticket numbers acknowledged."""
+    ids: Counter = Counter()
+    acknowledged: set[str] = set()
+    for path in mail_dir.glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        ids[message.get("X-Incidents-Delivery") or message["Message-ID"]] += 1
+        subject = str(message["Subject"])
+        if "We received your report" in subject and subject.startswith("["):
+            acknowledged.add(subject[1:subject.index("]")])
+    return ids, acknowledged
+
+
 def check(system, accepted: list[str], poison: list[bytes], mail_dir: Path, amqp_url: str, timeout: float) -> list[tuple[str, bool, str]]:
     """Wait for the system to settle, then return (invariant, held, evidence) rows."""
     db = MongoClient(system.mongodb_url, tz_aware=True)[system.mongodb_db]
@@ -111,10 +137,14 @@ def check(system, accepted: list[str], poison: list[bytes], mail_dir: Path, amqp
     rows.append(("every 201 ticket exists", not missing, f"{len(accepted)} accepted, {len(missing)} missing"))
     rows.append(("every 201 ticket triaged exactly once", not untriaged and not twice,
                  f"{len(untriaged)} untriaged, {len(twice)} triaged twice"))
-    ids = Counter()
-    for path in mail_dir.glob("*.eml"):
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        ids[message.get("X-Incidents-Delivery") or message["Message-ID"]] += 1
+    while True:  # every accepted ticket is acknowledged by e-mail; wait for the notifier to catch up
+        ids, acknowledged = read_mail(mail_dir)
+        if set(accepted) <= acknowledged or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    unacknowledged = [n for n in accepted if n not in acknowledged]
+    rows.append(("every 201 ticket acknowledged by e-mail", not unacknowledged,
+                 f"{len(accepted) - len(unacknowledged)} of {len(accepted)} acknowledged"))
     duplicates = {k: v for k, v in ids.items() if v > 1}
     rows.append(("no notification delivered twice (event, recipient, channel)", not duplicates,
                  f"{sum(ids.values())} e-mails, {len(duplicates)} delivered more than once"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class IndexSpec:
     name: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
+
+T = TypeVar("T")
 
 def make_client(url: str, *, timeout_ms: int = 5000) -> AsyncMongoClient:
     """Return an async client that yields aware UTC datetimes and fails fast when unreachable."""
@@ -51,3 +55,20 @@ async def ensure_indexes(db: AsyncDatabase, specs: Iterable[IndexSpec]) -> None:
         if spec.name:
             options["name"] = spec.name
         await db[spec.collection].create_index(spec.keys, unique=spec.unique, **options)
+
+
+async def while_unreachable(operation: Callable[[], Awaitable[T]], *, for_seconds: float,
+                            pause_seconds: float = 0.5) -> T:
+    """Return operation's result, retrying it while the database is unreachable, for up to for_seconds.
+
+    For a write that records something already done outside (a message sent): giving up at the
+    first refused connection would have the work done again once the database is back.
+    """
+    deadline = asyncio.get_running_loop().time() + for_seconds
+    while True:
+        try:
+            return await operation()
+        except ConnectionFailure:
+            if asyncio.get_running_loop().time() + pause_seconds > deadline:
+                raise
+            await asyncio.sleep(pause_seconds)

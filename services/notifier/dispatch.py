@@ -15,6 +15,7 @@ from typing import Any
 from shared.clock import Clock
 from shared.contracts import Envelope, NotificationDelivered, NotificationFailed, make_envelope
 from shared.ids import new_id
+from shared.persistence import while_unreachable
 from services.notifier.adapters.channels import ChannelSender
 from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.adapters.rate_slots import RateSlots
@@ -127,7 +128,10 @@ class Dispatcher:
             fields["failed_at"] = now
             fields["last_error"] = decision.error
             outbox = await self._final_events(document, attempt_no, decision.error)
-        settled = await self.deliveries.settle(document["_id"], owner, fields, attempt=attempt, outbox=outbox)
+        # the message is out: keep trying to record that while the lease holds, or it would be sent again
+        settled = await while_unreachable(
+            lambda: self.deliveries.settle(document["_id"], owner, fields, attempt=attempt, outbox=outbox),
+            for_seconds=max(0.0, (document["lease_until"] - self.clock.now()).total_seconds() - 1))
         self.metrics.attempts.labels(channel, result.outcome.value).inc()
         if not settled:
             log.warning("lease lost before recording an attempt", extra={"x_delivery_id": document["_id"]})
