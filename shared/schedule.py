@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -35,6 +35,12 @@ from shared.locks import KeyedLocks
 from shared.matching import matches
 
 COLLECTION = "schedules"
+GIVE_UP_ON_MISSING = timedelta(minutes=5)
+"""How long an entry whose document does not exist yet is kept: writers schedule before they insert."""
+
+
+class NotStoredYet(LookupError):
+    """An entry came due for a document that does not exist (yet): its writer may still be inserting it."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,11 @@ class Schedule:
         """Remove the entries due_keys offered for key (a key that failed is left to come up again)."""
         await self.done(self._offered.pop(key, {}).values())
 
+    async def postpone(self, key: str, now: datetime) -> None:
+        """Leave key's offered entries in the wheel to come up again, except those due GIVE_UP_ON_MISSING ago."""
+        stale = [entry for entry in self._offered.pop(key, {}).values() if now - entry.at > GIVE_UP_ON_MISSING]
+        await self.done(stale)
+
     async def done(self, entries: Iterable[DueEntry]) -> None:
         """Remove handled entries (entries already removed are ignored)."""
         by_page: dict[tuple[int, str], list[str]] = {}
@@ -267,10 +278,13 @@ async def claim_lease(schedule: Schedule, collection: AsyncCollection, key: str,
     """Lease a document to owner if condition holds; return True if leased.
 
     The lease's end is scheduled before the lease is written, so a document whose holder dies is
-    looked at again when the lease runs out.
+    looked at again when the lease runs out. Raises NotStoredYet if there is no such document: its
+    entry was written ahead of it, and dropping the entry now would lose the document once stored.
     """
     current = await collection.find_one({"_id": key})
-    if current is None or not matches(current, condition):
+    if current is None:
+        raise NotStoredYet(f"{collection.name} {key} is scheduled but not stored")
+    if not matches(current, condition):
         return False
     await schedule.add(key, lease_until, now)
     try:

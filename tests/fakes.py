@@ -111,6 +111,9 @@ class FakeDeliveries:
     async def handled(self, delivery_id: str) -> None:
         """Nothing to remove: due() reads the records themselves."""
 
+    async def postpone(self, delivery_id: str, now: datetime) -> None:
+        """Nothing to keep: due() reads the records themselves."""
+
     async def index_existing(self, now: datetime) -> int | None:
         return None
 
@@ -229,6 +232,9 @@ class FakeClocks:
 
     async def handled(self, ticket_id: str) -> None:
         """Nothing to remove: due() reads the clocks themselves."""
+
+    async def postpone(self, ticket_id: str, now: datetime) -> None:
+        """Nothing to keep: due() reads the clocks themselves."""
 
     async def index_existing(self, now: datetime) -> int | None:
         return None

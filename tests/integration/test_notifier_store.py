@@ -80,3 +80,33 @@ async def test_rate_slot_goes_to_one_holder_per_interval(db):
     assert await slots.acquire("webhook:oncall", "a", now, minute) is None, "the holder may re-take its slot"
     assert await slots.acquire("webhook:other", "b", now, minute) is None
     assert await slots.acquire("webhook:oncall", "b", now + minute, minute) is None
+
+
+async def test_an_entry_that_comes_due_before_its_delivery_is_stored_is_kept(db):
+    from shared.schedule import NotStoredYet
+
+    clock = FakeClock()
+    store = MongoDeliveries(db, KeyedLocks())
+    now = clock.now()
+    doc = document(now)
+    await store.schedule.add(doc["_id"], now, now)  # create() schedules first, then inserts
+    assert await store.due(now, 10) == [doc["_id"]]
+    with pytest.raises(NotStoredYet):
+        await store.claim(doc["_id"], now, now + timedelta(seconds=30), "w1")
+    await store.postpone(doc["_id"], now)
+    await store.collection.insert_one(doc)  # the insert lands
+    assert await store.due(now, 10) == [doc["_id"]], "the entry was kept"
+    assert await store.claim(doc["_id"], now, now + timedelta(seconds=30), "w1") is not None
+
+
+async def test_an_entry_for_a_delivery_never_stored_is_dropped_after_a_while(db):
+    from shared.schedule import GIVE_UP_ON_MISSING
+
+    clock = FakeClock()
+    store = MongoDeliveries(db, KeyedLocks())
+    now = clock.now()
+    await store.schedule.add("ghost", now, now)
+    later = now + GIVE_UP_ON_MISSING + timedelta(seconds=1)
+    assert await store.due(later, 10) == ["ghost"]
+    await store.postpone("ghost", later)
+    assert await store.due(later, 10) == []

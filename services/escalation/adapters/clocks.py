@@ -45,6 +45,8 @@ class ClockStore(Protocol):
 
     async def handled(self, ticket_id: str) -> None: ...
 
+    async def postpone(self, ticket_id: str, now: datetime) -> None: ...
+
     async def index_existing(self, now: datetime) -> int | None: ...
 
     async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool: ...
@@ -106,6 +108,10 @@ class MongoClocks:
     async def handled(self, ticket_id: str) -> None:
         """Remove the schedule entries that brought this clock up in the last due()."""
         await self.schedule.handled(ticket_id)
+
+    async def postpone(self, ticket_id: str, now: datetime) -> None:
+        """Keep this clock's entries for a later pass (it is scheduled but not stored yet)."""
+        await self.schedule.postpone(ticket_id, now)
 
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule clocks stored before the schedule existed (once); return how many entries were added."""

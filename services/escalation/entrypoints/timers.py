@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from shared.clock import Clock, poll_forever
 from shared.ids import new_id
+from shared.schedule import NotStoredYet
 from services.escalation.adapters.clocks import ClockStore
 from services.escalation.clockwork import Clockwork
 
@@ -49,6 +50,9 @@ class TimerLoop:
                     keys = await self._clockwork.fire(ticket_id, self.owner, self._lease)
                 except asyncio.CancelledError:
                     raise
+                except NotStoredYet:
+                    await self._store.postpone(ticket_id, self._clock.now())
+                    continue
                 except Exception:
                     log.exception("firing a clock failed; it is retried at the next pass",
                                   extra={"ticket_id": ticket_id})

@@ -41,6 +41,8 @@ class Deliveries(Protocol):
 
     async def handled(self, delivery_id: str) -> None: ...
 
+    async def postpone(self, delivery_id: str, now: datetime) -> None: ...
+
     async def index_existing(self, now: datetime) -> int | None: ...
 
     async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None: ...
@@ -86,6 +88,10 @@ class MongoDeliveries:
     async def handled(self, delivery_id: str) -> None:
         """Remove the schedule entries that brought this delivery up."""
         await self.schedule.handled(delivery_id)
+
+    async def postpone(self, delivery_id: str, now: datetime) -> None:
+        """Keep this delivery's entries for a later pass (it is scheduled but not stored yet)."""
+        await self.schedule.postpone(delivery_id, now)
 
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule claimable deliveries stored before the schedule existed (once); return the entries added."""

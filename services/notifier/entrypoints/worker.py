@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from shared.clock import Clock, poll_forever
+from shared.schedule import NotStoredYet
 from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.dispatch import Dispatcher
 
@@ -56,6 +57,8 @@ class DeliveryLoop:
             await self._deliveries.handled(delivery_id)
         except asyncio.CancelledError:
             raise
+        except NotStoredYet:
+            await self._deliveries.postpone(delivery_id, self._clock.now())
         except Exception:
             log.exception("delivery step failed; it is retried when its lease runs out",
                           extra={"x_delivery_id": delivery_id})
