@@ -64,6 +64,13 @@ def encode(millis: int, key: str) -> str:
     return f"{millis:015d}|{key}"
 
 
+def due_times(document: dict[str, Any], fields: tuple[str, ...]) -> list[tuple[str, datetime]]:
+    """Return (id, time) entries for those of the document's time fields that hold a time after the epoch."""
+    epoch = datetime.fromtimestamp(0, UTC)
+    return [(document["_id"], document[field]) for field in fields
+            if isinstance(document.get(field), datetime) and document[field] > epoch]
+
+
 def decode(raw: str) -> tuple[int, str]:
     """Return (milliseconds, key) of a stored entry."""
     millis, key = raw.split("|", 1)

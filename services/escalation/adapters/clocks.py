@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.documents import REVISION, guarded_update
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
-from shared.schedule import Schedule, claim_lease
+from shared.schedule import Schedule, claim_lease, due_times
 
 COLLECTION = "sla_clocks"
 COUNTERS = "escalation_counters"
@@ -116,13 +116,12 @@ class MongoClocks:
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule clocks stored before the schedule existed (once); return how many entries were added."""
 
-        async def due_times():
+        async def existing():
             async for document in self.collection.find({}, {"next_due_at": 1, "lease_until": 1}):
-                for field in ("next_due_at", "lease_until"):
-                    if isinstance(document.get(field), datetime) and document[field].year > 1970:
-                        yield document["_id"], document[field]
+                for item in due_times(document, ("next_due_at", "lease_until")):
+                    yield item
 
-        return await self.schedule.backfill_once(due_times(), now)
+        return await self.schedule.backfill_once(existing(), now)
 
     async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool:
         """Lease a due clock to owner; return False if it is not due or another owner holds it."""

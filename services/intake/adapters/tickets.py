@@ -37,6 +37,7 @@ def remember_event(ticket: dict[str, Any], event_id: str) -> list[str]:
     """Return the ticket's applied event ids with event_id added, keeping the latest APPLIED_EVENTS_KEPT."""
     return [*ticket.get("applied_events", []), event_id][-APPLIED_EVENTS_KEPT:]
 
+
 class MongoTickets:
     """Ticket persistence; every update is a guarded single-document write."""
 

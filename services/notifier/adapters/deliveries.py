@@ -19,10 +19,12 @@ from pymongo.errors import DuplicateKeyError
 from shared.documents import guarded_update
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
-from shared.schedule import Schedule, claim_lease
+from shared.schedule import Schedule, claim_lease, due_times
 from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER
 
 COLLECTION = "deliveries"
+DUE_FIELDS = ("next_attempt_at", "lease_until")
+"""A claimable delivery is looked at when its next attempt is due and when a live lease runs out."""
 INDEXES = [
     IndexSpec(COLLECTION, [("ticket_id", 1)]),
     IndexSpec(COLLECTION, [("digest_id", 1)]),
@@ -70,7 +72,7 @@ class MongoDeliveries:
     async def create(self, document: dict[str, Any]) -> bool:
         """Insert the document unless its id exists; return True if it was new."""
         if document["state"] in CLAIMABLE:
-            await self.schedule.add_many(_due_times(document), document["updated_at"])
+            await self.schedule.add_many(due_times(document, DUE_FIELDS), document["updated_at"])
         try:
             await self.collection.insert_one(document)
         except DuplicateKeyError:
@@ -96,13 +98,13 @@ class MongoDeliveries:
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule claimable deliveries stored before the schedule existed (once); return the entries added."""
 
-        async def due_times():
+        async def existing():
             async for document in self.collection.find({"state": {"$in": list(CLAIMABLE)}},
                                                        {"next_attempt_at": 1, "lease_until": 1}):
-                for item in _due_times(document):
+                for item in due_times(document, DUE_FIELDS):
                     yield item
 
-        return await self.schedule.backfill_once(due_times(), now)
+        return await self.schedule.backfill_once(existing(), now)
 
     async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None:
         """Lease a due delivery to owner; return it, or None if it is not claimable right now."""
@@ -152,9 +154,3 @@ class MongoDeliveries:
     async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
         """Return a ticket's deliveries, oldest first."""
         return await self.collection.find({"ticket_id": ticket_id}).sort("created_at", 1).to_list()
-
-
-def _due_times(document: dict[str, Any]) -> list[tuple[str, datetime]]:
-    """Return the (id, time) entries a claimable delivery needs: its next attempt and the end of a live lease."""
-    times = [document.get("next_attempt_at"), document.get("lease_until")]
-    return [(document["_id"], at) for at in times if isinstance(at, datetime) and at > NEVER]
