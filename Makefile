@@ -22,6 +22,7 @@ install:
 
 test:          ## start RabbitMQ and the docstore if needed, then run unit, integration and e2e tests
 	@WITH_COMPOSE_CHECK=1 $(STACK) infra
+	@.venv/bin/ruff check services shared bench tests
 	@cd tools/docstore && go vet ./... && go test ./...
 	@$(PYTEST) -q
 

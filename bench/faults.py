@@ -14,6 +14,10 @@ import aio_pika
 from bench.harness import ROOT
 
 RUN = ROOT / "var" / "run"
+
+
+class FaultNotInjected(RuntimeError):
+    """A fault could not be injected here (the server was not started by scripts/stack.sh); says why."""
 RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 RABBIT_NODE = os.environ.get("RABBITMQ_NODENAME", "incidents@localhost")
 
@@ -39,7 +43,7 @@ def _wait_port(port: int, timeout: float = 60) -> None:
 def restart_rabbitmq() -> str:
     """Stop and start the RabbitMQ application of the node make up started; return what was done."""
     if not (RUN / "rabbitmq.pid").exists():
-        return "skipped: RabbitMQ was not started by scripts/stack.sh here"
+        raise FaultNotInjected("RabbitMQ was not started by scripts/stack.sh here")
     env = {**os.environ, "RABBITMQ_NODENAME": RABBIT_NODE}
     subprocess.run([RABBITMQCTL, "-n", RABBIT_NODE, "stop_app"], env=env, check=True, capture_output=True, timeout=120)
     time.sleep(1)
@@ -52,7 +56,7 @@ def restart_docstore() -> str:
     """Stop the docstore with SIGTERM and start it again with the same command line."""
     pid_file = RUN / "docstore.pid"
     if not pid_file.exists():
-        return "skipped: the docstore was not started by scripts/stack.sh here (MONGODB_URL set?)"
+        raise FaultNotInjected("the docstore was not started by scripts/stack.sh here (MONGODB_URL set?)")
     pid = int(pid_file.read_text())
     command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
     os.kill(pid, signal.SIGTERM)

@@ -18,14 +18,15 @@ from typing import Any
 
 import httpx
 
+from bench.system import System, free_port
 from shared.ids import new_id
-from tests.e2e.system import System, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 AMQP = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 MONGO = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
 MANAGEMENT = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BODY = {"title": "Checkout is slow", "type": "performance", "severity": "medium",
         "description": "Pages take 20 s to load since this morning. " * 4, "users_affected": 12, "production": True}
 

@@ -20,9 +20,19 @@ import aio_pika
 import httpx
 from pymongo import MongoClient
 
-from bench.harness import (BODY, closed_loop, docstore_pid, open_loop, percentile, rss_mb, running_system, save,
-                           settle, vhost)
-from tests.e2e.system import free_port
+from bench.harness import (
+    BODY,
+    closed_loop,
+    docstore_pid,
+    open_loop,
+    percentile,
+    rss_mb,
+    running_system,
+    save,
+    settle,
+    vhost,
+)
+from bench.system import free_port
 
 BARE_APP = """
 from fastapi import FastAPI

@@ -19,25 +19,29 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench.harness import MONGO, percentile, save
+from services.escalation.adapters import clocks
+from services.escalation.adapters.policy_file import load_policy
+from services.escalation.entrypoints.timers import TimerLoop
+from services.escalation.service_layer.clock_updates import ClockUpdater
+from services.escalation.service_layer.handlers import handlers
 from shared.clock import SystemClock
-from shared.contracts import make_envelope
+from shared.contracts import Reporter, Severity, TicketTriaged, make_envelope
 from shared.ids import new_id
 from shared.locks import KeyedLocks
 from shared.persistence import ensure_indexes, is_docstore, make_client
-from services.escalation.adapters import clocks
-from services.escalation.adapters.policy_file import load_policy
-from services.escalation.clockwork import Clockwork
-from services.escalation.entrypoints.timers import TimerLoop
-from services.escalation.handlers import handlers
-from tests.factories import triaged
+from shared.sla.config import load_service_levels
 
 
-
-async def template(store: clocks.MongoClocks, clockwork: Clockwork) -> dict:
+async def template(store: clocks.MongoClocks, updater: ClockUpdater) -> dict:
     """Return one real clock document, created by escalation's own handler."""
-    event = triaged(reported_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    event = TicketTriaged(
+        ticket_id=new_id(), number="INC-000001", title="Cannot log in", severity=Severity.HIGH, rule="reporter",
+        reason="bench", tier=1, team="service-desk", reported_at=now, acknowledge_due_at=now + timedelta(hours=1),
+        response_due_at=now + timedelta(hours=1), resolution_due_at=now + timedelta(hours=8), response_target="1 hour",
+        reporter=Reporter(id="r1", name="Ada", email="ada@example.com"))
     envelope = make_envelope(event, producer="bench", occurred_at=datetime.now(UTC), ticket_id=event.ticket_id)
-    await handlers(clockwork)["ticket.triaged"](envelope, event)
+    await handlers(updater)["ticket.triaged"](envelope, event)
     document = await store.get(event.ticket_id)
     await store.collection.delete_one({"_id": event.ticket_id})
     return document
@@ -83,7 +87,7 @@ async def scan_cost(store: clocks.MongoClocks, repeats: int = 3) -> float:
     return statistics.median(samples)
 
 
-async def lateness(store: clocks.MongoClocks, clockwork: Clockwork, base: dict, due_count: int, window: float) -> dict:
+async def lateness(store: clocks.MongoClocks, updater: ClockUpdater, base: dict, due_count: int, window: float) -> dict:
     """Schedule due_count clocks over the next `window` seconds, run the real loop, return lateness figures."""
     start = datetime.now(UTC) + timedelta(seconds=5)
     scheduled: dict[str, datetime] = {}
@@ -94,15 +98,15 @@ async def lateness(store: clocks.MongoClocks, clockwork: Clockwork, base: dict, 
         document = {**base, "_id": ticket_id, "next_due_at": due, "outbox": [], "updated_at": datetime.now(UTC)}
         await store.create(document)
     late: list[float] = []
-    original = clockwork.fire
+    original = updater.fire
 
     async def timed_fire(ticket_id: str, owner: str, lease: timedelta):
         if ticket_id in scheduled:
             late.append((datetime.now(UTC) - scheduled.pop(ticket_id)).total_seconds())
         return await original(ticket_id, owner, lease)
 
-    clockwork.fire = timed_fire  # type: ignore[method-assign]
-    loop = TimerLoop(clockwork, store, SystemClock(), poll_seconds=1.0)
+    updater.fire = timed_fire  # type: ignore[method-assign]
+    loop = TimerLoop(updater, store, SystemClock(), poll_seconds=1.0)
     task = asyncio.create_task(loop.run())
     deadline = time.monotonic() + window + 120
     while scheduled and time.monotonic() < deadline:
@@ -121,9 +125,9 @@ async def main(pending: int, small: int, due_count: int, window: float, horizon_
         await ensure_indexes(db, clocks.INDEXES)
         locks = KeyedLocks(exclusive_writer=await is_docstore(db))
         store = clocks.MongoClocks(db, locks)
-        clockwork = Clockwork(store, load_policy(None, None), SystemClock())
+        updater = ClockUpdater(store, load_policy(load_service_levels()), SystemClock())
         await store.index_existing(datetime.now(UTC))  # a fresh database: nothing to backfill, marked done
-        base = await template(store, clockwork)
+        base = await template(store, updater)
         rng = random.Random(7)
         horizon = timedelta(days=horizon_days)
         print(f"storing {small} pending clocks due within {horizon_days:g} days ...", flush=True)
@@ -138,7 +142,7 @@ async def main(pending: int, small: int, due_count: int, window: float, horizon_
         big_cost = await query_cost(store)
         big_scan = await scan_cost(store) if baseline_scan else None
         print(f"firing {due_count} due steps with {pending} pending ...", flush=True)
-        late = await lateness(store, clockwork, base, due_count, window)
+        late = await lateness(store, updater, base, due_count, window)
         result = {"server": "docstore (FerretDB/SQLite)" if locks.exclusive_writer else "MongoDB",
                   "due_query": "timing wheel (shared.schedule)",
                   "horizon_days": horizon_days,

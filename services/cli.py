@@ -38,11 +38,11 @@ def run_service(name: str, port: int | None) -> None:
 
 async def create_key(role: str, name: str, email: str | None) -> str:
     """Store a new API key and return it."""
+    from services.intake.adapters.api_keys import INDEXES, MongoApiKeys
+    from services.intake.domain.principals import Role
     from shared.clock import SystemClock
     from shared.persistence import ensure_indexes, make_client
     from shared.settings import CommonSettings
-    from services.intake.adapters.api_keys import INDEXES, MongoApiKeys
-    from services.intake.domain.principals import Role
 
     settings = CommonSettings()
     client = make_client(settings.mongodb_url)

@@ -280,6 +280,24 @@ class Schedule:
         return count
 
 
+class ScheduledDocuments:
+    """A store whose documents' due times live in `self.schedule`: what its poller reads and settles."""
+
+    schedule: Schedule
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Return ids of documents that may be due, earliest first; call handled(id) once each is dealt with."""
+        return await self.schedule.due_keys(now, limit)
+
+    async def handled(self, document_id: str) -> None:
+        """Remove the schedule entries that brought this document up in the last due()."""
+        await self.schedule.handled(document_id)
+
+    async def postpone(self, document_id: str, now: datetime) -> None:
+        """Keep this document's entries for a later pass (it is scheduled but not stored yet)."""
+        await self.schedule.postpone(document_id, now)
+
+
 async def claim_lease(schedule: Schedule, collection: AsyncCollection, key: str, condition: dict[str, Any],
                       now: datetime, lease_until: datetime, owner: str, locks: KeyedLocks) -> bool:
     """Lease a document to owner if condition holds; return True if leased.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -26,6 +27,8 @@ class CommonSettings(BaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_scan_seconds: float = Field(default=60.0, gt=0, le=600, description="full scan for outboxes a crash left")
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    service_levels_file: Path | None = Field(
+        default=None, description="teams per tier, SLA allowances and business calendar (default: packaged KB-005)")
 
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> CommonSettings:

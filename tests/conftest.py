@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 from base64 import b64encode
@@ -11,11 +10,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
+from bench.harness import IN_CI
 from shared.ids import new_id
 from shared.persistence import make_client
 from tests.servers import Servers, find_servers
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.escalation.domain.policy import EscalationPolicy
+from services.escalation.entrypoints.timers import TimerLoop
+from services.escalation.service_layer.clock_updates import ClockUpdater
+from services.escalation.service_layer.handlers import handlers
 from shared.clock import FakeClock
 from shared.contracts import Reporter, make_envelope, parse_message
 from shared.contracts.lifecycle_events import (
@@ -14,12 +18,7 @@ from shared.contracts.lifecycle_events import (
     TicketFeedbackReceived,
     TicketStatusChanged,
 )
-from services.escalation.adapters.policy_file import load_policy
-from services.escalation.clockwork import Clockwork
-from services.escalation.domain.policy import EscalationPolicy
-from services.escalation.entrypoints.timers import TimerLoop
-from services.escalation.handlers import handlers
-from tests.factories import REPORTED_AT, reported, triaged
+from tests.factories import REPORTED_AT, escalation_policy, reported, triaged
 from tests.fakes import FakeClocks
 
 AGENT = Actor(type="agent", id="a1", name="Ann Agent")
@@ -33,8 +32,8 @@ class Scenario:
         self.start = start
         self.clock = FakeClock(start)
         self.store = FakeClocks()
-        self.policy = policy or load_policy()
-        self.work = Clockwork(self.store, self.policy, self.clock)
+        self.policy = policy or escalation_policy()
+        self.work = ClockUpdater(self.store, self.policy, self.clock)
         self.timers = TimerLoop(self.work, self.store, self.clock, poll_seconds=0)
         self.handlers = handlers(self.work)
         self.ticket_id: str | None = None

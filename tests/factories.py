@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.contracts import IncidentType, Reporter, Severity, TicketReported, TicketTriaged, make_envelope
+from shared.contracts import (
+    IncidentType,
+    Reporter,
+    Severity,
+    TicketReported,
+    TicketTriaged,
+    make_envelope,
+)
 from shared.ids import new_id
 
 REPORTED_AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
@@ -53,3 +60,19 @@ def triaged(**overrides: Any) -> TicketTriaged:
 def envelope_for(payload, producer: str = "test"):
     """Return an envelope around a payload, keyed by its ticket_id."""
     return make_envelope(payload, producer=producer, occurred_at=REPORTED_AT, ticket_id=payload.ticket_id)
+
+
+def triage_policy(rules_file=None):
+    """Return the triage policy of the packaged rules (or rules_file) over the packaged service levels."""
+    from services.triage.adapters.rules_file import load_rules
+    from shared.sla.config import load_service_levels
+
+    return load_rules(load_service_levels(), rules_file)
+
+
+def escalation_policy():
+    """Return the packaged escalation policy over the packaged service levels."""
+    from services.escalation.adapters.policy_file import load_policy
+    from shared.sla.config import load_service_levels
+
+    return load_policy(load_service_levels())

@@ -6,61 +6,62 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.contracts import Envelope
-from shared.ids import new_id
+from pymongo.errors import DuplicateKeyError
+
 from services.intake.domain.principals import Principal, Role
 from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER, Outgoing
 from services.notifier.domain.retry import SendResult, delivered
+from shared.contracts import Envelope
+from shared.ids import new_id
+from shared.matching import matches
 
 
 class FakeTickets:
-    """Tickets in a dict, with the same apply-once contract as MongoTickets."""
+    """Tickets in a dict, with the same guarded, apply-once contract as MongoTickets."""
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
+        self.numbers: dict[str, str] = {}
         self.sequence = 0
 
     async def next_sequence(self, name: str = "ticket") -> int:
         self.sequence += 1
         return self.sequence
 
+    async def reserve_number(self, number: str, ticket_id: str) -> None:
+        if self.numbers.setdefault(number, ticket_id) != ticket_id:
+            raise DuplicateKeyError(f"number {number} is taken")
+
     async def insert(self, document: dict[str, Any]) -> None:
+        await self.reserve_number(document["number"], document["_id"])
         self.documents[document["_id"]] = copy.deepcopy(document)
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.documents.get(ticket_id))
 
-    async def change(self, ticket_id, condition, fields, entries, events) -> bool:
+    async def by_number(self, number: str) -> dict[str, Any] | None:
+        ticket_id = self.numbers.get(number)
+        return await self.get(ticket_id) if ticket_id else None
+
+    async def applied(self, ticket_id: str, event_id: str) -> bool:
+        if ticket_id not in self.documents:
+            raise LookupError(f"ticket {ticket_id} does not exist")
+        return event_id in self.documents[ticket_id].get("applied_events", [])
+
+    async def change(self, ticket_id, condition, fields, entries, events, *, event_id=None) -> bool:
         document = self.documents.get(ticket_id)
         if document is None:
-            raise LookupError(ticket_id)
-        if any(document.get(k) != v for k, v in condition.items()):
+            raise LookupError(f"ticket {ticket_id} does not exist")
+        if not matches(document, condition):
             return False
+        if event_id is not None:
+            if event_id in document["applied_events"]:
+                return False
+            document["applied_events"].append(event_id)
         document.update(copy.deepcopy(fields))
         document["timeline"].extend(copy.deepcopy(entries))
         document["outbox"].extend(copy.deepcopy(events))
         return True
-
-    async def search(self, query, limit):
-        raise NotImplementedError("list filtering is tested against the real database")
-
-    async def by_number(self, number: str) -> dict[str, Any] | None:
-        for document in self.documents.values():
-            if document["number"] == number:
-                return copy.deepcopy(document)
-        return None
-
-    async def apply_once(self, ticket_id: str, event_id: str, fields: dict, entry: dict) -> bool:
-        document = self.documents.get(ticket_id)
-        if document is None:
-            raise LookupError(f"ticket {ticket_id} does not exist")
-        if event_id in document["applied_events"]:
-            return False
-        document.update(fields)
-        document["timeline"].append(entry)
-        document["applied_events"].append(event_id)
-        return True
-
 
 
 class FakeApiKeys:
@@ -266,8 +267,8 @@ class FakePublisher:
         self.published.append(envelope)
 
 
-class FakeDecisions:
-    """Triage records in a dict, with the same guarded-change contract as MongoDecisions."""
+class FakeTriageRecords:
+    """Triage records in a dict, with the same guarded-change contract as MongoTriageRecords."""
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
@@ -283,7 +284,7 @@ class FakeDecisions:
     async def change_severity(self, ticket_id: str, expected_severity: str, fields: dict, change: dict) -> bool:
         record = self.records.get(ticket_id)
         if record is None:
-            raise LookupError(f"triage_tickets {ticket_id} does not exist")
+            raise LookupError(f"triage_records {ticket_id} does not exist")
         if record["severity"] != expected_severity:
             return False
         record.update(copy.deepcopy(fields))

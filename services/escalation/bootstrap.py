@@ -6,20 +6,25 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from services.escalation.adapters import clocks
+from services.escalation.adapters.metrics import EscalationMetrics
+from services.escalation.adapters.policy_file import load_policy
+from services.escalation.domain.policy import EscalationPolicy
+from services.escalation.entrypoints.timers import TimerLoop
+from services.escalation.entrypoints.vendors import (
+    VendorOutbox,
+    VendorReplyConsumer,
+    open_vendor_exchange,
+)
+from services.escalation.service_layer.clock_updates import ClockUpdater
+from services.escalation.service_layer.handlers import handlers
+from services.escalation.settings import EscalationSettings
 from shared.clock import Clock, SystemClock
 from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
-from services.escalation.adapters import clocks
-from services.escalation.adapters.policy_file import load_policy
-from services.escalation.clockwork import Clockwork
-from services.escalation.domain.policy import EscalationPolicy
-from services.escalation.entrypoints.timers import TimerLoop
-from services.escalation.entrypoints.vendors import VendorOutbox, VendorReplyConsumer, open_vendor_exchange
-from services.escalation.handlers import handlers
-from services.escalation.metrics import EscalationMetrics
-from services.escalation.settings import EscalationSettings
+from shared.sla.config import load_service_levels
 
 
 def build_runtime(settings: EscalationSettings | None = None, clock: Clock | None = None,
@@ -27,7 +32,7 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
     """Return the escalation runtime: event consumer, timer loop, vendor relay and reply consumer."""
     settings = settings or EscalationSettings()
     clock = clock or SystemClock()
-    policy = policy or load_policy(settings.escalation_policy_file, settings.triage_rules_file)
+    policy = policy or load_policy(load_service_levels(settings.service_levels_file), settings.escalation_policy_file)
     runtime = ServiceRuntime("escalation", settings)
     runtime.indexes += clocks.INDEXES
     runtime.outbox_collections.append(clocks.COLLECTION)
@@ -47,12 +52,12 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
             if vendor_messages:
                 vendor_outbox.wake()
 
-        clockwork = Clockwork(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake,
-                              metrics=metrics)
-        loop = TimerLoop(clockwork, store, clock, poll_seconds=settings.timer_poll_seconds,
+        updater = ClockUpdater(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake,
+                               metrics=metrics)
+        loop = TimerLoop(updater, store, clock, poll_seconds=settings.timer_poll_seconds,
                          lease=timedelta(seconds=settings.timer_lease_seconds))
-        rt.consume(CONSUMER_QUEUES["escalation"], handlers(clockwork))
-        replies = VendorReplyConsumer(clockwork, delivery_limit=settings.delivery_limit)
+        rt.consume(CONSUMER_QUEUES["escalation"], handlers(updater))
+        replies = VendorReplyConsumer(updater, delivery_limit=settings.delivery_limit)
         await replies.start(await rt.connection.channel(publisher_confirms=True), settings.amqp_prefetch)
         rt.background(loop.run)
         rt.background(vendor_outbox.run)

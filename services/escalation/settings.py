@@ -13,8 +13,6 @@ class EscalationSettings(CommonSettings):
     http_port: int = 8082
     escalation_policy_file: Path | None = None
     """ESCALATION_POLICY_FILE: replaces the packaged services/escalation/policy.yaml."""
-    triage_rules_file: Path | None = None
-    """TRIAGE_RULES_FILE: teams, SLA targets and the business calendar shared with triage."""
     timer_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """TIMER_POLL_SECONDS: how often the timer loop looks for due clock steps."""
     timer_lease_seconds: float = Field(default=30.0, gt=0, le=3600)

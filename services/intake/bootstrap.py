@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import FastAPI
 
+from services.intake.adapters import (
+    api_keys,
+    attachments,
+    idempotency,
+    sla_metrics,
+    tickets,
+    votes,
+)
+from services.intake.entrypoints import (
+    actions_api,
+    attachments_api,
+    features_api,
+    identity_api,
+    reports_api,
+    tickets_api,
+)
+from services.intake.entrypoints.mail_intake import (
+    SupportMailbox,
+    close_on_cancel,
+    start_mailbox,
+)
+from services.intake.entrypoints.ratelimit import TokenBuckets
+from services.intake.service_layer.event_handlers import handlers
+from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
 from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
-from services.intake.adapters import api_keys, attachments, idempotency, sla_metrics, tickets, votes
-from services.intake.entrypoints import actions_api, attachments_api, features_api, reports_api, tickets_api
-from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel, start_mailbox
-from services.intake.entrypoints.ratelimit import TokenBuckets
-from services.intake import escalation_handlers as esc
-from services.intake.handlers import apply_reclassification, apply_triage, link_duplicate, record_notification
-from services.intake.settings import IntakeSettings
-
+from shared.sla.config import load_service_levels
 
 ATTACHMENT_UPLOAD = r"^/v1/tickets/[^/]+/attachments$"
 
@@ -41,7 +56,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     app.state.settings = settings
     app.state.clock = clock
     app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    app.state.observe_sla = sla_metrics.install(runtime, settings, clock)
+    levels = load_service_levels(settings.service_levels_file)
+    app.state.observe_sla = sla_metrics.install(runtime, settings, clock, levels.sla.at_risk_fraction)
 
     async def wire(rt: ServiceRuntime) -> None:
         store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint)
@@ -56,20 +72,9 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                                      observe_sla=app.state.observe_sla)
             server = await start_mailbox(mailbox, settings.smtp_intake_host, settings.smtp_intake_port)
             rt.background(lambda: close_on_cancel(server))
-        apply_notification = partial(record_notification, tickets=store, clock=clock)
-        rt.consume(
-            CONSUMER_QUEUES["intake"],
-            {
-                "ticket.triaged": partial(apply_triage, tickets=store, clock=clock),
-                "ticket.reclassified": partial(apply_reclassification, tickets=store, clock=clock),
-                "ticket.duplicate_detected": partial(link_duplicate, tickets=store, clock=clock),
-                "notification.delivered": apply_notification,
-                "notification.failed": apply_notification,
-                **{key: partial(handler, tickets=store, clock=clock) for key, handler in esc.HANDLERS.items()},
-            },
-        )
+        rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, app.state.observe_sla))
 
     runtime.on_startup(wire)
-    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api):
+    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api):
         app.include_router(api.router)
     return app

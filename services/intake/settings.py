@@ -27,7 +27,5 @@ class IntakeSettings(CommonSettings):
                                  description="e-mail from an unknown address: create a reporter or bounce")
     work_in_flight_refresh_seconds: float = Field(default=15.0, gt=0,
                                                   description="how often open and at-risk tickets are recounted")
-    sla_warn_fraction: float = Field(default=0.75, gt=0, lt=1,
-                                     description="share of a target's budget after which an open ticket is at risk")
     report_max_tickets: int = Field(default=100_000, ge=1,
                                     description="tickets one SLA report may read; a larger window is refused")

@@ -11,37 +11,39 @@ from functools import partial
 import httpx
 from fastapi import FastAPI
 
-from shared.clock import Clock, SystemClock
-from shared.http import create_service_app
-from shared.locks import KeyedLocks
-from shared.messaging.topology import CONSUMER_QUEUES
-from shared.runtime import ServiceRuntime
 from services.notifier.adapters import deliveries
-from services.notifier.adapters.api_keys import MongoKeyRoles
 from services.notifier.adapters.channels import ChannelSender
 from services.notifier.adapters.email import SmtpEmailSender
 from services.notifier.adapters.http_channels import SlackSender, WebhookSender
+from services.notifier.adapters.identities import IntakeIdentities
+from services.notifier.adapters.metrics import NotifierMetrics
 from services.notifier.adapters.rate_slots import MongoRateSlots
-from services.notifier.adapters.routing_file import DEFAULT_ROUTING_FILE, RoutingConfigError, load_router
+from services.notifier.adapters.routing_file import DEFAULT_ROUTING_FILE, load_router
 from services.notifier.adapters.templates import TemplateRenderer
-from services.notifier.dispatch import Dispatcher
 from services.notifier.domain.messages import REGISTRY
 from services.notifier.domain.retry import RetryPolicy
 from services.notifier.domain.routing import Channel, Router
 from services.notifier.entrypoints.http import HttpDeps, install_routes
 from services.notifier.entrypoints.worker import DeliveryLoop
-from services.notifier.handlers import notify
-from services.notifier.metrics import NotifierMetrics
+from services.notifier.service_layer.dispatch import Dispatcher
+from services.notifier.service_layer.handlers import notify
 from services.notifier.settings import NotifierSettings
+from shared.clock import Clock, SystemClock
+from shared.config_files import ConfigFileError
+from shared.http import create_service_app
+from shared.locks import KeyedLocks
+from shared.messaging.topology import CONSUMER_QUEUES
+from shared.runtime import ServiceRuntime
 
 
 def build_router(settings: NotifierSettings, renderer: TemplateRenderer, environ: Mapping[str, str]) -> Router:
-    """Return the validated router; raises RoutingConfigError naming every problem."""
-    router = load_router(settings.notifier_routing_file or DEFAULT_ROUTING_FILE, environ, renderer.exists)
+    """Return the validated router; raises ConfigFileError naming every problem."""
+    path = settings.notifier_routing_file or DEFAULT_ROUTING_FILE
+    router = load_router(path, environ, renderer.exists)
     webhook_endpoints = {c.webhook for c in router.config.contacts.values() if c.webhook}
     webhook_endpoints |= {p.webhook for p in router.config.reporters.values() if p.webhook}
     if not settings.webhook_signing_secret and any(router.endpoint_url(e) for e in webhook_endpoints):
-        raise RoutingConfigError("a generic webhook endpoint is configured but WEBHOOK_SIGNING_SECRET is not set")
+        raise ConfigFileError(f"{path}: a generic webhook endpoint is configured but WEBHOOK_SIGNING_SECRET is not set")
     return router
 
 
@@ -70,7 +72,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
             Channel.WEBHOOK.value: WebhookSender(http_client, settings.webhook_signing_secret, clock),
             Channel.SLACK.value: SlackSender(http_client, clock),
         }
-    http_deps = HttpDeps()
+    http_deps = HttpDeps(keys=IntakeIdentities(http_client, settings.intake_url))
 
     async def wire(rt: ServiceRuntime) -> None:
         store = deliveries.MongoDeliveries(rt.db, delivery_locks)
@@ -83,7 +85,6 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
         loop = DeliveryLoop(dispatcher, store, clock, poll_seconds=settings.delivery_poll_seconds,
                             concurrency=settings.delivery_concurrency)
         http_deps.deliveries = store
-        http_deps.keys = MongoKeyRoles(rt.db)
         handlers = {
             event_type: partial(notify, entry=entry, router=router, renderer=renderer, deliveries=store,
                                 clock=clock, wake=loop.wake)

@@ -19,6 +19,8 @@ class NotifierSettings(CommonSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     mail_from: str = "Support <support@platform.local>"
     mail_domain: str = "platform.local"
+    intake_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://")
+    """Where intake answers `GET /v1/me`: the notifier asks it who holds an API key (intake owns identities)."""
 
     notifier_routing_file: Path | None = None
     """Routing YAML; the packaged services/notifier/routing.yaml when unset."""

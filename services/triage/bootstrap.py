@@ -6,16 +6,20 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from services.triage.adapters import fingerprints, triage_records
+from services.triage.adapters.rules_file import load_rules
+from services.triage.domain.policy import TriagePolicy
+from services.triage.service_layer.handlers import (
+    apply_severity_override,
+    triage_reported_ticket,
+)
+from services.triage.settings import TriageSettings
 from shared.clock import Clock, SystemClock
 from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
-from services.triage.adapters import decisions, fingerprints
-from services.triage.domain.policy import TriagePolicy
-from services.triage.handlers import apply_severity_override, triage_reported_ticket
-from services.triage.rules_file import load_policy
-from services.triage.settings import TriageSettings
+from shared.sla.config import load_service_levels
 
 
 def build_app(
@@ -24,23 +28,23 @@ def build_app(
     """Return the triage app: classifies ticket.reported, applies overrides; a bad rules file fails here."""
     settings = settings or TriageSettings()
     clock = clock or SystemClock()
-    policy = policy or load_policy(settings.triage_rules_file)
+    policy = policy or load_rules(load_service_levels(settings.service_levels_file), settings.triage_rules_file)
     runtime = ServiceRuntime("triage", settings)
-    runtime.indexes += decisions.INDEXES + fingerprints.INDEXES
-    decision_locks = runtime.document_locks[decisions.COLLECTION] = KeyedLocks()
+    runtime.indexes += triage_records.INDEXES + fingerprints.INDEXES
+    record_locks = runtime.document_locks[triage_records.COLLECTION] = KeyedLocks()
     group_locks = runtime.document_locks[fingerprints.COLLECTION] = KeyedLocks()
 
     async def wire(rt: ServiceRuntime) -> None:
-        records = decisions.MongoDecisions(rt.db, decision_locks)
+        records = triage_records.MongoTriageRecords(rt.db, record_locks)
         groups = fingerprints.MongoFingerprintGroups(rt.db, group_locks)
         rt.consume(
             CONSUMER_QUEUES["triage"],
             {
                 "ticket.reported": partial(
-                    triage_reported_ticket, policy=policy, decisions=records, groups=groups, clock=clock
+                    triage_reported_ticket, policy=policy, records=records, groups=groups, clock=clock
                 ),
                 "ticket.severity_changed": partial(
-                    apply_severity_override, policy=policy, decisions=records, clock=clock
+                    apply_severity_override, policy=policy, records=records, clock=clock
                 ),
             },
         )

@@ -1,6 +1,11 @@
 """Versioned event contracts shared by every service."""
 
-from shared.contracts.envelope import ContractError, Envelope, make_envelope, parse_message
+from shared.contracts.envelope import (
+    ContractError,
+    Envelope,
+    make_envelope,
+    parse_message,
+)
 from shared.contracts.events import (
     NotificationDelivered,
     NotificationFailed,
@@ -9,9 +14,23 @@ from shared.contracts.events import (
     TicketTriaged,
     payload_model,
 )
-from shared.contracts.vocabulary import IncidentType, Severity, TicketKind
+from shared.contracts.vocabulary import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    PAUSED_STATUSES,
+    TICKET_NUMBER_PATTERN,
+    IncidentType,
+    Severity,
+    Status,
+    TicketKind,
+    format_number,
+)
 
 __all__ = [
+    "FINISHED_STATUSES",
+    "OPEN_STATUSES",
+    "PAUSED_STATUSES",
+    "TICKET_NUMBER_PATTERN",
     "ContractError",
     "Envelope",
     "IncidentType",
@@ -19,9 +38,11 @@ __all__ = [
     "NotificationFailed",
     "Reporter",
     "Severity",
+    "Status",
     "TicketKind",
     "TicketReported",
     "TicketTriaged",
+    "format_number",
     "make_envelope",
     "parse_message",
     "payload_model",

@@ -12,9 +12,12 @@ from typing import Any, ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from shared.contracts.envelope import Envelope
-from shared.contracts.vocabulary import IncidentType, Severity, TicketKind
-
-TICKET_NUMBER_PATTERN = r"^[A-Z]{2,5}-\d{6,}$"
+from shared.contracts.vocabulary import (
+    TICKET_NUMBER_PATTERN,
+    IncidentType,
+    Severity,
+    TicketKind,
+)
 
 
 class Contract(BaseModel):
@@ -139,7 +142,11 @@ def payload_model(event_type: str, version: int) -> type[Contract] | None:
 
 
 # Contracts of each area live in their own module; importing them here registers them.
-from shared.contracts import escalation_events, lifecycle_events, triage_events  # noqa: E402,F401
+from shared.contracts import (  # noqa: E402,F401
+    escalation_events,
+    lifecycle_events,
+    triage_events,
+)
 
 CONTRACTS: dict[tuple[str, int], type[Contract]] = _all_contracts()
 

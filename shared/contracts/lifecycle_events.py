@@ -7,9 +7,8 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.events import TICKET_NUMBER_PATTERN, Contract, Reporter
-from shared.contracts.vocabulary import Severity
+from shared.contracts.vocabulary import Severity, Status
 
-Status = Literal["open", "in_progress", "waiting_for_info", "on_hold", "resolved", "closed"]
 ActorType = Literal["reporter", "agent", "admin", "system", "vendor"]
 Feedback = Literal["confirmed_fixed", "still_has_issues", "needs_more_info"]
 
@@ -24,7 +23,7 @@ class Actor(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class TicketChange(Contract):
+class LifecycleEvent(Contract):
     """Fields every lifecycle event carries, so consumers need no lookup to act or notify."""
 
     ticket_id: str = Field(min_length=1, max_length=100)
@@ -40,7 +39,7 @@ class TicketChange(Contract):
     reporter: Reporter
 
 
-class TicketStatusChanged(TicketChange):
+class TicketStatusChanged(LifecycleEvent):
     """The ticket moved from one status to another; `reason` is the agent's question or note."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.status_changed"
@@ -50,7 +49,7 @@ class TicketStatusChanged(TicketChange):
     reason: str | None = Field(default=None, max_length=5000)
 
 
-class TicketAcknowledged(TicketChange):
+class TicketAcknowledged(LifecycleEvent):
     """Support gave its first human response: the response clock stops here."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.acknowledged"
@@ -59,7 +58,7 @@ class TicketAcknowledged(TicketChange):
     first_response_at: AwareDatetime
 
 
-class TicketAssigned(TicketChange):
+class TicketAssigned(LifecycleEvent):
     """The ticket got an assignee."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.assigned"
@@ -68,7 +67,7 @@ class TicketAssigned(TicketChange):
     assignee: str = Field(min_length=1, max_length=200)
 
 
-class TicketCommented(TicketChange):
+class TicketCommented(LifecycleEvent):
     """Someone commented; internal notes are for support only."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.commented"
@@ -78,7 +77,7 @@ class TicketCommented(TicketChange):
     body: str = Field(min_length=1, max_length=20_000)
 
 
-class TicketSeverityChanged(TicketChange):
+class TicketSeverityChanged(LifecycleEvent):
     """An agent changed the severity; the override wins over triage and is recorded."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.severity_changed"
@@ -90,7 +89,7 @@ class TicketSeverityChanged(TicketChange):
     source: Literal["agent", "priority_bump"] = "agent"
 
 
-class TicketPriorityBumpRequested(TicketChange):
+class TicketPriorityBumpRequested(LifecycleEvent):
     """The reporter asked for a higher priority."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.priority_bump_requested"
@@ -100,7 +99,7 @@ class TicketPriorityBumpRequested(TicketChange):
     requested_severity: Severity | None = None
 
 
-class TicketResolved(TicketChange):
+class TicketResolved(LifecycleEvent):
     """Support proposed a solution; the reporter is asked for feedback."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.resolved"
@@ -109,7 +108,7 @@ class TicketResolved(TicketChange):
     proposed_solution: str = Field(min_length=1, max_length=20_000)
 
 
-class TicketFeedbackReceived(TicketChange):
+class TicketFeedbackReceived(LifecycleEvent):
     """The reporter answered a resolution; still_has_issues is an escalation trigger."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.feedback_received"
@@ -119,7 +118,7 @@ class TicketFeedbackReceived(TicketChange):
     comment: str | None = Field(default=None, max_length=20_000)
 
 
-class TicketVoted(TicketChange):
+class TicketVoted(LifecycleEvent):
     """A user voted for a feature request."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.voted"
@@ -128,7 +127,7 @@ class TicketVoted(TicketChange):
     votes: int = Field(ge=1)
 
 
-class TicketAttachmentAdded(TicketChange):
+class TicketAttachmentAdded(LifecycleEvent):
     """A file was attached to the ticket."""
 
     EVENT_TYPE: ClassVar[str] = "ticket.attachment_added"

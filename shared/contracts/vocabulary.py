@@ -47,3 +47,32 @@ class TicketKind(StrEnum):
     INCIDENT = "incident"
     BUG_REPORT = "bug_report"
     FEATURE_REQUEST = "feature_request"
+
+
+class Status(StrEnum):
+    """The six ticket statuses of KB-005, in lifecycle order."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    WAITING_FOR_INFO = "waiting_for_info"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+PAUSED_STATUSES = frozenset({Status.WAITING_FOR_INFO, Status.ON_HOLD})
+"""Statuses in which SLA clocks do not run (waiting for the reporter, or for a third party)."""
+FINISHED_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED})
+"""Statuses in which support's work is done (the resolution target is measured on entering one)."""
+OPEN_STATUSES = tuple(status for status in Status if status not in FINISHED_STATUSES)
+"""Statuses of work in flight: not resolved and not closed."""
+
+TICKET_NUMBER_PATTERN = r"^[A-Z]{2,5}-\d{6,}$"
+"""Ticket numbers: a prefix (INC for intake, ESC for numbers issued on escalation) and six or more digits."""
+
+
+def format_number(prefix: str, sequence: int) -> str:
+    """Return the human-readable ticket number, e.g. INC-000123."""
+    if sequence < 1:
+        raise ValueError("ticket sequence starts at 1")
+    return f"{prefix}-{sequence:06d}"

@@ -21,7 +21,11 @@ from pymongo.errors import DuplicateKeyError
 from shared.contracts import ContractError, Envelope, parse_message
 from shared.logs import bind, unbind
 from shared.messaging.outbox import OutboxRelay
-from shared.messaging.topology import QueueSpec, declare_consumer_queue, declare_exchanges
+from shared.messaging.topology import (
+    QueueSpec,
+    declare_consumer_queue,
+    declare_exchanges,
+)
 from shared.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)

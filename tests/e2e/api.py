@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
+
+from bench.system import wait_until
 
 
 class Api:
@@ -35,10 +36,10 @@ class Api:
 
     def wait_for(self, number: str, predicate, timeout: float = 30.0) -> dict:
         """Poll a ticket until predicate(ticket) holds; return it."""
-        deadline = time.monotonic() + timeout
-        ticket = self.ticket(number)
-        while not predicate(ticket):
-            assert time.monotonic() < deadline, f"{number} never reached the expected state: {ticket}"
-            time.sleep(0.1)
-            ticket = self.ticket(number)
-        return ticket
+        seen: dict = {}
+
+        def reached() -> dict | None:
+            seen["ticket"] = ticket = self.ticket(number)
+            return ticket if predicate(ticket) else None
+
+        return wait_until(reached, lambda: f"{number} in the expected state: {seen.get('ticket')}", timeout)

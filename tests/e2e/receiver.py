@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bench.system import wait_until
 from services.notifier.domain.signing import verify
 
 
@@ -105,11 +106,11 @@ class Receiver:
 
     def wait_for(self, predicate, timeout: float = 30) -> list[Received]:
         """Return the requests once predicate(requests) is true, polling until timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def seen() -> list[Received] | None:
             with self._lock:
                 snapshot = list(self.requests)
-            if predicate(snapshot):
-                return snapshot
-            time.sleep(0.1)
-        raise AssertionError(f"receiver never saw what was expected; got {[(r.path, r.key) for r in self.requests]}")
+            return snapshot if predicate(snapshot) else None
+
+        return wait_until(seen, lambda: f"the expected requests; got {[(r.path, r.key) for r in self.requests]}",
+                          timeout)

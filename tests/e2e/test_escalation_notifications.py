@@ -10,7 +10,6 @@ loop then fires the warnings and the breach.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
+from bench.system import wait_until
 from shared.persistence import make_client
 from shared.schedule import Schedule
 from tests.e2e.api import Api
@@ -68,14 +68,6 @@ def sample(samples, name, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def wait_until(check, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.2)
-    return result
-
-
 def test_a_production_ticket_at_tier_1_escalates_and_the_reporter_gets_the_2_hour_promise(system, mailbox, ada):
     box, _ = mailbox
     created = ada.report(title="Cannot log in to the shop", type="access", production=True, users_affected=1,
@@ -102,13 +94,13 @@ def test_an_overdue_response_clock_warns_breaches_mails_the_lead_and_escalates(s
     number, ticket_id = created["number"], created["id"]
     ticket = ada.wait_for(number, lambda t: t.get("tier") == 2, timeout=60)
     severity = ticket["severity"]
-    wait_until(lambda: (doc := clocks.find_one({"_id": ticket_id})) and doc["targets"].get("response", {}).get(
+    wait_until(lambda: (doc := clocks.find_one({"_id": ticket_id})) and doc["clocks"].get("response", {}).get(
         "state") == "running", "escalation started the response clock")
     now = datetime.now(UTC)
     schedule_now(system, ticket_id, now)
     clocks.update_one({"_id": ticket_id}, {"$set": {
-        "targets.response.anchor_at": now - timedelta(minutes=1), "targets.response.remaining_seconds": 0.0,
-        "targets.response.due_at": now - timedelta(minutes=1), "next_due_at": now - timedelta(minutes=1),
+        "clocks.response.anchor_at": now - timedelta(minutes=1), "clocks.response.remaining_seconds": 0.0,
+        "clocks.response.due_at": now - timedelta(minutes=1), "next_due_at": now - timedelta(minutes=1),
     }, "$inc": {"rev": 1}})
 
     breach = box.wait_for(sent_to("lead-technical-support@platform.local", "SLA breached"), timeout=60)

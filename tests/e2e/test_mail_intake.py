@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
 
+from bench.system import wait_until
 from tests.e2e.api import Api
 
 pytestmark = pytest.mark.e2e
@@ -26,13 +26,9 @@ async def send(system, sender: str, subject: str, body: str, to: str = "support@
 
 
 def find(api: Api, title: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        items = api.get("/v1/tickets", params={"q": title}).json()["items"]
-        if items:
-            return items[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no ticket titled {title!r}")
+    items = wait_until(lambda: api.get("/v1/tickets", params={"q": title}).json()["items"],
+                       f"a ticket titled {title!r}", timeout)
+    return items[0]
 
 
 async def test_email_opens_a_critical_ticket_and_a_reply_comments_on_it(system):

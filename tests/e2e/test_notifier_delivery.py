@@ -4,18 +4,16 @@ the notifier mid-send without a duplicate."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import yaml
-from pymongo import MongoClient
 
-from shared.ids import new_id
+from bench.system import free_port, wait_until
+from tests.e2e.api import Api
 from tests.e2e.receiver import Receiver
-from tests.e2e.system import System, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +31,8 @@ def receiver() -> Iterator[tuple[Receiver, int]]:
 
 
 @pytest.fixture(scope="module")
-def system(amqp_url, mongodb_url, mailbox, receiver, tmp_path_factory) -> Iterator[System]:
-    _, smtp_port = mailbox
+def system_env(receiver, tmp_path_factory) -> dict[str, str]:
+    """Routing to the local receiver, short timeouts and retries."""
     _, port = receiver
     base = f"http://127.0.0.1:{port}"
     endpoints = {"pager": {"url": f"{base}/ok/pager"}, "chat": {"url": f"{base}/slack/service-desk"},
@@ -54,7 +52,7 @@ def system(amqp_url, mongodb_url, mailbox, receiver, tmp_path_factory) -> Iterat
     }
     directory = tmp_path_factory.mktemp("notifier-routing")
     (directory / "routing.yaml").write_text(yaml.safe_dump(routing))
-    env = {
+    return {
         "NOTIFIER_ROUTING_FILE": str(directory / "routing.yaml"),
         "WEBHOOK_SIGNING_SECRET": SECRET,
         "WEBHOOK_TIMEOUT_SECONDS": "1",
@@ -65,15 +63,6 @@ def system(amqp_url, mongodb_url, mailbox, receiver, tmp_path_factory) -> Iterat
         "RETRY_MAX_SECONDS": "1",
         "DELIVERY_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
     }
-    db_name = f"incidents_e2e_{new_id().lower()[-12:]}"
-    system = System(amqp_url, mongodb_url, db_name, smtp_port, tmp_path_factory.mktemp("logs"), extra_env=env)
-    try:
-        system.start_all()
-        yield system
-    finally:
-        system.stop_all()
-        with MongoClient(mongodb_url) as client:
-            client.drop_database(db_name)
 
 
 @pytest.fixture(scope="module")
@@ -97,26 +86,18 @@ def deliveries(system, agent: str, ticket_id: str) -> list[dict]:
 
 
 def wait_settled(system, agent: str, ticket_id: str, count: int, timeout: float = 45) -> list[dict]:
-    """Poll until the ticket has `count` deliveries and none is pending or held; return them."""
-    deadline = time.monotonic() + timeout
-    found: list[dict] = []
-    while time.monotonic() < deadline:
+    def settled() -> list[dict] | None:
         found = [d for d in deliveries(system, agent, ticket_id) if d["message"] != "digest"]
-        if len(found) == count and all(d["state"] in ("delivered", "failed", "digested") for d in found):
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"deliveries of {ticket_id} never settled: {found}\n{system.log_tail('notifier')}")
+        return found if len(found) == count and all(
+            d["state"] in ("delivered", "failed", "digested") for d in found) else None
+
+    return wait_until(settled, lambda: f"deliveries of {ticket_id} settled\n{system.log_tail('notifier')}", timeout,
+                      interval=0.2)
 
 
 def wait_timeline(system, ticket: dict, action: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = httpx.get(f"{system.url('intake')}/v1/tickets/{ticket['number']}",
-                         headers={"Authorization": f"Bearer {ticket['key']}"}).json()
-        if any(e["action"] == action for e in body["timeline"]):
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"{ticket['number']} never got a {action} timeline entry")
+    api = Api(system.url("intake"), ticket["key"])
+    return api.wait_for(ticket["number"], lambda body: any(e["action"] == action for e in body["timeline"]), timeout)
 
 
 def test_each_message_arrives_once_with_the_right_content(system, mailbox, receiver, agent):

@@ -15,7 +15,6 @@ import io
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -23,29 +22,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
-from shared.ids import new_id
+from bench.system import wait_until
 from shared.sla_metrics import SLA_BUCKETS
 from tests.e2e.api import Api
-from tests.e2e.system import System
 
 pytestmark = pytest.mark.e2e
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
 @pytest.fixture(scope="module")
-def system(amqp_url, mongodb_url, mailbox, tmp_path_factory) -> Iterator[System]:
-    """The four services, with intake recounting work in flight every half second."""
-    _, smtp_port = mailbox
-    db_name = f"incidents_e2e_{new_id().lower()[-12:]}"
-    system = System(amqp_url, mongodb_url, db_name, smtp_port, tmp_path_factory.mktemp("logs"),
-                    extra_env={"WORK_IN_FLIGHT_REFRESH_SECONDS": "0.5"})
-    try:
-        system.start_all()
-        yield system
-    finally:
-        system.stop_all()
-        with MongoClient(mongodb_url) as client:
-            client.drop_database(db_name)
+def system_env() -> dict[str, str]:
+    """Intake recounts work in flight every half second."""
+    return {"WORK_IN_FLIGHT_REFRESH_SECONDS": "0.5"}
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +58,6 @@ def metrics(system) -> dict[tuple[str, tuple], float]:
 
 def sample(samples, name, **labels) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
-
-
-def wait_until(check, what, timeout: float = 40.0):
-    """Poll check until it returns something true; what (a string or a callable for details) names the failure."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"never: {what() if callable(what) else what}"
-        time.sleep(0.2)
-    return result
 
 
 def make_late(db, number: str, *targets: str) -> None:
@@ -249,12 +228,12 @@ def test_open_at_risk_and_overdue_tickets_are_recounted_and_right_after_a_restar
                 and sample(samples, "incidents_tickets_at_risk", severity=severity, target="response") >= 1
                 and sample(samples, "incidents_tickets_overdue", severity=late_severity, target="response") >= 1)
 
-    wait_until(lambda: gauges_match(metrics(system)), lambda: f"gauges match the database: {seen}")
+    wait_until(lambda: gauges_match(metrics(system)), lambda: f"gauges match the database: {seen}", 40)
     at_risk_before = sample(metrics(system), "incidents_tickets_at_risk", severity=severity, target="response")
 
     system.kill("intake")
     system.start("intake")
-    samples = wait_until(lambda: s if gauges_match(s := metrics(system)) else None, lambda: f"gauges right after restart: {seen}")
+    samples = wait_until(lambda: s if gauges_match(s := metrics(system)) else None, lambda: f"gauges right after restart: {seen}", 40)
     assert sample(samples, "incidents_tickets_at_risk", severity=severity, target="response") == at_risk_before
     # counters start again from zero, every severity and outcome present so the first breach shows in increase()
     assert sample(samples, "incidents_sla_response_total", severity="critical", outcome="breached") == 0

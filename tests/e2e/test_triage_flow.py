@@ -15,12 +15,12 @@ from pymongo import MongoClient
 from shared.contracts import Severity
 from shared.ids import new_id
 from shared.messaging.topology import EVENTS_EXCHANGE
-from services.triage.rules_file import load_policy
 from tests.e2e.test_first_flow import wait_for_ticket
+from tests.factories import triage_policy
 
 pytestmark = pytest.mark.e2e
 
-POLICY = load_policy()  # the packaged rules, which the triage process runs with
+POLICY = triage_policy()  # the packaged rules, which the triage process runs with
 
 
 def post(system, key: str, body: dict) -> dict:
@@ -60,7 +60,7 @@ def test_tickets_come_back_with_severity_routing_and_due_times(system, body, sev
     assert when(ticket["sla"]["acknowledge_due_at"]) == expected.acknowledge_due_at
     assert when(ticket["sla"]["response_due_at"]) == expected.response_due_at
     assert when(ticket["sla"]["resolution_due_at"]) == expected.resolution_due_at
-    assert ticket["sla"]["response_target"] == POLICY.sla.targets[Severity(severity)].response.describe()
+    assert ticket["sla"]["response_target"] == POLICY.sla.allowances[Severity(severity)].response.describe()
 
 
 async def probe(amqp_url: str, keys: tuple[str, ...]):
@@ -130,7 +130,7 @@ async def test_duplicates_are_grouped_and_growth_raises_the_primary(system, amqp
         assert group["reports"] == 2 and group["users_affected"] == 35
         members = db.triage_fingerprint_members.find({"primary_ticket_id": primary["id"]})
         assert sorted(m["ticket_id"] for m in members) == sorted([primary["id"], duplicate["id"]])
-        record = db.triage_tickets.find_one({"_id": primary["id"]})
+        record = db.triage_records.find_one({"_id": primary["id"]})
         assert record["severity"] == "high"
         assert record["deadlines"]["resolution_due_at"] == when(raised["resolution_due_at"])
         assert [c["trigger"] for c in record["changes"]] == ["growth"]

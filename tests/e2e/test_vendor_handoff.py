@@ -8,9 +8,9 @@ import time
 import aio_pika
 import pytest
 
+from services.escalation.adapters.vendor_client import VendorClient
 from shared.ids import new_id
 from shared.messaging.topology import VENDOR_REPLIES
-from services.escalation.vendor_client import VendorClient
 from tests.e2e.api import Api
 
 pytestmark = pytest.mark.e2e

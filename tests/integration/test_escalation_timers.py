@@ -8,19 +8,18 @@ from datetime import timedelta
 
 import pytest
 
+from services.escalation.adapters.clocks import MongoClocks
+from services.escalation.entrypoints.timers import TimerLoop
+from services.escalation.service_layer.clock_updates import ClockUpdater
+from services.escalation.service_layer.handlers import handlers
 from shared.clock import FakeClock
 from shared.contracts import Severity
 from shared.locks import KeyedLocks
-from services.escalation.adapters.clocks import MongoClocks
-from services.escalation.adapters.policy_file import load_policy
-from services.escalation.clockwork import Clockwork
-from services.escalation.entrypoints.timers import TimerLoop
-from services.escalation.handlers import handlers
-from tests.factories import REPORTED_AT, envelope_for, triaged
+from tests.factories import REPORTED_AT, envelope_for, escalation_policy, triaged
 
 pytestmark = pytest.mark.integration
 
-POLICY = load_policy()
+POLICY = escalation_policy()
 TICKETS = 6
 EXPECTED = {"response.0.warning.75", "response.0.warning.90", "response.0.breached",
             "resolution.0.warning.75", "resolution.0.warning.90", "resolution.0.breached"}
@@ -28,7 +27,7 @@ EXPECTED = {"response.0.warning.75", "response.0.warning.90", "response.0.breach
 
 async def open_tickets(store: MongoClocks, clock: FakeClock, count: int = TICKETS) -> list[str]:
     """Triage `count` medium tickets at Tier 2 (no pages) through the real handler; return their ids."""
-    handle = handlers(Clockwork(store, POLICY, clock))["ticket.triaged"]
+    handle = handlers(ClockUpdater(store, POLICY, clock))["ticket.triaged"]
     ids = []
     for n in range(count):
         event = triaged(number=f"INC-{n + 1:06d}", severity=Severity.MEDIUM, tier=2, team="technical-support")
@@ -55,13 +54,13 @@ async def test_restart_while_timers_are_due_fires_every_step_exactly_once(db):
     first_store = MongoClocks(db, KeyedLocks())
     ids = await open_tickets(first_store, clock)
     lease = timedelta(seconds=30)
-    first = TimerLoop(Clockwork(first_store, POLICY, clock), first_store, clock, lease=lease, batch_size=2)
+    first = TimerLoop(ClockUpdater(first_store, POLICY, clock), first_store, clock, lease=lease, batch_size=2)
 
     clock.set(REPORTED_AT + timedelta(minutes=50))  # the response warning at 75% is due everywhere
     await first.run_once()
     clock.set(REPORTED_AT + timedelta(hours=9))  # everything else falls due while escalation is "down"
     # the first process dies mid-way: it fired one ticket and had claimed another when it stopped
-    await Clockwork(first_store, POLICY, clock).fire(ids[0], first.owner, lease)
+    await ClockUpdater(first_store, POLICY, clock).fire(ids[0], first.owner, lease)
     assert await first_store.claim(ids[1], clock.now(), clock.now() + lease, first.owner)
     task = asyncio.create_task(first.run())
     task.cancel()
@@ -69,7 +68,7 @@ async def test_restart_while_timers_are_due_fires_every_step_exactly_once(db):
 
     # a new process (new store, new locks, new owner) runs the real loop; a fake clock drives it
     second_store = MongoClocks(db, KeyedLocks())
-    second = TimerLoop(Clockwork(second_store, POLICY, clock), second_store, clock, poll_seconds=0.01)
+    second = TimerLoop(ClockUpdater(second_store, POLICY, clock), second_store, clock, poll_seconds=0.01)
     await second.run_once()
     assert (await second_store.get(ids[1]))["lease_owner"] == first.owner, "a live lease is respected"
     clock.advance(lease)  # the dead process's lease runs out
@@ -101,7 +100,7 @@ async def test_two_replicas_never_fire_the_same_step_twice(db, require_real_mong
     clock = FakeClock(REPORTED_AT)
     stores = [MongoClocks(db, KeyedLocks()), MongoClocks(db, KeyedLocks())]  # separate processes share no locks
     ids = await open_tickets(stores[0], clock, count=20)
-    loops = [TimerLoop(Clockwork(s, POLICY, clock), s, clock, lease=timedelta(seconds=30)) for s in stores]
+    loops = [TimerLoop(ClockUpdater(s, POLICY, clock), s, clock, lease=timedelta(seconds=30)) for s in stores]
     for minutes in (45, 54, 60, 6 * 60, 7 * 60 + 12, 8 * 60, 9 * 60):
         clock.set(REPORTED_AT + timedelta(minutes=minutes))
         await asyncio.gather(*(loop.run_once() for loop in loops for _ in range(3)))
@@ -118,7 +117,7 @@ async def test_clocks_stored_before_the_schedule_existed_still_fire(db):
     await store.schedule.collection.delete_many({})  # as if written by a version without the schedule
 
     upgraded = MongoClocks(db, KeyedLocks())
-    loop = TimerLoop(Clockwork(upgraded, POLICY, clock), upgraded, clock)
+    loop = TimerLoop(ClockUpdater(upgraded, POLICY, clock), upgraded, clock)
     clock.set(REPORTED_AT + timedelta(minutes=50))
     fired = await loop.run_once()
     assert sorted(fired) == ["response.0.warning.75"] * 2

@@ -6,12 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from shared.clock import FakeClock
-from shared.contracts import Reporter, make_envelope
-from shared.contracts.escalation_events import TicketAutoCloseDue, TicketEscalated, VendorReplyReceived
 from services.intake.adapters.tickets import MongoTickets
 from services.intake.domain.tickets import new_ticket_document
-from services.intake.escalation_handlers import HANDLERS
+from services.intake.service_layer.escalation_event_handlers import HANDLERS
+from shared.clock import FakeClock
+from shared.contracts import Reporter, make_envelope
+from shared.contracts.escalation_events import (
+    TicketAutoCloseDue,
+    TicketEscalated,
+    VendorReplyReceived,
+)
 from shared.ids import new_id
 from tests.factories import REPORTED_AT
 

@@ -6,22 +6,22 @@ from datetime import timedelta
 
 import pytest
 
-from shared.clock import FakeClock
-from shared.locks import KeyedLocks
 from services.notifier.adapters.deliveries import MongoDeliveries
 from services.notifier.adapters.rate_slots import MongoRateSlots
 from services.notifier.domain.deliveries import Content, new_delivery
 from services.notifier.domain.messages import from_triaged
 from services.notifier.domain.routing import Channel, Recipient, Role
+from shared.clock import FakeClock
+from shared.locks import KeyedLocks
 from tests.factories import triaged
 
 pytestmark = pytest.mark.integration
 
 
 def document(now, key="oncall"):
-    occasion = from_triaged("01JTESTEVENT0000000000000A", triaged())
+    notice = from_triaged("01JTESTEVENT0000000000000A", triaged())
     recipient = Recipient(Role.ON_CALL, key, "On-call", Channel.WEBHOOK, "pager")
-    return new_delivery(occasion, "ticket_assigned", recipient, Content(subject="s", text="t"), now)
+    return new_delivery(notice, "ticket_assigned", recipient, Content(subject="s", text="t"), now)
 
 
 async def test_claim_lease_settle_and_outbox(db):

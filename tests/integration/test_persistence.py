@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
-from shared.clock import SystemClock
-from shared.persistence import ensure_indexes
 from services.intake.adapters import api_keys, tickets
 from services.intake.domain.principals import Role
+from shared.clock import SystemClock
+from shared.persistence import ensure_indexes
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from services.escalation.adapters.metrics import EscalationMetrics
+from services.notifier.adapters.metrics import NotifierMetrics
 from shared.metrics import pipeline_metrics
 from shared.sla_metrics import SlaMetrics
-from services.escalation.metrics import EscalationMetrics
-from services.notifier.metrics import NotifierMetrics
 from tests.integration.test_deploy_files import ROOT, tool
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"

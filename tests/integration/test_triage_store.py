@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.triage.adapters.decisions import MongoDecisions
 from services.triage.adapters import fingerprints
 from services.triage.adapters.fingerprints import Member, MongoFingerprintGroups
+from services.triage.adapters.triage_records import MongoTriageRecords
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ async def test_a_report_after_the_window_opens_a_new_group(db):
 
 
 async def test_severity_changes_are_guarded_by_the_expected_severity(db):
-    records = MongoDecisions(db)
+    records = MongoTriageRecords(db)
     first = await records.record("t1", {"number": "INC-000001", "severity": "medium"})
     assert first["severity"] == "medium" and first["changes"] == []
     assert (await records.record("t1", {"number": "INC-000001", "severity": "low"}))["severity"] == "medium"

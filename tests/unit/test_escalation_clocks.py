@@ -52,8 +52,8 @@ async def test_waiting_for_info_pauses_and_credits_the_paused_time_back():
     assert await s.at(5 * H) == [], "nothing is due while the ticket waits for the reporter"
     await s.move("waiting_for_info", "in_progress", actor=s_reporter())
     doc = s.doc()
-    assert doc["targets"]["response"]["due_at"] == s.start + 5 * H + 30 * M  # 30 min were left
-    assert doc["targets"]["resolution"]["due_at"] == s.start + 12 * H + 30 * M
+    assert doc["clocks"]["response"]["due_at"] == s.start + 5 * H + 30 * M  # 30 min were left
+    assert doc["clocks"]["resolution"]["due_at"] == s.start + 12 * H + 30 * M
     assert doc["paused_seconds"] == 4.5 * 3600
     assert await s.at(5 * H + 14 * M) == []
     assert await s.at(5 * H + 15 * M) == ["response.0.warning.75"]  # 45 min of active time
@@ -80,7 +80,7 @@ async def test_resolution_clock_stops_at_resolved_and_runs_again_on_reopen():
     await s.move("in_progress", "resolved")
     assert await s.at(20 * H) == []
     await s.move("resolved", "in_progress", actor=s_reporter())
-    assert s.doc()["targets"]["resolution"]["due_at"] == s.start + 24 * H  # 4 h were left
+    assert s.doc()["clocks"]["resolution"]["due_at"] == s.start + 24 * H  # 4 h were left
     assert await s.at(24 * H) == ["resolution.0.warning.75", "resolution.0.warning.90", "resolution.0.breached"]
 
 
@@ -99,7 +99,7 @@ async def test_business_day_targets_count_only_working_time():
     await s.move("open", "waiting_for_info")
     await s.at(timedelta(days=3, hours=18))  # Tuesday 10:00
     await s.move("waiting_for_info", "in_progress", actor=s_reporter())
-    assert s.doc()["targets"]["response"]["due_at"] == datetime(2026, 1, 13, 12, 0, tzinfo=UTC)
+    assert s.doc()["clocks"]["response"]["due_at"] == datetime(2026, 1, 13, 12, 0, tzinfo=UTC)
 
 
 async def test_reclassification_replaces_the_due_times_and_warns_again():
@@ -116,7 +116,7 @@ async def test_reclassification_replaces_the_due_times_and_warns_again():
         old_resolution_due_at=s.start + 24 * H, resolution_due_at=s.start + 8 * H,
         response_target="1 hour", resolution_target="8 hours", spent_seconds=10860, paused_seconds=0))
     doc = s.doc()
-    assert doc["severity"] == "high" and doc["targets"]["response"]["due_at"] == s.start + 3 * H + 31 * M
+    assert doc["severity"] == "high" and doc["clocks"]["response"]["due_at"] == s.start + 3 * H + 31 * M
     assert await s.at(3 * H + 31 * M) == ["response.1.warning.75", "response.1.warning.90", "response.1.breached"]
     assert [e["trigger"] for e in s.events("ticket.escalated")] == ["response_breached"]
 

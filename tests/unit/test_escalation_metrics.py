@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
+from services.escalation.adapters.metrics import EscalationMetrics, timer_kind
+from services.escalation.domain.inbound import on_vendor_reply
 from shared.contracts import Severity
 from shared.contracts.escalation_events import VendorHandoff, VendorReply
-from services.escalation.domain.apply import on_vendor_reply
-from services.escalation.metrics import EscalationMetrics, timer_kind
 from tests.escalation_harness import Scenario
 from tests.fakes import FakeClocks
 

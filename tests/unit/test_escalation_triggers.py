@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.escalation.domain.inbound import RejectedReply, on_vendor_reply
 from shared.contracts import IncidentType, NotificationFailed, Severity
 from shared.contracts.escalation_events import VendorHandoff, VendorReply
 from shared.contracts.triage_events import TicketReclassified
-from services.escalation.domain.apply import RejectedReply, on_vendor_reply
 from tests.escalation_harness import REPORTER, Scenario
 
 H, M = timedelta(hours=1), timedelta(minutes=1)
@@ -41,18 +41,18 @@ async def test_next_agent_response_stops_the_handoff_clock_internal_notes_do_not
     await s.open(severity=Severity.MEDIUM)
     await s.at(60 * M)
     await s.comment("internal")
-    assert s.doc()["targets"]["handoff"]["state"] == "running"
+    assert s.doc()["clocks"]["handoff"]["state"] == "running"
     await s.comment("public")
-    assert s.doc()["targets"]["handoff"]["state"] == "stopped"
+    assert s.doc()["clocks"]["handoff"]["state"] == "stopped"
     assert not [k for k in await s.at(10 * H) if k.startswith("handoff")]
 
 
 async def test_missed_resolution_escalates_and_a_policy_can_issue_new_numbers_at_tier_3():
     from dataclasses import replace
 
-    from services.escalation.adapters.policy_file import load_policy
+    from tests.factories import escalation_policy
 
-    s = Scenario(policy=replace(load_policy(), new_number_tiers=frozenset({3, 4})))
+    s = Scenario(policy=replace(escalation_policy(), new_number_tiers=frozenset({3, 4})))
     await s.open(severity=Severity.MEDIUM, tier=2, team="technical-support")
     await s.acknowledge()
     await s.at(8 * H)

@@ -2,25 +2,35 @@ from datetime import timedelta
 
 import pytest
 
+from services.escalation.service_layer.clock_updates import ClockUpdater
+from services.escalation.service_layer.handlers import handlers as escalation_handlers
+from services.intake.domain.tickets import new_ticket_document
+from services.intake.service_layer.event_handlers import apply_triage
+from services.triage.service_layer.handlers import triage_reported_ticket
 from shared.clock import FakeClock
 from shared.contracts import Severity, TicketTriaged
 from shared.messaging.consumer import PermanentError
-from services.escalation.clockwork import Clockwork
-from services.escalation.adapters.policy_file import load_policy as load_escalation_policy
-from services.escalation.handlers import handlers as escalation_handlers
-from services.intake.domain.tickets import new_ticket_document
-from services.intake.handlers import apply_triage
-from services.triage.handlers import triage_reported_ticket
-from services.triage.rules_file import load_policy
-from tests.factories import REPORTED_AT, envelope_for, reported, triaged
-from tests.fakes import FakeClocks, FakeDecisions, FakeFingerprintGroups, FakeTickets
+from tests.factories import (
+    REPORTED_AT,
+    envelope_for,
+    escalation_policy,
+    reported,
+    triage_policy,
+    triaged,
+)
+from tests.fakes import (
+    FakeClocks,
+    FakeFingerprintGroups,
+    FakeTickets,
+    FakeTriageRecords,
+)
 
 
 async def test_triage_emits_triaged_with_due_times_from_the_report_time():
     clock = FakeClock(REPORTED_AT + timedelta(seconds=3))
     event = reported(reported_severity=Severity.HIGH)
     [out] = await triage_reported_ticket(
-        envelope_for(event), event, policy=load_policy(), decisions=FakeDecisions(), groups=FakeFingerprintGroups(), clock=clock
+        envelope_for(event), event, policy=triage_policy(), records=FakeTriageRecords(), groups=FakeFingerprintGroups(), clock=clock
     )
     assert out.event_type == "ticket.triaged"
     assert out.ticket_id == event.ticket_id
@@ -56,11 +66,11 @@ async def test_intake_dead_letters_triage_for_an_unknown_ticket():
 
 async def test_escalation_keeps_the_first_clock():
     clocks = FakeClocks()
-    work = Clockwork(clocks, load_escalation_policy(), FakeClock())
+    work = ClockUpdater(clocks, escalation_policy(), FakeClock())
     handle = escalation_handlers(work)["ticket.triaged"]
     first = triaged()
     await handle(envelope_for(first), first)
     again = first.model_copy(update={"response_due_at": REPORTED_AT + timedelta(days=9)})
     await handle(envelope_for(again), again)
-    assert clocks.clocks[first.ticket_id]["targets"]["response"]["due_at"] == first.response_due_at
+    assert clocks.clocks[first.ticket_id]["clocks"]["response"]["due_at"] == first.response_due_at
     assert clocks.clocks[first.ticket_id]["next_due_at"] == REPORTED_AT + timedelta(minutes=10)  # the high-severity page repeat

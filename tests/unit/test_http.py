@@ -4,13 +4,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.intake.domain.principals import Role
+from services.intake.entrypoints import (
+    actions_api,
+    attachments_api,
+    features_api,
+    tickets_api,
+)
+from services.intake.entrypoints.ratelimit import TokenBuckets
+from services.intake.settings import IntakeSettings
 from shared.clock import FakeClock
 from shared.http import BodySizeLimit
 from shared.problems import install_problem_handlers
-from services.intake.domain.principals import Role
-from services.intake.entrypoints import actions_api, attachments_api, features_api, tickets_api
-from services.intake.entrypoints.ratelimit import TokenBuckets
-from services.intake.settings import IntakeSettings
 from tests.fakes import FakeApiKeys, FakeTickets
 
 

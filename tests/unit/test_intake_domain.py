@@ -1,10 +1,9 @@
 import pytest
 from pydantic import ValidationError
 
-from shared.contracts import Severity
 from services.intake.domain.principals import Principal, Role
-from services.intake.domain.tickets import format_number
 from services.intake.entrypoints.schemas import TicketCreate
+from shared.contracts import Severity, format_number
 
 
 def test_ticket_numbers_are_short_and_zero_padded():

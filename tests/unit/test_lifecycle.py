@@ -4,11 +4,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.contracts import Severity
-from shared.contracts.lifecycle_events import Actor
 from services.intake.domain import actions
 from services.intake.domain.actions import ActionRefused
-from services.intake.domain.lifecycle import IllegalTransition, Mover, Status, allowed_moves, check_move
+from services.intake.domain.lifecycle import (
+    IllegalTransition,
+    Mover,
+    allowed_moves,
+    check_move,
+)
+from shared.contracts import Severity, Status
+from shared.contracts.lifecycle_events import Actor
 
 NOW = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 AGENT = Actor(type="agent", id="a1", name="Ann")

@@ -2,10 +2,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.clock import FakeClock
 from services.intake.domain.mail import parse_mail
 from services.intake.entrypoints.mail_intake import SupportMailbox
 from services.intake.settings import IntakeSettings
+from shared.clock import FakeClock
 from tests.fakes import FakeApiKeys, FakeTickets
 
 

@@ -12,21 +12,27 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from shared.clock import FakeClock
-from shared.contracts import NotificationFailed, Reporter, Severity
-from shared.messaging.consumer import PermanentError
-from shared.problems import install_problem_handlers
 from services.notifier.adapters.email import compose
+from services.notifier.adapters.metrics import NotifierMetrics
 from services.notifier.adapters.routing_file import load_router
 from services.notifier.adapters.templates import TemplateRenderer
-from services.notifier.dispatch import Dispatcher
-from services.notifier.domain.deliveries import Content, Outgoing, digest_id_for, idempotency_key, new_digest
+from services.notifier.domain.deliveries import (
+    Content,
+    Outgoing,
+    digest_id_for,
+    idempotency_key,
+    new_digest,
+)
 from services.notifier.domain.messages import REGISTRY
 from services.notifier.domain.retry import RetryPolicy, permanent, transient
 from services.notifier.entrypoints.http import HttpDeps, install_routes
 from services.notifier.entrypoints.worker import DeliveryLoop
-from services.notifier.handlers import notify
-from services.notifier.metrics import NotifierMetrics
+from services.notifier.service_layer.dispatch import Dispatcher
+from services.notifier.service_layer.handlers import notify
+from shared.clock import FakeClock
+from shared.contracts import NotificationFailed, Reporter, Severity
+from shared.messaging.consumer import PermanentError
+from shared.problems import install_problem_handlers
 from tests.factories import REPORTED_AT, envelope_for, triaged
 from tests.fakes import FakeChannel, FakeDeliveries, FakeKeyRoles, FakeRateSlots
 

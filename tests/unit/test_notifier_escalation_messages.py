@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from services.notifier.adapters.routing_file import DEFAULT_ROUTING_FILE, load_router
+from services.notifier.adapters.templates import TemplateRenderer
+from services.notifier.domain.messages import REGISTRY
+from services.notifier.service_layer.handlers import notify
 from shared.clock import FakeClock
 from shared.contracts import Reporter, Severity, make_envelope
 from shared.contracts.escalation_events import (
@@ -17,10 +21,6 @@ from shared.contracts.escalation_events import (
 )
 from shared.contracts.lifecycle_events import Actor, TicketStatusChanged
 from shared.messaging.topology import CONSUMER_QUEUES
-from services.notifier.adapters.routing_file import DEFAULT_ROUTING_FILE, load_router
-from services.notifier.adapters.templates import TemplateRenderer
-from services.notifier.domain.messages import REGISTRY
-from services.notifier.handlers import notify
 from tests.factories import REPORTED_AT
 from tests.fakes import FakeDeliveries
 

@@ -9,10 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.clock import FakeClock
 from services.notifier.domain.retry import (
-    Outcome, RetryPolicy, classify_http, classify_smtp, delivered, parse_retry_after, permanent, transient,
+    Outcome,
+    RetryPolicy,
+    classify_http,
+    classify_smtp,
+    delivered,
+    parse_retry_after,
+    permanent,
+    transient,
 )
+from shared.clock import FakeClock
 
 NOW = FakeClock().now()
 

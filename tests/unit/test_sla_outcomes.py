@@ -5,14 +5,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from shared.contracts.lifecycle_events import Actor
-from shared.sla_metrics import SLA_BUCKETS, SlaMetrics
 from services.intake.adapters.sla_metrics import SlaObserver
-from services.intake.commands import ConcurrentChange, perform
 from services.intake.domain import actions
-from services.intake.domain.lifecycle import Status
 from services.intake.domain.sla import outcome_fields, sla_outcomes
 from services.intake.domain.tickets import new_ticket_document
+from services.intake.service_layer.commands import ConcurrentChange, perform
+from shared.contracts import Status
+from shared.contracts.lifecycle_events import Actor
+from shared.sla_metrics import SLA_BUCKETS, SlaMetrics
 from tests.fakes import FakeTickets
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -4,13 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.contracts import IncidentType, Severity, TicketKind
-from services.triage.domain.calendar import BusinessCalendar
 from services.triage.domain.classification import Report, classify, is_more_severe
-from services.triage.domain.sla import SPEC_TARGETS, Target, due_at
-from services.triage.rules_file import load_policy
+from shared.contracts import IncidentType, Severity, TicketKind
+from shared.sla.calendar import BusinessCalendar
+from shared.sla.policy import SPEC_ALLOWANCES, Allowance, SlaPolicy
+from tests.factories import triage_policy
 
-POLICY = load_policy()
+POLICY = triage_policy()
 RULES = POLICY.rulebook
 
 
@@ -121,7 +121,7 @@ def test_growth_raises_severity_only_upward():
     ],
 )
 def test_spec_targets_are_the_configured_defaults(severity, response, resolution):
-    for targets in (SPEC_TARGETS[severity], POLICY.sla.targets[severity]):
+    for targets in (SPEC_ALLOWANCES[severity], POLICY.sla.allowances[severity]):
         assert (targets.response.describe(), targets.resolution.describe()) == (response, resolution)
     assert POLICY.sla.acknowledge.describe() == "1 hour"
 
@@ -172,15 +172,15 @@ def test_business_days_in_a_local_time_zone():
 
     berlin = BusinessCalendar(timezone=ZoneInfo("Europe/Berlin"))
     friday_evening_berlin = datetime(2026, 1, 9, 17, 30, tzinfo=UTC)  # 18:30 in Berlin
-    assert due_at(friday_evening_berlin, Target(business_days=1), berlin) == datetime(2026, 1, 12, 16, 0, tzinfo=UTC)
+    assert SlaPolicy(calendar=berlin).due_at(friday_evening_berlin, Allowance(business_days=1)) == datetime(2026, 1, 12, 16, 0, tzinfo=UTC)
 
 
 def test_wall_clock_due_at_adds_hours():
     start = datetime(2026, 1, 9, 17, 0, tzinfo=UTC)
-    assert due_at(start, Target(hours=0.25)) == datetime(2026, 1, 9, 17, 15, tzinfo=UTC)
+    assert SlaPolicy().due_at(start, Allowance(hours=0.25)) == datetime(2026, 1, 9, 17, 15, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("bad", [dict(hours=-1), dict(business_days=-1), dict(hours=1, business_days=1)])
-def test_a_target_is_one_non_negative_unit(bad):
+def test_an_allowance_is_one_non_negative_unit(bad):
     with pytest.raises(ValueError):
-        Target(**bad)
+        Allowance(**bad)

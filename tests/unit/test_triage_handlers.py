@@ -4,18 +4,19 @@ from datetime import timedelta
 
 import pytest
 
+from services.triage.service_layer.handlers import (
+    apply_severity_override,
+    triage_reported_ticket,
+)
 from shared.clock import FakeClock
-from shared.contracts import IncidentType, Severity, TicketTriaged
-from shared.contracts import Reporter
+from shared.contracts import IncidentType, Reporter, Severity, TicketTriaged
 from shared.contracts.lifecycle_events import Actor, TicketSeverityChanged
 from shared.contracts.triage_events import TicketDuplicateDetected, TicketReclassified
 from shared.ids import new_id
-from services.triage.handlers import apply_severity_override, triage_reported_ticket
-from services.triage.rules_file import load_policy
-from tests.factories import REPORTED_AT, envelope_for, reported
-from tests.fakes import FakeDecisions, FakeFingerprintGroups
+from tests.factories import REPORTED_AT, envelope_for, reported, triage_policy
+from tests.fakes import FakeFingerprintGroups, FakeTriageRecords
 
-POLICY = load_policy()
+POLICY = triage_policy()
 AGENT = Actor(type="agent", id="a1", name="Grace")
 
 
@@ -23,7 +24,7 @@ class Triage:
     """Triage's handlers wired to fakes, as bootstrap wires them to Mongo."""
 
     def __init__(self) -> None:
-        self.decisions = FakeDecisions()
+        self.decisions = FakeTriageRecords()
         self.groups = FakeFingerprintGroups()
         self.clock = FakeClock(REPORTED_AT + timedelta(seconds=3))
 
@@ -31,7 +32,7 @@ class Triage:
         event = reported(**{"ticket_id": new_id(), **overrides})
         envelope = envelope_for(event)
         out = await triage_reported_ticket(
-            envelope, event, policy=POLICY, decisions=self.decisions, groups=self.groups, clock=self.clock
+            envelope, event, policy=POLICY, records=self.decisions, groups=self.groups, clock=self.clock
         )
         return event, out, envelope
 
@@ -42,7 +43,7 @@ class Triage:
             reason="customer is a hospital", source=source,
         )
         return await apply_severity_override(
-            envelope_for(event), event, policy=POLICY, decisions=self.decisions, clock=self.clock
+            envelope_for(event), event, policy=POLICY, records=self.decisions, clock=self.clock
         )
 
 
@@ -117,7 +118,7 @@ async def test_a_redelivered_report_is_not_counted_twice():
     await triage.report(title="Checkout is slow")
     event, _, envelope = await triage.report(title="Checkout is slow")
     again = await triage_reported_ticket(
-        envelope, event, policy=POLICY, decisions=triage.decisions, groups=triage.groups, clock=triage.clock
+        envelope, event, policy=POLICY, records=triage.decisions, groups=triage.groups, clock=triage.clock
     )
     assert types(again) == ["ticket.triaged"]
     [group] = triage.groups.documents.values()

@@ -5,12 +5,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.triage.domain.duplicates import (
+    GroupView,
+    fingerprint,
+    joins,
+    normalise_title,
+    users_counted,
+)
 from shared.contracts import IncidentType, Severity
-from services.triage.domain.duplicates import GroupView, fingerprint, joins, normalise_title, users_counted
-from services.triage.domain.reclassification import reschedule
-from services.triage.rules_file import load_policy
+from shared.sla.reschedule import reschedule
+from tests.factories import triage_policy
 
-POLICY = load_policy()
+POLICY = triage_policy()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # Monday
 OLD = POLICY.sla.deadlines(Severity.MEDIUM, START)
 
@@ -37,9 +43,8 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     ],
 )
 def test_new_targets_apply_from_the_change(severity, changed_at, paused, carry, response_due, resolution_due, spent):
-    moved = reschedule(
-        POLICY.sla, severity, started_at=START, changed_at=changed_at, paused=paused, old=OLD, carry_over=carry
-    )
+    policy = replace(POLICY.sla, carry_over_spent_time=carry)
+    moved = reschedule(policy, severity, started_at=START, changed_at=changed_at, paused=paused, old=OLD)
     assert (moved.new.response_due_at, moved.new.resolution_due_at) == (response_due, resolution_due)
     assert moved.new.acknowledge_due_at == OLD.acknowledge_due_at
     assert moved.old == OLD

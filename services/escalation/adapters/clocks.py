@@ -1,4 +1,7 @@
-"""The `sla_clocks` collection: one document per ticket; when each falls due is kept in a Schedule.
+"""The `sla_clocks` collection: one clock record per ticket; when each falls due is kept in a Schedule.
+
+A clock record holds the ticket's clocks (response, resolution, hand-off), what escalation knows of
+the ticket (tier, team, status, pages, vendor hand-off, auto-close) and the steps already fired.
 
 Documents are written by the event consumer, the timer loop, the vendor reply consumer and the
 outbox relays, so every change after creation is a revision-guarded update under the shared
@@ -22,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.documents import REVISION, guarded_update
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
-from shared.schedule import Schedule, claim_lease, due_times
+from shared.schedule import Schedule, ScheduledDocuments, claim_lease, due_times
 
 COLLECTION = "sla_clocks"
 COUNTERS = "escalation_counters"
@@ -31,8 +34,8 @@ APPENDED = ("outbox", "vendor_outbox")
 """Arrays only ever appended to by a change (relays pop them concurrently), never replaced."""
 
 
-class ClockStore(Protocol):
-    """Clock documents with revision-guarded saves and lease-based claiming."""
+class ClockRecords(Protocol):
+    """Clock records with revision-guarded saves and lease-based claiming."""
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None: ...
 
@@ -59,8 +62,8 @@ def state_of(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in ("_id", REVISION, *APPENDED)}
 
 
-class MongoClocks:
-    """SLA clock persistence in MongoDB (or the docstore)."""
+class MongoClocks(ScheduledDocuments):
+    """Clock records in MongoDB (or the docstore)."""
 
     def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None) -> None:
         self.collection = db[COLLECTION]
@@ -70,11 +73,14 @@ class MongoClocks:
         self.schedule = Schedule(db, COLLECTION)
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
-        """Return the clock of a ticket, if any."""
-        return await self.collection.find_one({"_id": ticket_id})
+        """Return the clock record of a ticket, if any (records written before `clocks` was named read the same)."""
+        document = await self.collection.find_one({"_id": ticket_id})
+        if document is not None and "clocks" not in document:
+            document["clocks"] = document.pop("targets", {})
+        return document
 
     async def create(self, document: dict[str, Any]) -> bool:
-        """Insert a new clock; return False if the ticket already has one (insert, not an upsert: see README)."""
+        """Insert a new clock record; return False if the ticket already has one (insert, not an upsert: see README)."""
         if document.get("next_due_at") is not None:
             await self.schedule.add(document["_id"], document["next_due_at"], document["updated_at"])
         try:
@@ -100,18 +106,6 @@ class MongoClocks:
             update["$push"] = pushes
         guard = {REVISION: before.get(REVISION, 0), **(condition or {})}
         return await guarded_update(self.collection, before["_id"], guard, update, locks=self.locks)
-
-    async def due(self, now: datetime, limit: int) -> list[str]:
-        """Return ids of clocks that may be due (earliest first); call handled(id) once each is dealt with."""
-        return await self.schedule.due_keys(now, limit)
-
-    async def handled(self, ticket_id: str) -> None:
-        """Remove the schedule entries that brought this clock up in the last due()."""
-        await self.schedule.handled(ticket_id)
-
-    async def postpone(self, ticket_id: str, now: datetime) -> None:
-        """Keep this clock's entries for a later pass (it is scheduled but not stored yet)."""
-        await self.schedule.postpone(ticket_id, now)
 
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule clocks stored before the schedule existed (once); return how many entries were added."""

@@ -1,4 +1,4 @@
-"""Reads the escalation policy (YAML) and combines it with triage's teams, targets and calendar."""
+"""Reads the escalation policy (YAML) and combines it with the shared service levels."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from services.escalation.domain.policy import EscalationPolicy, PagePolicy, TriggerRule, Vendor
-from services.triage.rules_file import load_policy as load_triage_policy
+from services.escalation.domain.policy import (
+    EscalationPolicy,
+    PagePolicy,
+    TriggerRule,
+    Vendor,
+)
+from shared.config_files import load_config
+from shared.sla.config import Strict
+from shared.sla.policy import ServiceLevels
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
 TRIGGERS = ("response_breached", "resolution_breached", "still_has_issues", "reclassified", "page_undeliverable",
@@ -18,19 +24,11 @@ TRIGGERS = ("response_breached", "resolution_breached", "still_has_issues", "rec
 Tier = Annotated[int, Field(ge=1, le=4)]
 
 
-class PolicyFileError(ValueError):
-    """The escalation policy file cannot be used; the message names the file and problem."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class TierModel(_Strict):
+class TierModel(Strict):
     next: Tier | None
 
 
-class TriggerModel(_Strict):
+class TriggerModel(Strict):
     next: bool = False
     to: Tier | None = None
     from_: list[Tier] = Field(default=[], alias="from")
@@ -42,7 +40,7 @@ class TriggerModel(_Strict):
         return self
 
 
-class PagesModel(_Strict):
+class PagesModel(Strict):
     severities: list[str] = ["critical", "high"]
     tiers: list[Tier] = [3, 4]
     repeat_minutes: float = Field(default=10, gt=0)
@@ -51,21 +49,21 @@ class PagesModel(_Strict):
     messages: list[str] = ["ticket_assigned", "escalation_page"]
 
 
-class VendorModel(_Strict):
+class VendorModel(Strict):
     name: str = Field(min_length=1, max_length=200)
     answer_hours: float = Field(gt=0)
     update_hours: float | None = Field(default=None, gt=0)
 
 
-class ThirdPartyModel(_Strict):
+class ThirdPartyModel(Strict):
     components: dict[str, str] = {}
     default_vendor: str | None = None
 
 
-class PolicyFile(_Strict):
+class PolicyFile(Strict):
+    """The whole escalation policy file."""
+
     version: int = Field(ge=1, le=1)
-    warning_fractions: list[float] = Field(default=[0.75, 0.9])
-    handoff_hours: float = Field(default=2, gt=0)
     auto_close_business_days: int = Field(default=5, ge=1, le=365)
     tiers: dict[Tier, TierModel]
     new_number_tiers: list[Tier] = []
@@ -76,8 +74,6 @@ class PolicyFile(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyFile:
-        if any(not 0 < f < 1 for f in self.warning_fractions):
-            raise ValueError("warning_fractions must lie strictly between 0 and 1")
         unknown = set(self.triggers) - set(TRIGGERS)
         if unknown:
             raise ValueError(f"unknown triggers {sorted(unknown)}; known: {', '.join(TRIGGERS)}")
@@ -87,40 +83,28 @@ class PolicyFile(_Strict):
             raise ValueError(f"vendors {sorted(missing)} are named under third_party but not defined under vendors")
         return self
 
+    def build(self, levels: ServiceLevels) -> EscalationPolicy:
+        """Return the escalation policy this file describes, over the shared service levels."""
+        return EscalationPolicy(
+            levels=levels,
+            auto_close_business_days=self.auto_close_business_days,
+            next_tier={tier: model.next for tier, model in self.tiers.items()},
+            new_number_tiers=frozenset(self.new_number_tiers),
+            triggers={name: TriggerRule(next=rule.next, to=rule.to, from_tiers=frozenset(rule.from_))
+                      for name, rule in self.triggers.items()},
+            pages=PagePolicy(
+                severities=frozenset(self.pages.severities), tiers=frozenset(self.pages.tiers),
+                repeat=timedelta(minutes=self.pages.repeat_minutes), max_repeats=self.pages.max_repeats,
+                contacts=tuple(self.pages.contacts), messages=frozenset(self.pages.messages),
+            ),
+            third_party_components={k.lower(): v for k, v in self.third_party.components.items()},
+            default_vendor=self.third_party.default_vendor,
+            vendors={vid: Vendor(vid, v.name, timedelta(hours=v.answer_hours),
+                                 timedelta(hours=v.update_hours) if v.update_hours else None)
+                     for vid, v in self.vendors.items()},
+        )
 
-def load_policy(path: Path | None = None, triage_rules_file: Path | None = None) -> EscalationPolicy:
-    """Return the escalation policy in the file (packaged default if None) with triage's teams, targets, calendar.
 
-    Raises PolicyFileError (or triage's RulesFileError) naming what is wrong.
-    """
-    path = path or DEFAULT_POLICY_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        model = PolicyFile.model_validate(data)
-    except OSError as exc:
-        raise PolicyFileError(f"{path}: cannot read the escalation policy: {exc}") from exc
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise PolicyFileError(f"{path}: invalid escalation policy: {exc}") from exc
-    triage = load_triage_policy(triage_rules_file)
-    return EscalationPolicy(
-        teams=dict(triage.rulebook.teams),
-        targets={severity.value: targets for severity, targets in triage.sla.targets.items()},
-        calendar=triage.sla.calendar,
-        warning_fractions=tuple(sorted(model.warning_fractions)),
-        handoff=timedelta(hours=model.handoff_hours),
-        auto_close_business_days=model.auto_close_business_days,
-        next_tier={tier: t.next for tier, t in model.tiers.items()},
-        new_number_tiers=frozenset(model.new_number_tiers),
-        triggers={name: TriggerRule(next=t.next, to=t.to, from_tiers=frozenset(t.from_))
-                  for name, t in model.triggers.items()},
-        pages=PagePolicy(
-            severities=frozenset(model.pages.severities), tiers=frozenset(model.pages.tiers),
-            repeat=timedelta(minutes=model.pages.repeat_minutes), max_repeats=model.pages.max_repeats,
-            contacts=tuple(model.pages.contacts), messages=frozenset(model.pages.messages),
-        ),
-        third_party_components={k.lower(): v for k, v in model.third_party.components.items()},
-        default_vendor=model.third_party.default_vendor,
-        vendors={vid: Vendor(vid, v.name, timedelta(hours=v.answer_hours),
-                             timedelta(hours=v.update_hours) if v.update_hours else None)
-                 for vid, v in model.vendors.items()},
-    )
+def load_policy(levels: ServiceLevels, path: Path | None = None) -> EscalationPolicy:
+    """Return the escalation policy in the file (packaged default if None); raises ConfigFileError."""
+    return load_config(path or DEFAULT_POLICY_FILE, PolicyFile, what="escalation policy").build(levels)

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.escalation.domain.policy import EscalationPolicy
 from shared.contracts.escalation_events import VendorHandoff
 from shared.contracts.events import Contract
-from services.escalation.domain.policy import EscalationPolicy
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -58,8 +58,8 @@ def facts(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def new_clock(ticket_id: str, number: str, now: datetime) -> dict[str, Any]:
-    """Return the document of a ticket escalation has just heard of, owing nothing yet."""
+def new_clock_record(ticket_id: str, number: str, now: datetime) -> dict[str, Any]:
+    """Return the clock record of a ticket escalation has just heard of, owing nothing yet."""
     return {
         "_id": ticket_id,
         "number": number,
@@ -72,7 +72,7 @@ def new_clock(ticket_id: str, number: str, now: datetime) -> dict[str, Any]:
         "first_response_at": None,
         "facts": {},
         "triaged": False,
-        "targets": {},
+        "clocks": {},
         "paused_since": None,
         "paused_seconds": 0.0,
         "previous_numbers": [],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.escalation.domain.effects import Context, Effects, facts
+from shared.contracts import PAUSED_STATUSES
 from shared.contracts.escalation_events import (
     EscalationPageRequested,
     TicketEscalated,
@@ -12,10 +14,7 @@ from shared.contracts.escalation_events import (
     VendorTicket,
     vendor_routing_key,
 )
-from services.escalation.domain import targets as t
-from services.escalation.domain.effects import Context, Effects, facts
-
-PAUSED_STATUSES = ("waiting_for_info", "on_hold")
+from shared.sla.clocks import new_clock
 
 
 def escalate(doc: dict[str, Any], trigger: str, reason: str, ctx: Context, fx: Effects) -> bool:
@@ -40,16 +39,19 @@ def escalate(doc: dict[str, Any], trigger: str, reason: str, ctx: Context, fx: E
     if new_number:
         doc["previous_numbers"] = [*doc.get("previous_numbers", []), previous]
         doc["number"] = new_number
-    handoff = doc["targets"].get("handoff")
+    handoff = doc["clocks"].get("handoff")
     gen = handoff["gen"] + 1 if handoff else 0
-    doc["targets"]["handoff"] = t.new_target(now, now + policy.handoff, policy.handoff.total_seconds(), False,
-                                             doc.get("status") in PAUSED_STATUSES, policy.calendar, gen)
+    allowance = policy.sla.handoff
+    handoff_due_at = policy.sla.due_at(now, allowance)
+    doc["clocks"]["handoff"] = new_clock(now, handoff_due_at, allowance.budget(policy.calendar).total_seconds(),
+                                         allowance.on_business_time, doc.get("status") in PAUSED_STATUSES,
+                                         policy.calendar, gen)
     doc["escalations"] = [*doc.get("escalations", []),
                           {"at": now, "from_tier": from_tier, "to_tier": to_tier, "trigger": trigger, "reason": reason}]
     vendor = policy.vendor_for(doc.get("facts", {}).get("component")) if to_tier == 4 else None
     fx.emit(TicketEscalated(
         **facts(doc), from_tier=from_tier, to_tier=to_tier, from_team=from_team, trigger=trigger, reason=reason,
-        previous_number=previous, new_number=new_number, handoff_due_at=now + policy.handoff,
+        previous_number=previous, new_number=new_number, handoff_due_at=handoff_due_at,
         vendor_id=vendor.id if vendor else None, escalated_at=now,
     ))
     start_page_chain(doc, f"escalated to Tier {to_tier}: {reason}", ctx)

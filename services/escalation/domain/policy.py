@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from services.triage.domain.calendar import BusinessCalendar
-from services.triage.domain.sla import SlaTargets
+from shared.sla.calendar import BusinessCalendar
+from shared.sla.policy import ServiceLevels, SlaPolicy
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,9 @@ class PagePolicy:
 
 @dataclass(frozen=True)
 class EscalationPolicy:
-    """Everything escalation decides by; teams, targets and calendar are triage's."""
+    """Everything escalation decides by; teams, allowances, warnings and calendar are the shared service levels."""
 
-    teams: dict[int, str]
-    targets: dict[str, SlaTargets]
-    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
-    warning_fractions: tuple[float, ...] = (0.75, 0.9)
-    handoff: timedelta = timedelta(hours=2)
+    levels: ServiceLevels
     auto_close_business_days: int = 5
     next_tier: dict[int, int | None] = field(default_factory=lambda: {1: 2, 2: 3, 3: None, 4: None})
     new_number_tiers: frozenset[int] = frozenset({4})
@@ -57,6 +53,26 @@ class EscalationPolicy:
     third_party_components: dict[str, str] = field(default_factory=dict)
     default_vendor: str | None = None
     vendors: dict[str, Vendor] = field(default_factory=dict)
+
+    @property
+    def sla(self) -> SlaPolicy:
+        """Return the shared SLA policy (allowances, calendar, warning fractions, hand-off)."""
+        return self.levels.sla
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """Return the business calendar working time counts on."""
+        return self.levels.sla.calendar
+
+    @property
+    def warning_fractions(self) -> tuple[float, ...]:
+        """Return the shares of a budget at which a running clock warns."""
+        return self.levels.sla.warning_fractions
+
+    @property
+    def handoff(self) -> timedelta:
+        """Return the time a new team has to contact the reporter after an escalation."""
+        return self.levels.sla.handoff.budget(self.calendar)
 
     def target_tier(self, trigger: str, tier: int) -> int | None:
         """Return the tier this trigger moves a ticket at `tier` to, or None when it does not move it."""
@@ -73,7 +89,7 @@ class EscalationPolicy:
 
     def team_for(self, tier: int) -> str:
         """Return the team that takes tickets at a tier."""
-        return self.teams[tier]
+        return self.levels.team_for(tier)
 
     def vendor_for(self, component: str | None) -> Vendor | None:
         """Return the vendor responsible for a component (or the default vendor), if any."""
@@ -88,9 +104,6 @@ class EscalationPolicy:
         """Return True if a ticket of this severity and tier pages on-call."""
         return severity in self.pages.severities or tier in self.pages.tiers
 
-    def target_is_business_time(self, severity: str | None, target: str) -> bool:
+    def is_business_time(self, severity: str | None, target: str) -> bool:
         """Return True if this severity's response/resolution target counts working time only."""
-        targets = self.targets.get(severity) if severity else None
-        if targets is None or target not in ("response", "resolution"):
-            return False
-        return getattr(targets, target).on_business_time
+        return self.levels.sla.is_business_time(severity, target)

@@ -9,11 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.contracts.escalation_events import SlaBreached, SlaWarning, TicketAutoCloseDue
-from services.escalation.domain import targets as t
 from services.escalation.domain.effects import Context, Effects, facts
 from services.escalation.domain.escalate import escalate, request_page
 from services.escalation.domain.policy import EscalationPolicy
+from shared.contracts.escalation_events import (
+    SlaBreached,
+    SlaWarning,
+    TicketAutoCloseDue,
+)
+from shared.sla.clocks import steps
+from shared.sla.policy import TARGETS
 
 BREACH_TRIGGERS = {"response": "response_breached", "resolution": "resolution_breached"}
 
@@ -22,10 +27,10 @@ def pending(doc: dict[str, Any], policy: EscalationPolicy) -> list[tuple[datetim
     """Return (when, key) of every step not fired yet, in time order."""
     fired = set(doc.get("fired", []))
     found: list[tuple[datetime, str]] = []
-    for name in t.TARGETS:
-        target = doc.get("targets", {}).get(name)
-        if target is not None:
-            found += [(step.at, step.key) for step in t.steps(name, target, policy.warning_fractions, policy.calendar)]
+    for name in TARGETS:
+        clock = doc.get("clocks", {}).get(name)
+        if clock is not None:
+            found += [(step.at, step.key) for step in steps(name, clock, policy.warning_fractions, policy.calendar)]
     page = doc.get("page")
     if page and page.get("active") and page.get("next_at") is not None:
         found.append((page["next_at"], f"page.{page['id']}.repeat.{page['repeats'] + 1}"))
@@ -62,8 +67,8 @@ def fire_due(doc: dict[str, Any], ctx: Context, fx: Effects, limit: int = 50) ->
 def _fire(doc: dict[str, Any], key: str, ctx: Context, fx: Effects) -> None:
     """Do what one step owes."""
     kind = key.split(".", 1)[0]
-    if kind in t.TARGETS:
-        _fire_target_step(doc, key, ctx, fx)
+    if kind in TARGETS:
+        _fire_clock_step(doc, key, ctx, fx)
     elif kind == "page":
         _repeat_page(doc, ctx, fx)
     elif kind == "vendor":
@@ -75,11 +80,11 @@ def _fire(doc: dict[str, Any], key: str, ctx: Context, fx: Effects) -> None:
         doc["auto_close"] = {**auto_close, "due_at": None}
 
 
-def _fire_target_step(doc: dict[str, Any], key: str, ctx: Context, fx: Effects) -> None:
+def _fire_clock_step(doc: dict[str, Any], key: str, ctx: Context, fx: Effects) -> None:
     """Warn, or report the breach and apply its trigger (response/resolution escalate, hand-off pages the lead)."""
     name = key.split(".", 1)[0]
-    target = doc["targets"][name]
-    step = next(s for s in t.steps(name, target, ctx.policy.warning_fractions, ctx.policy.calendar) if s.key == key)
+    clock = doc["clocks"][name]
+    step = next(s for s in steps(name, clock, ctx.policy.warning_fractions, ctx.policy.calendar) if s.key == key)
     if not step.is_breach:
         fx.emit(SlaWarning(**facts(doc), target=name, due_at=step.due_at, fraction=step.fraction, at=ctx.now))
         return

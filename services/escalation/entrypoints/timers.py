@@ -6,11 +6,11 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from services.escalation.adapters.clocks import ClockRecords
+from services.escalation.service_layer.clock_updates import ClockUpdater
 from shared.clock import Clock, poll_forever
 from shared.ids import new_id
 from shared.schedule import NotStoredYet
-from services.escalation.adapters.clocks import ClockStore
-from services.escalation.clockwork import Clockwork
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 class TimerLoop:
     """Fires due clock steps about every `poll_seconds`; restarts catch up on everything that fell due."""
 
-    def __init__(self, clockwork: Clockwork, store: ClockStore, clock: Clock, *, poll_seconds: float = 1.0,
+    def __init__(self, updater: ClockUpdater, store: ClockRecords, clock: Clock, *, poll_seconds: float = 1.0,
                  lease: timedelta = timedelta(seconds=30), batch_size: int = 100, owner: str | None = None) -> None:
-        self._clockwork = clockwork
+        self._updater = updater
         self._store = store
         self._clock = clock
         self._poll = poll_seconds
@@ -47,7 +47,7 @@ class TimerLoop:
             progress = False
             for ticket_id in due:
                 try:
-                    keys = await self._clockwork.fire(ticket_id, self.owner, self._lease)
+                    keys = await self._updater.fire(ticket_id, self.owner, self._lease)
                 except asyncio.CancelledError:
                     raise
                 except NotStoredYet:

@@ -16,12 +16,17 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from pydantic import ValidationError
 
+from services.escalation.adapters.clocks import MongoClocks
+from services.escalation.domain.inbound import RejectedReply, on_vendor_reply
+from services.escalation.service_layer.clock_updates import ClockUpdater
 from shared.clock import poll_forever
 from shared.contracts.escalation_events import VendorReply
-from shared.messaging.topology import DEAD_LETTER_EXCHANGE, VENDOR_EXCHANGE, VENDOR_REPLIES, declare_exchanges
-from services.escalation.adapters.clocks import MongoClocks
-from services.escalation.clockwork import Clockwork
-from services.escalation.domain.apply import RejectedReply, on_vendor_reply
+from shared.messaging.topology import (
+    DEAD_LETTER_EXCHANGE,
+    VENDOR_EXCHANGE,
+    VENDOR_REPLIES,
+    declare_exchanges,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +74,8 @@ async def open_vendor_exchange(channel: AbstractChannel) -> AbstractExchange:
 class VendorReplyConsumer:
     """Consumes `escalation.vendor_replies`; applies each valid reply once, dead-letters the rest."""
 
-    def __init__(self, clockwork: Clockwork, *, delivery_limit: int) -> None:
-        self._clockwork = clockwork
+    def __init__(self, updater: ClockUpdater, *, delivery_limit: int) -> None:
+        self._updater = updater
         self._delivery_limit = delivery_limit
         self._dlx: AbstractExchange | None = None
 
@@ -98,7 +103,7 @@ class VendorReplyConsumer:
             expected = f"vendor.{reply.vendor_id}.reply"
             if message.routing_key and message.routing_key != expected:
                 raise RejectedReply(f"reply of vendor {reply.vendor_id} arrived on {message.routing_key}")
-            applied = await self._clockwork.apply(
+            applied = await self._updater.apply(
                 reply.ticket_id, f"vendor-reply:{reply.reply_id}",
                 lambda doc, ctx, fx: on_vendor_reply(doc, reply, ctx, fx))
             if not applied:

@@ -7,9 +7,9 @@ from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.intake.domain.principals import Principal, Role
 from shared.ids import hash_api_key, new_api_key, new_id
 from shared.persistence import IndexSpec
-from services.intake.domain.principals import Principal, Role
 
 COLLECTION = "api_keys"
 INDEXES = [IndexSpec(COLLECTION, [("principal_id", 1)]), IndexSpec(COLLECTION, [("email", 1)])]

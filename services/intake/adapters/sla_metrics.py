@@ -7,13 +7,14 @@ import logging
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.clock import Clock
-from shared.runtime import ServiceRuntime
-from shared.sla_metrics import SlaMetrics
 from services.intake.adapters.tickets import COLLECTION
 from services.intake.domain.sla import SlaOutcome
-from services.intake.domain.work_in_flight import OPEN_STATUSES, PROJECTION, count_work_in_flight
+from services.intake.domain.work_in_flight import PROJECTION, count_work_in_flight
 from services.intake.settings import IntakeSettings
+from shared.clock import Clock
+from shared.contracts import OPEN_STATUSES
+from shared.runtime import ServiceRuntime
+from shared.sla_metrics import SlaMetrics
 
 log = logging.getLogger(__name__)
 MAX_OPEN_TICKETS = 200_000
@@ -34,7 +35,7 @@ class SlaObserver:
 
 async def recount_work_in_flight(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, warn_fraction: float) -> int:
     """Recount open, at-risk and overdue tickets from the database into the gauges; return how many were read."""
-    cursor = db[COLLECTION].find({"status": {"$in": list(OPEN_STATUSES)}}, PROJECTION).limit(MAX_OPEN_TICKETS)
+    cursor = db[COLLECTION].find({"status": {"$in": [s.value for s in OPEN_STATUSES]}}, PROJECTION).limit(MAX_OPEN_TICKETS)
     tickets = await cursor.to_list()
     if len(tickets) >= MAX_OPEN_TICKETS:
         log.warning("work-in-flight recount truncated", extra={"x_limit": MAX_OPEN_TICKETS})
@@ -56,11 +57,11 @@ async def refresh_forever(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, 
         await asyncio.sleep(every_seconds)
 
 
-def install(runtime: ServiceRuntime, settings: IntakeSettings, clock: Clock) -> SlaObserver:
+def install(runtime: ServiceRuntime, settings: IntakeSettings, clock: Clock, warn_fraction: float) -> SlaObserver:
     """Register intake's SLA metrics and the periodic recount on the runtime; return the outcome observer."""
     metrics = SlaMetrics.register(runtime.registry)
     runtime.background(lambda: refresh_forever(
         runtime.db, metrics, clock,
-        every_seconds=settings.work_in_flight_refresh_seconds, warn_fraction=settings.sla_warn_fraction,
+        every_seconds=settings.work_in_flight_refresh_seconds, warn_fraction=warn_fraction,
     ))
     return SlaObserver(metrics)

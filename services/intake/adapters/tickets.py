@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from shared.documents import guarded_update
 from shared.locks import KeyedLocks
@@ -28,9 +28,28 @@ INDEXES = [
     IndexSpec(COLLECTION, [("kind", 1), ("votes", -1)]),
 ]
 
-
 APPLIED_EVENTS_KEPT = 200
 """Event ids a ticket remembers as applied: redeliveries come soon after the first delivery."""
+
+
+class Tickets(Protocol):
+    """The ticket store the service layer writes through; every change is one atomic, guarded write."""
+
+    async def next_sequence(self, name: str = "ticket") -> int: ...
+
+    async def reserve_number(self, number: str, ticket_id: str) -> None: ...
+
+    async def insert(self, document: dict[str, Any]) -> None: ...
+
+    async def get(self, ticket_id: str) -> dict[str, Any] | None: ...
+
+    async def by_number(self, number: str) -> dict[str, Any] | None: ...
+
+    async def applied(self, ticket_id: str, event_id: str) -> bool: ...
+
+    async def change(self, ticket_id: str, condition: dict[str, Any], fields: dict[str, Any],
+                     entries: list[dict[str, Any]], events: list[dict[str, Any]], *,
+                     event_id: str | None = None) -> bool: ...
 
 
 def remember_event(ticket: dict[str, Any], event_id: str) -> list[str]:
@@ -90,6 +109,13 @@ class MongoTickets:
         """Return the ticket with this id, without internal bookkeeping fields."""
         return await self.collection.find_one({"_id": ticket_id}, HIDDEN)
 
+    async def applied(self, ticket_id: str, event_id: str) -> bool:
+        """Return True if the event was already applied to the ticket (LookupError if there is no ticket)."""
+        document = await self.collection.find_one({"_id": ticket_id}, {"applied_events": 1})
+        if document is None:
+            raise LookupError(f"ticket {ticket_id} does not exist")
+        return event_id in document.get("applied_events", [])
+
     async def change(
         self,
         ticket_id: str,
@@ -97,12 +123,26 @@ class MongoTickets:
         fields: dict[str, Any],
         entries: list[dict[str, Any]],
         events: list[dict[str, Any]],
+        *,
+        event_id: str | None = None,
     ) -> bool:
-        """Apply fields, timeline entries and owed events atomically if condition still holds."""
-        update: dict[str, Any] = {"$push": {"timeline": {"$each": entries}, "outbox": {"$each": events}}}
-        if fields:
-            update["$set"] = fields
-        changed = await guarded_update(self.collection, ticket_id, condition, update, locks=self.locks)
+        """Apply fields, timeline entries and owed events atomically if condition still holds; True once written.
+
+        With an event_id the change is applied once per event: a ticket that already applied it
+        does not match. Raises LookupError if the ticket does not exist.
+        """
+
+        def update(current: dict[str, Any]) -> dict[str, Any]:
+            pushes = {name: {"$each": items} for name, items in (("timeline", entries), ("outbox", events)) if items}
+            sets = dict(fields)
+            if event_id is not None:
+                sets["applied_events"] = remember_event(current, event_id)
+            return {**({"$set": sets} if sets else {}), **({"$push": pushes} if pushes else {})}
+
+        guard = dict(condition)
+        if event_id is not None:
+            guard["applied_events"] = {"$ne": event_id}
+        changed = await guarded_update(self.collection, ticket_id, guard, update, locks=self.locks)
         if changed and events:
             self._on_outbox(COLLECTION, ticket_id)
         return changed
@@ -112,18 +152,10 @@ class MongoTickets:
         cursor = self.collection.find(query, HIDDEN).sort("_id", -1).limit(limit)
         return await cursor.to_list()
 
-    async def apply_once(self, ticket_id: str, event_id: str, fields: dict[str, Any],
-                         entry: dict[str, Any] | None) -> bool:
-        """Apply an event's changes (and timeline entry, if any) unless already applied; True if this call did.
-
-        Raises LookupError if the ticket does not exist.
-        """
-
-        def update(current: dict[str, Any]) -> dict[str, Any]:
-            change: dict[str, Any] = {"$set": {**fields, "applied_events": remember_event(current, event_id)}}
-            if entry is not None:
-                change["$push"] = {"timeline": entry}
-            return change
-
-        return await guarded_update(self.collection, ticket_id, {"applied_events": {"$ne": event_id}}, update,
-                                    locks=self.locks)
+    async def feature_requests(self, limit: int) -> list[dict[str, Any]]:
+        """Return up to limit feature requests not closed, most votes first."""
+        cursor = self.collection.find(
+            {"kind": "feature_request", "status": {"$ne": "closed"}},
+            {"number": 1, "title": 1, "use_case": 1, "importance": 1, "status": 1, "votes": 1, "created_at": 1},
+        ).sort([("votes", -1), ("_id", -1)]).limit(limit)
+        return await cursor.to_list()

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.contracts import Reporter, Severity
+from services.intake.domain.lifecycle import Mover, check_move
+from services.intake.domain.tickets import timeline_entry
+from shared.contracts import Reporter, Severity, Status
 from shared.contracts.lifecycle_events import (
     Actor,
+    LifecycleEvent,
     TicketAcknowledged,
     TicketAssigned,
-    TicketChange,
     TicketCommented,
     TicketFeedbackReceived,
     TicketPriorityBumpRequested,
@@ -19,8 +21,6 @@ from shared.contracts.lifecycle_events import (
     TicketSeverityChanged,
     TicketStatusChanged,
 )
-from services.intake.domain.lifecycle import Mover, Status, check_move
-from services.intake.domain.tickets import timeline_entry
 
 
 class ActionRefused(Exception):
@@ -28,22 +28,22 @@ class ActionRefused(Exception):
 
 
 @dataclass
-class Change:
-    """The effect of one action: a guard on the current state, new fields, entries and events."""
+class TicketUpdate:
+    """A pending write of one ticket: a guard on its current state, new fields, timeline entries and events."""
 
     ticket: dict[str, Any]
     now: datetime
     fields: dict[str, Any] = field(default_factory=dict)
     entries: list[dict[str, Any]] = field(default_factory=list)
-    events: list[TicketChange] = field(default_factory=list)
+    events: list[LifecycleEvent] = field(default_factory=list)
 
     @property
     def condition(self) -> dict[str, Any]:
-        """Return the state the ticket must still be in for this change to apply."""
+        """Return the state the ticket must still be in for this update to apply."""
         return {"status": self.ticket["status"]}
 
     def current(self, key: str) -> Any:
-        """Return a field as it will be after this change."""
+        """Return a field as it will be after this update."""
         return self.fields.get(key, self.ticket.get(key))
 
     def note(self, actor: Actor, action: str, detail: str, *, internal: bool = False, **data: Any) -> None:
@@ -52,8 +52,8 @@ class Change:
         entry["visibility"] = "internal" if internal else "public"
         self.entries.append(entry)
 
-    def emit(self, event_class: type[TicketChange], actor: Actor, **extra: Any) -> None:
-        """Add an event describing the ticket as it will be after this change."""
+    def emit(self, event_class: type[LifecycleEvent], actor: Actor, **extra: Any) -> None:
+        """Add an event describing the ticket as it will be after this update."""
         self.events.append(
             event_class(
                 ticket_id=self.ticket["_id"],
@@ -81,24 +81,24 @@ def mover_of(actor: Actor) -> Mover:
     return Mover.SYSTEM
 
 
-def move(change: Change, actor: Actor, target: Status, reason: str | None = None, *, mover: Mover | None = None) -> None:
-    """Move the ticket to target if the table allows it (raises IllegalTransition otherwise)."""
-    current = Status(change.current("status"))
-    check_move(current, target, mover or mover_of(actor))
-    change.fields["status"] = target.value
-    change.fields[f"{target.value}_at"] = change.now
-    if target is Status.IN_PROGRESS and current in (Status.RESOLVED, Status.CLOSED):
-        change.fields["reopened_count"] = int(change.ticket.get("reopened_count") or 0) + 1
-    detail = f"Status {current.value} → {target.value}" + (f": {reason}" if reason else "")
-    change.note(actor, "status_changed", detail, from_status=current.value, to_status=target.value)
-    change.emit(TicketStatusChanged, actor, from_status=current.value, reason=reason)
+def move(update: TicketUpdate, actor: Actor, to: Status, reason: str | None = None, *, mover: Mover | None = None) -> None:
+    """Move the ticket to `to` if the table allows it (raises IllegalTransition otherwise)."""
+    current = Status(update.current("status"))
+    check_move(current, to, mover or mover_of(actor))
+    update.fields["status"] = to.value
+    update.fields[f"{to.value}_at"] = update.now
+    if to is Status.IN_PROGRESS and current in (Status.RESOLVED, Status.CLOSED):
+        update.fields["reopened_count"] = int(update.ticket.get("reopened_count") or 0) + 1
+    detail = f"Status {current.value} → {to.value}" + (f": {reason}" if reason else "")
+    update.note(actor, "status_changed", detail, from_status=current.value, to_status=to.value)
+    update.emit(TicketStatusChanged, actor, from_status=current.value, reason=reason)
 
 
-def _first_response(change: Change, actor: Actor) -> None:
+def _first_response(update: TicketUpdate, actor: Actor) -> None:
     """Record support's first human response once; it stops the response clock."""
-    if change.ticket.get("first_response_at") is None and mover_of(actor) is Mover.AGENT:
-        change.fields["first_response_at"] = change.now
-        change.emit(TicketAcknowledged, actor, first_response_at=change.now)
+    if update.ticket.get("first_response_at") is None and mover_of(actor) is Mover.AGENT:
+        update.fields["first_response_at"] = update.now
+        update.emit(TicketAcknowledged, actor, first_response_at=update.now)
 
 
 def _require_agent(actor: Actor, what: str) -> None:
@@ -111,51 +111,51 @@ def _require_reporter(actor: Actor, ticket: dict[str, Any], what: str) -> None:
         raise ActionRefused(f"only the ticket's reporter may {what}")
 
 
-def acknowledge(ticket: dict[str, Any], actor: Actor, now: datetime) -> Change:
+def acknowledge(ticket: dict[str, Any], actor: Actor, now: datetime) -> TicketUpdate:
     """Agent takes the ticket up: first response recorded, Open moves to In Progress."""
     _require_agent(actor, "acknowledge a ticket")
-    change = Change(ticket, now)
-    change.note(actor, "acknowledged", f"Acknowledged by {actor.name}")
+    update = TicketUpdate(ticket, now)
+    update.note(actor, "acknowledged", f"Acknowledged by {actor.name}")
     if ticket["status"] == Status.OPEN:
-        move(change, actor, Status.IN_PROGRESS, "acknowledged")
-    _first_response(change, actor)
-    return change
+        move(update, actor, Status.IN_PROGRESS, "acknowledged")
+    _first_response(update, actor)
+    return update
 
 
-def assign(ticket: dict[str, Any], actor: Actor, now: datetime, assignee: str) -> Change:
+def assign(ticket: dict[str, Any], actor: Actor, now: datetime, assignee: str) -> TicketUpdate:
     """Agent assigns the ticket to a person."""
     _require_agent(actor, "assign tickets")
-    change = Change(ticket, now, fields={"assignee": assignee})
-    change.note(actor, "assigned", f"Assigned to {assignee}", assignee=assignee)
-    change.emit(TicketAssigned, actor, assignee=assignee)
-    return change
+    update = TicketUpdate(ticket, now, fields={"assignee": assignee})
+    update.note(actor, "assigned", f"Assigned to {assignee}", assignee=assignee)
+    update.emit(TicketAssigned, actor, assignee=assignee)
+    return update
 
 
-def change_status(ticket: dict[str, Any], actor: Actor, now: datetime, target: Status, reason: str | None) -> Change:
+def change_status(ticket: dict[str, Any], actor: Actor, now: datetime, to: Status, reason: str | None) -> TicketUpdate:
     """Move the ticket as the transition table allows this actor; Waiting for Info needs the question."""
-    if target is Status.WAITING_FOR_INFO and not reason:
+    if to is Status.WAITING_FOR_INFO and not reason:
         raise ActionRefused("say what information you need in `reason` when asking the reporter")
-    if target is Status.RESOLVED:
+    if to is Status.RESOLVED:
         raise ActionRefused("use the resolve action, which records the proposed solution")
-    change = Change(ticket, now)
-    move(change, actor, target, reason)
-    _first_response(change, actor)
-    return change
+    update = TicketUpdate(ticket, now)
+    move(update, actor, to, reason)
+    _first_response(update, actor)
+    return update
 
 
-def change_severity(ticket: dict[str, Any], actor: Actor, now: datetime, severity: Severity, reason: str) -> Change:
+def change_severity(ticket: dict[str, Any], actor: Actor, now: datetime, severity: Severity, reason: str) -> TicketUpdate:
     """Agent overrides the severity; the override wins over triage and is recorded with its reason."""
     _require_agent(actor, "change severity")
     old = ticket.get("severity")
     if old == severity.value:
         raise ActionRefused(f"the ticket is already {severity.value}")
-    change = Change(ticket, now, fields={"severity": severity.value, "severity_source": "agent"})
-    change.note(actor, "severity_changed", f"Severity {old} → {severity.value}: {reason}", old=old, new=severity.value)
-    change.emit(TicketSeverityChanged, actor, old_severity=old, new_severity=severity, reason=reason)
-    return change
+    update = TicketUpdate(ticket, now, fields={"severity": severity.value, "severity_source": "agent"})
+    update.note(actor, "severity_changed", f"Severity {old} → {severity.value}: {reason}", old=old, new=severity.value)
+    update.emit(TicketSeverityChanged, actor, old_severity=old, new_severity=severity, reason=reason)
+    return update
 
 
-def comment(ticket: dict[str, Any], actor: Actor, now: datetime, body: str, internal: bool) -> Change:
+def comment(ticket: dict[str, Any], actor: Actor, now: datetime, body: str, internal: bool) -> TicketUpdate:
     """Add a comment; a reporter's comment on a Waiting for Info ticket answers it and resumes work."""
     mover = mover_of(actor)
     if internal and mover is not Mover.AGENT:
@@ -164,50 +164,50 @@ def comment(ticket: dict[str, Any], actor: Actor, now: datetime, body: str, inte
         _require_reporter(actor, ticket, "comment")
     if ticket["status"] == Status.CLOSED and mover is not Mover.AGENT:
         raise ActionRefused("the ticket is closed; open a new one or ask support to reopen it")
-    change = Change(ticket, now)
+    update = TicketUpdate(ticket, now)
     visibility = "internal" if internal else "public"
-    change.note(actor, "commented", body, internal=internal)
-    change.emit(TicketCommented, actor, visibility=visibility, body=body)
+    update.note(actor, "commented", body, internal=internal)
+    update.emit(TicketCommented, actor, visibility=visibility, body=body)
     if mover is Mover.REPORTER and ticket["status"] == Status.WAITING_FOR_INFO:
-        move(change, actor, Status.IN_PROGRESS, "the reporter answered")
+        move(update, actor, Status.IN_PROGRESS, "the reporter answered")
     if not internal:
-        _first_response(change, actor)
-    return change
+        _first_response(update, actor)
+    return update
 
 
-def resolve(ticket: dict[str, Any], actor: Actor, now: datetime, proposed_solution: str) -> Change:
+def resolve(ticket: dict[str, Any], actor: Actor, now: datetime, proposed_solution: str) -> TicketUpdate:
     """Agent proposes a solution; the reporter is asked to confirm it."""
     _require_agent(actor, "resolve tickets")
-    change = Change(ticket, now, fields={"resolution": {"proposed_solution": proposed_solution, "by": actor.name}})
-    move(change, actor, Status.RESOLVED, "solution proposed")
-    change.note(actor, "resolved", proposed_solution)
-    change.emit(TicketResolved, actor, proposed_solution=proposed_solution)
-    _first_response(change, actor)
-    return change
+    update = TicketUpdate(ticket, now, fields={"resolution": {"proposed_solution": proposed_solution, "by": actor.name}})
+    move(update, actor, Status.RESOLVED, "solution proposed")
+    update.note(actor, "resolved", proposed_solution)
+    update.emit(TicketResolved, actor, proposed_solution=proposed_solution)
+    _first_response(update, actor)
+    return update
 
 
-def give_feedback(ticket: dict[str, Any], actor: Actor, now: datetime, feedback: str, comment_text: str | None) -> Change:
+def give_feedback(ticket: dict[str, Any], actor: Actor, now: datetime, feedback: str, comment_text: str | None) -> TicketUpdate:
     """Reporter answers a resolution: fixed closes it, still-has-issues reopens it, needs-more-info returns it."""
     _require_reporter(actor, ticket, "give feedback on the resolution")
     if ticket["status"] != Status.RESOLVED:
         raise ActionRefused(f"feedback is for resolved tickets; this one is {ticket['status']}")
     if feedback == "needs_more_info" and not comment_text:
         raise ActionRefused("say what you need to know in `comment`")
-    change = Change(ticket, now)
+    update = TicketUpdate(ticket, now)
     detail = {"confirmed_fixed": "Confirmed fixed", "still_has_issues": "Still has issues",
               "needs_more_info": "Needs more info"}[feedback]
-    change.note(actor, "feedback", detail + (f": {comment_text}" if comment_text else ""), feedback=feedback)
+    update.note(actor, "feedback", detail + (f": {comment_text}" if comment_text else ""), feedback=feedback)
     if feedback == "confirmed_fixed":
-        move(change, actor, Status.CLOSED, "the reporter confirmed the fix")
+        move(update, actor, Status.CLOSED, "the reporter confirmed the fix")
     else:
-        move(change, actor, Status.IN_PROGRESS, detail.lower())
-    change.emit(TicketFeedbackReceived, actor, feedback=feedback, comment=comment_text)
-    return change
+        move(update, actor, Status.IN_PROGRESS, detail.lower())
+    update.emit(TicketFeedbackReceived, actor, feedback=feedback, comment=comment_text)
+    return update
 
 
 def request_priority_bump(
     ticket: dict[str, Any], actor: Actor, now: datetime, reason: str, requested: Severity | None
-) -> Change:
+) -> TicketUpdate:
     """Reporter asks for a higher priority; support decides (and records the decision as a severity change)."""
     _require_reporter(actor, ticket, "request a priority bump")
     if ticket["status"] == Status.CLOSED:
@@ -215,8 +215,8 @@ def request_priority_bump(
     current = ticket.get("severity")
     if requested is not None and current is not None and requested.level >= Severity(current).level:
         raise ActionRefused(f"{requested.value} is not higher than the current severity {current}")
-    change = Change(ticket, now)
+    update = TicketUpdate(ticket, now)
     wanted = f" to {requested.value}" if requested else ""
-    change.note(actor, "priority_bump_requested", f"Priority bump requested{wanted}: {reason}")
-    change.emit(TicketPriorityBumpRequested, actor, reason=reason, requested_severity=requested)
-    return change
+    update.note(actor, "priority_bump_requested", f"Priority bump requested{wanted}: {reason}")
+    update.emit(TicketPriorityBumpRequested, actor, reason=reason, requested_severity=requested)
+    return update

@@ -1,19 +1,10 @@
-"""Ticket statuses of KB-005 and the table of legal moves: who may move a ticket where (pure)."""
+"""The table of legal moves between the ticket statuses of KB-005: who may move a ticket where (pure)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-
-class Status(StrEnum):
-    """The six statuses of the spec, in lifecycle order."""
-
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    WAITING_FOR_INFO = "waiting_for_info"
-    ON_HOLD = "on_hold"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
+from shared.contracts import Status
 
 
 class Mover(StrEnum):
@@ -24,44 +15,41 @@ class Mover(StrEnum):
     SYSTEM = "system"
 
 
-A, R, S = Mover.AGENT, Mover.REPORTER, Mover.SYSTEM
+AGENT, REPORTER, SYSTEM = Mover.AGENT, Mover.REPORTER, Mover.SYSTEM
 
 TRANSITIONS: dict[tuple[Status, Status], frozenset[Mover]] = {
-    (Status.OPEN, Status.IN_PROGRESS): frozenset({A, S}),
-    (Status.OPEN, Status.WAITING_FOR_INFO): frozenset({A}),
-    (Status.OPEN, Status.ON_HOLD): frozenset({A, S}),
-    (Status.OPEN, Status.RESOLVED): frozenset({A}),
-    (Status.OPEN, Status.CLOSED): frozenset({A}),
-    (Status.IN_PROGRESS, Status.WAITING_FOR_INFO): frozenset({A}),
-    (Status.IN_PROGRESS, Status.ON_HOLD): frozenset({A, S}),
-    (Status.IN_PROGRESS, Status.RESOLVED): frozenset({A, S}),
-    (Status.WAITING_FOR_INFO, Status.IN_PROGRESS): frozenset({A, R}),
-    (Status.WAITING_FOR_INFO, Status.ON_HOLD): frozenset({A}),
-    (Status.WAITING_FOR_INFO, Status.RESOLVED): frozenset({A}),
-    (Status.ON_HOLD, Status.IN_PROGRESS): frozenset({A, S}),
-    (Status.ON_HOLD, Status.WAITING_FOR_INFO): frozenset({A}),
-    (Status.ON_HOLD, Status.RESOLVED): frozenset({A, S}),
-    (Status.RESOLVED, Status.CLOSED): frozenset({A, R, S}),
-    (Status.RESOLVED, Status.IN_PROGRESS): frozenset({A, R}),
-    (Status.CLOSED, Status.IN_PROGRESS): frozenset({A}),
+    (Status.OPEN, Status.IN_PROGRESS): frozenset({AGENT, SYSTEM}),
+    (Status.OPEN, Status.WAITING_FOR_INFO): frozenset({AGENT}),
+    (Status.OPEN, Status.ON_HOLD): frozenset({AGENT, SYSTEM}),
+    (Status.OPEN, Status.RESOLVED): frozenset({AGENT}),
+    (Status.OPEN, Status.CLOSED): frozenset({AGENT}),
+    (Status.IN_PROGRESS, Status.WAITING_FOR_INFO): frozenset({AGENT}),
+    (Status.IN_PROGRESS, Status.ON_HOLD): frozenset({AGENT, SYSTEM}),
+    (Status.IN_PROGRESS, Status.RESOLVED): frozenset({AGENT, SYSTEM}),
+    (Status.WAITING_FOR_INFO, Status.IN_PROGRESS): frozenset({AGENT, REPORTER}),
+    (Status.WAITING_FOR_INFO, Status.ON_HOLD): frozenset({AGENT}),
+    (Status.WAITING_FOR_INFO, Status.RESOLVED): frozenset({AGENT}),
+    (Status.ON_HOLD, Status.IN_PROGRESS): frozenset({AGENT, SYSTEM}),
+    (Status.ON_HOLD, Status.WAITING_FOR_INFO): frozenset({AGENT}),
+    (Status.ON_HOLD, Status.RESOLVED): frozenset({AGENT, SYSTEM}),
+    (Status.RESOLVED, Status.CLOSED): frozenset({AGENT, REPORTER, SYSTEM}),
+    (Status.RESOLVED, Status.IN_PROGRESS): frozenset({AGENT, REPORTER}),
+    (Status.CLOSED, Status.IN_PROGRESS): frozenset({AGENT}),
 }
 """(from, to) -> who may make that move. Anything absent is illegal."""
-
-PAUSED = frozenset({Status.WAITING_FOR_INFO, Status.ON_HOLD})
-"""Statuses in which SLA clocks do not run."""
 
 
 class IllegalTransition(Exception):
     """A move that the table forbids for this mover; `allowed` lists what this mover may do instead."""
 
-    def __init__(self, current: Status, target: Status, mover: Mover) -> None:
+    def __init__(self, current: Status, wanted: Status, mover: Mover) -> None:
         self.current = current
-        self.target = target
+        self.wanted = wanted
         self.mover = mover
         self.allowed = allowed_moves(current, mover)
         names = ", ".join(s.value for s in self.allowed) or "none"
         super().__init__(
-            f"a {mover.value} cannot move a ticket from {current.value} to {target.value}; allowed: {names}"
+            f"a {mover.value} cannot move a ticket from {current.value} to {wanted.value}; allowed: {names}"
         )
 
 
@@ -70,7 +58,7 @@ def allowed_moves(current: Status, mover: Mover) -> list[Status]:
     return [to for to in Status if mover in TRANSITIONS.get((current, to), frozenset())]
 
 
-def check_move(current: Status, target: Status, mover: Mover) -> None:
+def check_move(current: Status, wanted: Status, mover: Mover) -> None:
     """Return if the move is legal for this mover, else raise IllegalTransition."""
-    if mover not in TRANSITIONS.get((current, target), frozenset()):
-        raise IllegalTransition(current, target, mover)
+    if mover not in TRANSITIONS.get((current, wanted), frozenset()):
+        raise IllegalTransition(current, wanted, mover)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-FINISHED = ("resolved", "closed")
+from shared.contracts import FINISHED_STATUSES
+
 FIELD = {"response": "sla_response", "resolution": "sla_resolution"}
 DUE = {"response": "response_due_at", "resolution": "resolution_due_at"}
 
@@ -53,8 +54,8 @@ def is_first_response(ticket: dict[str, Any], fields: dict[str, Any]) -> bool:
 def is_first_resolution(ticket: dict[str, Any], fields: dict[str, Any]) -> bool:
     """Return True if these fields move the ticket to Resolved or Closed for the first time."""
     return (
-        fields.get("status") in FINISHED
-        and ticket.get("status") not in FINISHED
+        fields.get("status") in FINISHED_STATUSES
+        and ticket.get("status") not in FINISHED_STATUSES
         and ticket.get(FIELD["resolution"]) is None
         and ticket.get("resolved_at") is None
         and ticket.get("closed_at") is None

@@ -1,4 +1,4 @@
-"""The ticket as a record: numbers, the new-ticket document, timeline entries (pure, no I/O)."""
+"""The ticket as a record: the new-ticket document, timeline entries, what events change (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,6 @@ from typing import Any
 
 from shared.contracts import TicketTriaged
 from shared.contracts.triage_events import TicketDuplicateDetected, TicketReclassified
-
-STATUSES = ("open", "in_progress", "waiting_for_info", "on_hold", "resolved", "closed")
-
-
-def format_number(prefix: str, sequence: int) -> str:
-    """Return the human-readable ticket number, e.g. INC-000123."""
-    if sequence < 1:
-        raise ValueError("ticket sequence starts at 1")
-    return f"{prefix}-{sequence:06d}"
 
 
 def timeline_entry(at: datetime, actor: dict[str, str], action: str, detail: str, **data: Any) -> dict[str, Any]:
@@ -140,3 +131,10 @@ def duplicate_changes(
                            primary=event.primary_number),
         ),
     }
+
+
+def nested_field(ticket: dict[str, Any], parent: str, key: str, value: Any) -> dict[str, Any]:
+    """Return the $set fields that put value at parent.key, setting the whole parent when it is null (null cannot nest)."""
+    if isinstance(ticket.get(parent), dict):
+        return {f"{parent}.{key}": value}
+    return {parent: {key: value}}

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-OPEN_STATUSES = ("open", "in_progress", "waiting_for_info", "on_hold")
-PAUSED_STATUSES = ("waiting_for_info", "on_hold")
+from shared.contracts import OPEN_STATUSES, PAUSED_STATUSES
+
 PROJECTION = {"_id": 0, "severity": 1, "status": 1, "tier": 1, "created_at": 1, "first_response_at": 1,
               "sla.response_due_at": 1, "sla.resolution_due_at": 1}
 """The only fields the count reads; the query selects status in OPEN_STATUSES."""

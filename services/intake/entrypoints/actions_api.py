@@ -6,35 +6,40 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 
-from shared.problems import Problem
-from services.intake.commands import ConcurrentChange, perform
 from services.intake.domain import actions
-from services.intake.domain.actions import ActionRefused, Change
+from services.intake.domain.actions import ActionRefused, TicketUpdate
 from services.intake.domain.lifecycle import IllegalTransition
 from services.intake.domain.principals import Principal
 from services.intake.entrypoints.auth import Caller, actor_of
-from services.intake.entrypoints.common import TICKET_PROBLEMS, TicketNumber, view, visible_ticket
+from services.intake.entrypoints.common import (
+    TICKET_PROBLEMS,
+    TicketNumber,
+    view,
+    visible_ticket,
+)
 from services.intake.entrypoints.schemas import (
     Assignment,
     CommentCreate,
     FeedbackCreate,
     PriorityBump,
     Resolution,
-    SeverityChange,
-    StatusChange,
+    SeverityOverride,
+    StatusMove,
 )
 from services.intake.entrypoints.views import TicketView
+from services.intake.service_layer.commands import ConcurrentChange, perform
+from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/tickets/{number}", tags=["ticket actions"], responses=TICKET_PROBLEMS)
 
 
-async def _act(request: Request, number: str, caller: Principal, decide: Callable[..., Change]) -> TicketView:
-    """Load the ticket, let the domain decide the change, store it with its events, return the result."""
+async def _act(request: Request, number: str, caller: Principal, decide: Callable[..., TicketUpdate]) -> TicketView:
+    """Load the ticket, let the domain decide the update, store it with its events, return the result."""
     state = request.app.state
     ticket = await visible_ticket(request, number, caller)
     try:
-        change = decide(ticket, actor_of(caller), state.clock.now())
-        updated = await perform(change, tickets=state.tickets, observe_sla=state.observe_sla)
+        update = decide(ticket, actor_of(caller), state.clock.now())
+        updated = await perform(update, tickets=state.tickets, observe_sla=state.observe_sla)
     except IllegalTransition as exc:
         raise Problem(409, "Illegal status change", str(exc), allowed=[s.value for s in exc.allowed]) from exc
     except ActionRefused as exc:
@@ -54,46 +59,46 @@ async def acknowledge(number: TicketNumber, caller: Caller, request: Request) ->
 @router.post("/assign", response_model=TicketView)
 async def assign(number: TicketNumber, body: Assignment, caller: Caller, request: Request) -> TicketView:
     """Agents: assign the ticket."""
-    return await _act(request, number, caller, lambda t, a, now: actions.assign(t, a, now, body.assignee))
+    return await _act(request, number, caller, lambda ticket, actor, now: actions.assign(ticket, actor, now, body.assignee))
 
 
 @router.post("/status", response_model=TicketView)
-async def change_status(number: TicketNumber, body: StatusChange, caller: Caller, request: Request) -> TicketView:
+async def change_status(number: TicketNumber, body: StatusMove, caller: Caller, request: Request) -> TicketView:
     """Move the ticket as the transition table allows your role; 409 names the moves you may make."""
     return await _act(request, number, caller,
-                      lambda t, a, now: actions.change_status(t, a, now, body.status, body.reason))
+                      lambda ticket, actor, now: actions.change_status(ticket, actor, now, body.status, body.reason))
 
 
 @router.post("/severity", response_model=TicketView)
-async def change_severity(number: TicketNumber, body: SeverityChange, caller: Caller, request: Request) -> TicketView:
+async def change_severity(number: TicketNumber, body: SeverityOverride, caller: Caller, request: Request) -> TicketView:
     """Agents: override the severity with a reason; new SLA targets follow."""
     return await _act(request, number, caller,
-                      lambda t, a, now: actions.change_severity(t, a, now, body.severity, body.reason))
+                      lambda ticket, actor, now: actions.change_severity(ticket, actor, now, body.severity, body.reason))
 
 
 @router.post("/comments", response_model=TicketView, status_code=201)
 async def add_comment(number: TicketNumber, body: CommentCreate, caller: Caller, request: Request) -> TicketView:
     """Comment (agents may write internal notes); a reporter's comment answers a Waiting for Info request."""
     return await _act(request, number, caller,
-                      lambda t, a, now: actions.comment(t, a, now, body.body, body.visibility == "internal"))
+                      lambda ticket, actor, now: actions.comment(ticket, actor, now, body.body, body.visibility == "internal"))
 
 
 @router.post("/resolve", response_model=TicketView)
 async def resolve(number: TicketNumber, body: Resolution, caller: Caller, request: Request) -> TicketView:
     """Agents: propose a solution; the reporter is asked to confirm it."""
     return await _act(request, number, caller,
-                      lambda t, a, now: actions.resolve(t, a, now, body.proposed_solution))
+                      lambda ticket, actor, now: actions.resolve(ticket, actor, now, body.proposed_solution))
 
 
 @router.post("/feedback", response_model=TicketView)
 async def feedback(number: TicketNumber, body: FeedbackCreate, caller: Caller, request: Request) -> TicketView:
     """Reporters: confirmed_fixed closes, still_has_issues reopens (and escalates), needs_more_info returns it."""
     return await _act(request, number, caller,
-                      lambda t, a, now: actions.give_feedback(t, a, now, body.feedback, body.comment))
+                      lambda ticket, actor, now: actions.give_feedback(ticket, actor, now, body.feedback, body.comment))
 
 
 @router.post("/priority-bump", response_model=TicketView)
 async def priority_bump(number: TicketNumber, body: PriorityBump, caller: Caller, request: Request) -> TicketView:
     """Reporters: ask for a higher priority, with a reason."""
     return await _act(request, number, caller,
-                      lambda t, a, now: actions.request_priority_bump(t, a, now, body.reason, body.requested_severity))
+                      lambda ticket, actor, now: actions.request_priority_bump(ticket, actor, now, body.reason, body.requested_severity))

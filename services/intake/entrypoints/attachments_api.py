@@ -8,14 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from shared.contracts.lifecycle_events import TicketAttachmentAdded
-from shared.ids import new_id
-from shared.problems import Problem
-from services.intake.commands import ConcurrentChange, perform
-from services.intake.domain.actions import Change
 from services.intake.entrypoints.auth import Caller, actor_of
-from services.intake.entrypoints.common import TICKET_PROBLEMS, TicketNumber, visible_ticket
+from services.intake.entrypoints.common import (
+    TICKET_PROBLEMS,
+    TicketNumber,
+    visible_ticket,
+)
 from services.intake.entrypoints.views import AttachmentView
+from services.intake.service_layer.attachments import add_attachment
+from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/tickets/{number}/attachments", tags=["attachments"], responses=TICKET_PROBLEMS)
 SAFE_FILENAME = r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,254}$"
@@ -51,19 +52,8 @@ async def upload(
         raise Problem(422, "Invalid request", "the attachment is empty")
     if len(data) > settings.max_attachment_bytes:
         raise Problem(413, "Body too large", f"attachments are limited to {settings.max_attachment_bytes} bytes")
-    now = state.clock.now()
-    meta = await state.attachments.store(new_id(), ticket["_id"], filename, content_type, data, caller.id, now)
-    for _ in range(5):
-        change = Change(ticket, now)
-        actor = actor_of(caller)
-        change.note(actor, "attachment_added", f"Attached {filename} ({len(data)} bytes)", attachment_id=meta["_id"])
-        change.emit(TicketAttachmentAdded, actor, attachment_id=meta["_id"], filename=filename,
-                    content_type=content_type, size=len(data))
-        try:
-            await perform(change, tickets=state.tickets)
-            break
-        except ConcurrentChange:
-            ticket = await visible_ticket(request, number, caller)
+    meta = await add_attachment(ticket, actor_of(caller), filename, content_type, data, tickets=state.tickets,
+                                attachments=state.attachments, clock=state.clock)
     return _view(number, meta)
 
 

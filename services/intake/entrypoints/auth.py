@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from shared.contracts.lifecycle_events import Actor
-from shared.problems import Problem
 from services.intake.domain.principals import Principal
 from services.intake.entrypoints.ratelimit import retry_after_header
+from shared.contracts.lifecycle_events import Actor
+from shared.problems import Problem
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="incidents"'}
 

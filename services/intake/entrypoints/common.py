@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import Path, Request
 
-from shared.problems import Problem
 from services.intake.domain.principals import Principal
 from services.intake.entrypoints.views import TicketView
+from shared.problems import Problem
 
 TicketNumber = Annotated[str, Path(pattern=r"^[A-Z]{2,5}-\d{6,}$", max_length=20, description="e.g. INC-000123")]
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from shared.contracts.lifecycle_events import TicketVoted
-from shared.problems import Problem
-from services.intake.commands import ConcurrentChange, perform
-from services.intake.domain.actions import Change
+from services.intake.domain.actions import TicketUpdate
 from services.intake.entrypoints.auth import Caller, actor_of
 from services.intake.entrypoints.common import PROBLEMS, TICKET_PROBLEMS, TicketNumber
 from services.intake.entrypoints.views import FeatureRequestSummary
+from services.intake.service_layer.commands import perform_retrying
+from shared.contracts.lifecycle_events import TicketVoted
+from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/feature-requests", tags=["feature requests"])
 
@@ -26,11 +27,7 @@ async def list_feature_requests(
     caller: Caller, request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[FeatureRequestSummary]:
     """Open feature requests, most votes first."""
-    cursor = request.app.state.tickets.collection.find(
-        {"kind": "feature_request", "status": {"$ne": "closed"}},
-        {"number": 1, "title": 1, "use_case": 1, "importance": 1, "status": 1, "votes": 1, "created_at": 1},
-    ).sort([("votes", -1), ("_id", -1)]).limit(limit)
-    return [_summary(d) async for d in cursor]
+    return [_summary(d) for d in await request.app.state.tickets.feature_requests(limit)]
 
 
 @router.post("/{number}/votes", response_model=FeatureRequestSummary, responses=TICKET_PROBLEMS)
@@ -43,15 +40,14 @@ async def vote(number: TicketNumber, caller: Caller, request: Request) -> Featur
     now = state.clock.now()
     if not await state.votes.add(ticket["_id"], caller.id, now):
         raise Problem(409, "Already voted", f"you already voted for {number}")
-    for _ in range(5):
-        votes = await state.votes.count(ticket["_id"])
-        change = Change(ticket, now, fields={"votes": votes})
-        actor = actor_of(caller)
-        change.note(actor, "voted", f"Vote {votes} from {caller.name}", votes=votes)
-        change.emit(TicketVoted, actor, votes=votes)
-        try:
-            ticket = await perform(change, tickets=state.tickets)
-            break
-        except ConcurrentChange:
-            ticket = await state.tickets.by_number(number)
+    actor = actor_of(caller)
+
+    async def count_votes(current: dict, at: datetime) -> TicketUpdate:
+        votes = await state.votes.count(current["_id"])
+        update = TicketUpdate(current, at, fields={"votes": votes})
+        update.note(actor, "voted", f"Vote {votes} from {caller.name}", votes=votes)
+        update.emit(TicketVoted, actor, votes=votes)
+        return update
+
+    ticket = await perform_retrying(ticket, count_votes, tickets=state.tickets, clock=state.clock)
     return _summary(ticket)

@@ -9,14 +9,21 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from shared.clock import Clock
-from shared.contracts.lifecycle_events import Actor, TicketAttachmentAdded
-from shared.ids import new_id
-from services.intake.commands import ConcurrentChange, SlaObserver, perform, report_ticket
 from services.intake.domain import actions
-from services.intake.domain.actions import ActionRefused, Change
+from services.intake.domain.actions import ActionRefused
 from services.intake.domain.mail import IncomingMail, parse_mail
+from services.intake.service_layer.attachments import (
+    add_attachment,
+    note_refused_attachment,
+)
+from services.intake.service_layer.commands import (
+    SlaObserver,
+    perform_retrying,
+    report_ticket,
+)
 from services.intake.settings import IntakeSettings
+from shared.clock import Clock
+from shared.contracts.lifecycle_events import Actor
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
@@ -78,36 +85,21 @@ class SupportMailbox:
         return f"250 OK ticket {document['number']} opened"
 
     async def _comment(self, ticket: dict[str, Any], actor: Actor, mail: IncomingMail) -> None:
-        for _ in range(5):
-            try:
-                await perform(actions.comment(ticket, actor, self.clock.now(), mail.body or "(empty reply)", False),
-                              tickets=self.tickets, observe_sla=self.observe_sla)
-                break
-            except ConcurrentChange:
-                ticket = await self.tickets.get(ticket["_id"])
+        body = mail.body or "(empty reply)"
+        ticket = await perform_retrying(ticket, lambda current, now: actions.comment(current, actor, now, body, False),
+                                        tickets=self.tickets, clock=self.clock, observe_sla=self.observe_sla)
         await self._attach(ticket, actor, mail)
 
     async def _attach(self, ticket: dict[str, Any], actor: Actor, mail: IncomingMail) -> None:
         """Keep the attachments whose type and size are accepted; note the others on the timeline."""
+        settings = self.settings
         for part in mail.attachments:
-            now = self.clock.now()
-            change = Change(ticket, now)
-            if part.content_type not in self.settings.attachment_types or len(part.data) > self.settings.max_attachment_bytes:
-                change.note(actor, "attachment_refused", f"{part.filename} ({part.content_type}, {len(part.data)} bytes) not kept")
+            if part.content_type in settings.attachment_types and len(part.data) <= settings.max_attachment_bytes:
+                await add_attachment(ticket, actor, part.filename, part.content_type, part.data,
+                                     tickets=self.tickets, attachments=self.attachments, clock=self.clock)
             else:
-                meta = await self.attachments.store(new_id(), ticket["_id"], part.filename, part.content_type,
-                                                    part.data, actor.id, now)
-                change.note(actor, "attachment_added", f"Attached {part.filename} ({len(part.data)} bytes)",
-                            attachment_id=meta["_id"])
-                change.emit(TicketAttachmentAdded, actor, attachment_id=meta["_id"], filename=part.filename,
-                            content_type=part.content_type, size=len(part.data))
-            for _ in range(5):
-                try:
-                    ticket = await perform(change, tickets=self.tickets)
-                    break
-                except ConcurrentChange:
-                    ticket = await self.tickets.get(ticket["_id"])
-                    change.ticket = ticket
+                await note_refused_attachment(ticket, actor, part.filename, part.content_type, len(part.data),
+                                              tickets=self.tickets, clock=self.clock)
 
 
 async def start_mailbox(mailbox: SupportMailbox, host: str, port: int) -> asyncio.AbstractServer:

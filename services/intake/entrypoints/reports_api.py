@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.problems import Problem
 from services.intake.adapters.reports import WindowTooLarge, tickets_created_between
 from services.intake.domain.sla_report import SeverityRow, rows_as_csv, sla_report
 from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import PROBLEMS
+from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 From = Annotated[datetime | None,

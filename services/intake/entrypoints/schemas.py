@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    model_validator,
+)
 
-from shared.contracts import IncidentType, Severity, TicketKind
-from services.intake.domain.lifecycle import Status
+from shared.contracts import IncidentType, Severity, Status, TicketKind
 
 
 def _severity_from_level(value: Any) -> Any:
@@ -82,7 +89,7 @@ class TicketCreate(Strict):
         return fields
 
 
-class StatusChange(Strict):
+class StatusMove(Strict):
     """Move a ticket; asking for information needs the question in `reason`."""
 
     status: Status
@@ -95,7 +102,7 @@ class Assignment(Strict):
     assignee: str = Field(min_length=1, max_length=200)
 
 
-class SeverityChange(Strict):
+class SeverityOverride(Strict):
     """An agent's severity override and why."""
 
     severity: ReportedSeverity

@@ -11,14 +11,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from shared.contracts import IncidentType, Severity, TicketKind
-from shared.problems import Problem
-from services.intake.commands import report_ticket
-from services.intake.domain.lifecycle import Status
 from services.intake.entrypoints.auth import Caller
-from services.intake.entrypoints.common import PROBLEMS, TICKET_PROBLEMS, TicketNumber, view, visible_ticket
+from services.intake.entrypoints.common import (
+    PROBLEMS,
+    TICKET_PROBLEMS,
+    TicketNumber,
+    view,
+    visible_ticket,
+)
 from services.intake.entrypoints.schemas import TicketCreate
 from services.intake.entrypoints.views import TicketPage, TicketView
+from services.intake.service_layer.commands import report_ticket
+from shared.contracts import IncidentType, Severity, Status, TicketKind
+from shared.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 IdempotencyKey = Annotated[

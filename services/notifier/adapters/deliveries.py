@@ -16,11 +16,11 @@ from typing import Any, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER
 from shared.documents import guarded_update
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
-from shared.schedule import Schedule, claim_lease, due_times
-from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER
+from shared.schedule import Schedule, ScheduledDocuments, claim_lease, due_times
 
 COLLECTION = "deliveries"
 DUE_FIELDS = ("next_attempt_at", "lease_until")
@@ -61,7 +61,7 @@ class Deliveries(Protocol):
     async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]: ...
 
 
-class MongoDeliveries:
+class MongoDeliveries(ScheduledDocuments):
     """Deliveries in MongoDB (or the docstore)."""
 
     def __init__(self, db: AsyncDatabase, locks: KeyedLocks) -> None:
@@ -82,18 +82,6 @@ class MongoDeliveries:
     async def get(self, delivery_id: str) -> dict[str, Any] | None:
         """Return one delivery, or None."""
         return await self.collection.find_one({"_id": delivery_id})
-
-    async def due(self, now: datetime, limit: int) -> list[str]:
-        """Return ids of deliveries that may be due, earliest first; call handled(id) once each is dealt with."""
-        return await self.schedule.due_keys(now, limit)
-
-    async def handled(self, delivery_id: str) -> None:
-        """Remove the schedule entries that brought this delivery up."""
-        await self.schedule.handled(delivery_id)
-
-    async def postpone(self, delivery_id: str, now: datetime) -> None:
-        """Keep this delivery's entries for a later pass (it is scheduled but not stored yet)."""
-        await self.schedule.postpone(delivery_id, now)
 
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule claimable deliveries stored before the schedule existed (once); return the entries added."""

@@ -8,7 +8,12 @@ from email.utils import formatdate
 import aiosmtplib
 
 from services.notifier.domain.deliveries import Outgoing, message_id, thread_id
-from services.notifier.domain.retry import SendResult, classify_smtp, delivered, transient
+from services.notifier.domain.retry import (
+    SendResult,
+    classify_smtp,
+    delivered,
+    transient,
+)
 from services.notifier.domain.signing import DELIVERY_HEADER, IDEMPOTENCY_HEADER
 from services.notifier.settings import NotifierSettings
 

@@ -7,10 +7,14 @@ from typing import Any
 
 import httpx
 
-from shared.clock import Clock
 from services.notifier.domain.deliveries import Outgoing
 from services.notifier.domain.retry import SendResult, classify_http, transient
-from services.notifier.domain.signing import DELIVERY_HEADER, IDEMPOTENCY_HEADER, signed_headers
+from services.notifier.domain.signing import (
+    DELIVERY_HEADER,
+    IDEMPOTENCY_HEADER,
+    signed_headers,
+)
+from shared.clock import Clock
 
 USER_AGENT = "incidents-notifier/1"
 

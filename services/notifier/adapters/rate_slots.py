@@ -7,9 +7,9 @@ from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notifier.domain.deliveries import NEVER
 from shared.documents import guarded_update
 from shared.locks import KeyedLocks
-from services.notifier.domain.deliveries import NEVER
 
 COLLECTION = "rate_slots"
 

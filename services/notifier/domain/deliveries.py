@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.notifier.domain.messages import DIGEST, Occasion
+from services.notifier.domain.messages import DIGEST, Notice
 from services.notifier.domain.routing import Recipient
 
 PENDING = "pending"
@@ -69,16 +69,16 @@ def subject_with_number(subject: str, number: str | None) -> str:
     return subject
 
 
-def new_delivery(occasion: Occasion, message: str, recipient: Recipient, content: Content, now: datetime) -> dict[str, Any]:
+def new_delivery(notice: Notice, message: str, recipient: Recipient, content: Content, now: datetime) -> dict[str, Any]:
     """Return a pending delivery document, due now, for one (event, recipient, channel)."""
     return {
-        "_id": delivery_id(occasion.event_id, recipient.channel.value, recipient.key),
+        "_id": delivery_id(notice.event_id, recipient.channel.value, recipient.key),
         "kind": "message",
         "state": PENDING,
-        "ticket_id": occasion.ticket_id,
-        "number": occasion.number,
-        "source_event_id": occasion.event_id,
-        "event_type": occasion.event_type,
+        "ticket_id": notice.ticket_id,
+        "number": notice.number,
+        "source_event_id": notice.event_id,
+        "event_type": notice.event_type,
         "message": message,
         "channel": recipient.channel.value,
         "recipient": recipient.key,
@@ -86,7 +86,7 @@ def new_delivery(occasion: Occasion, message: str, recipient: Recipient, content
         "role": recipient.role.value,
         "address": recipient.address,
         "content": content.to_document(),
-        "data": occasion.context,
+        "data": notice.context,
         "created_at": now,
         "updated_at": now,
         "next_attempt_at": now,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.notifier.domain.messages import Notice, notice_about
 from shared.contracts.escalation_events import (
     EscalationFacts,
     EscalationPageRequested,
@@ -18,7 +19,6 @@ from shared.contracts.escalation_events import (
     VendorHandoffSent,
     VendorReplyReceived,
 )
-from services.notifier.domain.messages import Occasion, person_of
 
 TARGET_WORDS = {"response": "first response", "resolution": "resolution", "handoff": "hand-off contact"}
 VENDOR_KIND_WORDS = {"need_info": "needs more information", "resolved": "reports the issue resolved"}
@@ -37,37 +37,20 @@ def hours_phrase(seconds: float) -> str:
     return f"{number} hour" if number == 1 else f"{number} hours"
 
 
-def _occasion(event_id: str, event: EscalationFacts, messages: tuple[str, ...], *,
-              team_roles: tuple[str, ...] | None = None, **context: Any) -> Occasion:
-    """Return an occasion about an escalation event, with the facts every escalation template may use."""
-    reporter = event.reporter
-    person = person_of(reporter)
-    return Occasion(
-        event_id=event_id,
-        event_type=event.EVENT_TYPE,
-        ticket_id=event.ticket_id,
-        number=event.number,
-        messages=messages,
-        team=event.team,
-        tier=event.tier,
-        severity=event.severity.value if event.severity else None,
-        reporter=person,
-        team_roles=team_roles,
-        context={
-            "number": event.number,
-            "reporter_name": reporter.name if reporter is not None else "",
-            "severity": event.severity.value.capitalize() if event.severity else "Unclassified",
-            "team": event.team or "support",
-            "tier": event.tier,
-            **context,
-        },
+def _notice(event_id: str, event: EscalationFacts, messages: tuple[str, ...], *,
+            team_roles: tuple[str, ...] | None = None, **context: Any) -> Notice:
+    """Return a notice about an escalation event, with the facts every escalation template may use."""
+    return notice_about(
+        event_id, event, messages, team_roles=team_roles,
+        severity=event.severity.value.capitalize() if event.severity else "Unclassified",
+        team=event.team or "support", tier=event.tier, **context,
     )
 
 
-def from_escalated(event_id: str, event: TicketEscalated) -> Occasion:
+def from_escalated(event_id: str, event: TicketEscalated) -> Notice:
     """Tell the reporter (new number, contact promise) and page the new team's on-call: the first page."""
     promise = hours_phrase((event.handoff_due_at - event.escalated_at).total_seconds())
-    return _occasion(
+    return _notice(
         event_id, event, ("escalated", "escalation_page"), team_roles=("on_call",),
         previous_number=event.previous_number, new_number=event.new_number or "",
         from_tier=event.from_tier, to_tier=event.to_tier, from_team=event.from_team or "",
@@ -77,32 +60,32 @@ def from_escalated(event_id: str, event: TicketEscalated) -> Occasion:
     )
 
 
-def from_page_requested(event_id: str, event: EscalationPageRequested) -> Occasion:
+def from_page_requested(event_id: str, event: EscalationPageRequested) -> Notice:
     """Page the one role of the ticket's team the event names (repeat, or the next contact of the chain)."""
-    return _occasion(event_id, event, ("escalation_page",), team_roles=(event.role,), page_role=event.role,
+    return _notice(event_id, event, ("escalation_page",), team_roles=(event.role,), page_role=event.role,
                      attempt=event.attempt, max_attempts=event.max_attempts, page_reason=event.reason)
 
 
-def from_sla_warning(event_id: str, event: SlaWarning) -> Occasion:
+def from_sla_warning(event_id: str, event: SlaWarning) -> Notice:
     """Warn the team's channel that a clock used most of its budget."""
-    return _occasion(event_id, event, ("sla_warning",), target=TARGET_WORDS[event.target],
+    return _notice(event_id, event, ("sla_warning",), target=TARGET_WORDS[event.target],
                      percent=round(event.fraction * 100), due_at=when(event.due_at))
 
 
-def from_sla_breached(event_id: str, event: SlaBreached) -> Occasion:
+def from_sla_breached(event_id: str, event: SlaBreached) -> Notice:
     """Tell the team lead a target was missed."""
-    return _occasion(event_id, event, ("sla_breached",), target=TARGET_WORDS[event.target], due_at=when(event.due_at),
+    return _notice(event_id, event, ("sla_breached",), target=TARGET_WORDS[event.target], due_at=when(event.due_at),
                      breached_at=when(event.at))
 
 
-def from_vendor_handoff(event_id: str, event: VendorHandoffSent) -> Occasion:
+def from_vendor_handoff(event_id: str, event: VendorHandoffSent) -> Notice:
     """Tell the vendor-management channel (the Tier 4 team) which vendor holds the case and until when."""
-    return _occasion(event_id, event, ("vendor_handoff",), vendor_name=event.vendor_name, vendor_id=event.vendor_id,
+    return _notice(event_id, event, ("vendor_handoff",), vendor_name=event.vendor_name, vendor_id=event.vendor_id,
                      handoff_id=event.handoff_id, answer_due_at=when(event.answer_due_at))
 
 
-def from_vendor_reply(event_id: str, event: VendorReplyReceived) -> Occasion:
+def from_vendor_reply(event_id: str, event: VendorReplyReceived) -> Notice:
     """Pass a vendor's request for information or resolution to the reporter; acknowledgements stay internal."""
     messages = ("vendor_update",) if event.kind in VENDOR_UPDATE_KINDS else ()
-    return _occasion(event_id, event, messages, vendor_name=event.vendor_name, kind=event.kind,
+    return _notice(event_id, event, messages, vendor_name=event.vendor_name, kind=event.kind,
                      kind_words=VENDOR_KIND_WORDS.get(event.kind, event.kind), note=event.note)

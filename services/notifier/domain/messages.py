@@ -1,6 +1,6 @@
 """The message registry: which messages an event causes and the facts templates get (pure).
 
-Adding a message for a new event is: a translator here (event payload -> Occasion), an entry in
+Adding a message for a new event is: a translator here (event payload -> Notice), an entry in
 REGISTRY, templates `<message>.<channel>.<fmt>.j2`, routes in routing.yaml, and the routing key
 bound to the notifier queue in shared/messaging/topology.py.
 """
@@ -33,7 +33,7 @@ def person_of(reporter: Reporter | None) -> Person | None:
 
 
 @dataclass(frozen=True)
-class Occasion:
+class Notice:
     """What one event means for notifications: the ticket facts routing needs and the template context."""
 
     event_id: str
@@ -47,47 +47,58 @@ class Occasion:
     reporter: Person | None = None
     context: dict[str, Any] = field(default_factory=dict)
     team_roles: tuple[str, ...] | None = None
-    """The team roles this occasion addresses (a page names one); None: every role a route names."""
+    """The team roles this notice addresses (a page names one); None: every role a route names."""
 
 
-Translator = Callable[[str, Any], Occasion]
+def notice_about(event_id: str, event: Any, messages: tuple[str, ...], *, team_roles: tuple[str, ...] | None = None,
+                 **context: Any) -> Notice:
+    """Return a notice about a ticket event, with the facts every template may use (number, reporter name).
+
+    The event's ticket_id, number, team, tier, severity and reporter (where it has them) fill the
+    routing facts; `context` adds what this event's templates need.
+    """
+    reporter = getattr(event, "reporter", None)
+    severity = getattr(event, "severity", None)
+    return Notice(
+        event_id=event_id,
+        event_type=event.EVENT_TYPE,
+        ticket_id=event.ticket_id,
+        number=event.number,
+        messages=messages,
+        team=getattr(event, "team", None),
+        tier=getattr(event, "tier", None),
+        severity=severity.value if severity else None,
+        reporter=person_of(reporter),
+        team_roles=team_roles,
+        context={"number": event.number, "reporter_name": reporter.name if reporter is not None else "", **context},
+    )
+
+
+Translator = Callable[[str, Any], Notice]
 
 
 @dataclass(frozen=True)
 class EventMessages:
-    """One event type, the messages it may cause, and how to turn its payload into an Occasion."""
+    """One event type, the messages it may cause, and how to turn its payload into an Notice."""
 
     event_type: str
     messages: tuple[str, ...]
     translate: Translator
 
 
-def from_triaged(event_id: str, event: TicketTriaged) -> Occasion:
-    """Return the occasion of ticket.triaged: 'ticket_received' for the reporter, 'ticket_assigned' for the team."""
-    reporter = event.reporter
-    return Occasion(
-        event_id=event_id,
-        event_type=TicketTriaged.EVENT_TYPE,
-        ticket_id=event.ticket_id,
-        number=event.number,
-        messages=("ticket_received", "ticket_assigned"),
+def from_triaged(event_id: str, event: TicketTriaged) -> Notice:
+    """Return the notice of ticket.triaged: 'ticket_received' for the reporter, 'ticket_assigned' for the team."""
+    return notice_about(
+        event_id, event, ("ticket_received", "ticket_assigned"),
+        title=event.title,
+        severity=event.severity.value.capitalize(),
+        severity_level=event.severity.level,
         team=event.team,
         tier=event.tier,
-        severity=event.severity.value,
-        reporter=person_of(reporter),
-        context={
-            "reporter_name": reporter.name,
-            "number": event.number,
-            "title": event.title,
-            "severity": event.severity.value.capitalize(),
-            "severity_level": event.severity.level,
-            "team": event.team,
-            "tier": event.tier,
-            "reason": event.reason,
-            "response_target": event.response_target,
-            "response_due_at": event.response_due_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "resolution_due_at": event.resolution_due_at.strftime("%Y-%m-%d %H:%M UTC"),
-        },
+        reason=event.reason,
+        response_target=event.response_target,
+        response_due_at=event.response_due_at.strftime("%Y-%m-%d %H:%M UTC"),
+        resolution_due_at=event.resolution_due_at.strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 

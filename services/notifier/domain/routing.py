@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.notifier.domain.messages import KNOWN_MESSAGES, Occasion
+from services.notifier.domain.messages import KNOWN_MESSAGES, Notice
 
 
 class Channel(StrEnum):
@@ -92,13 +92,13 @@ class Route(_Strict):
     tiers: list[int] | None = None
     severities: list[Literal["critical", "high", "medium", "low"]] | None = None
 
-    def matches(self, message: str, occasion: Occasion) -> bool:
-        """Return True if this route applies to the message for this occasion."""
+    def matches(self, message: str, notice: Notice) -> bool:
+        """Return True if this route applies to the message for this notice."""
         return (
             self.message == message
-            and (self.teams is None or occasion.team in self.teams)
-            and (self.tiers is None or occasion.tier in self.tiers)
-            and (self.severities is None or occasion.severity in self.severities)
+            and (self.teams is None or notice.team in self.teams)
+            and (self.tiers is None or notice.tier in self.tiers)
+            and (self.severities is None or notice.severity in self.severities)
         )
 
 
@@ -224,24 +224,24 @@ class Router:
         except ValueError:
             return None
 
-    def recipients(self, message: str, occasion: Occasion) -> list[Recipient]:
-        """Return each distinct (recipient, channel) the message goes to for this occasion."""
+    def recipients(self, message: str, notice: Notice) -> list[Recipient]:
+        """Return each distinct (recipient, channel) the message goes to for this notice."""
         found: dict[tuple[Channel, str], Recipient] = {}
         for route in self.config.routes:
-            if not route.matches(message, occasion):
+            if not route.matches(message, notice):
                 continue
             if route.to is Role.REPORTER:
-                candidates = self._reporter(message, route, occasion)
-            elif occasion.team_roles is not None and route.to.value not in occasion.team_roles:
-                continue  # the occasion addresses other roles of the team (a page names one)
+                candidates = self._reporter(message, route, notice)
+            elif notice.team_roles is not None and route.to.value not in notice.team_roles:
+                continue  # the notice addresses other roles of the team (a page names one)
             else:
-                candidates = self._team(route, occasion)
+                candidates = self._team(route, notice)
             for recipient in candidates:
                 found.setdefault((recipient.channel, recipient.key), recipient)
         return list(found.values())
 
-    def _reporter(self, message: str, route: Route, occasion: Occasion) -> list[Recipient]:
-        reporter = occasion.reporter
+    def _reporter(self, message: str, route: Route, notice: Notice) -> list[Recipient]:
+        reporter = notice.reporter
         if reporter is None:
             return []
         pref = self.config.reporters.get(reporter.id) or (
@@ -261,8 +261,8 @@ class Router:
                 out.append(Recipient(Role.REPORTER, f"reporter.{reporter.id}", reporter.name, channel, endpoint))
         return out
 
-    def _team(self, route: Route, occasion: Occasion) -> list[Recipient]:
-        team = self.config.teams.get(occasion.team or "")
+    def _team(self, route: Route, notice: Notice) -> list[Recipient]:
+        team = self.config.teams.get(notice.team or "")
         if team is None:
             return []
         out = []

@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 
-from shared.problems import Problem
-from services.notifier.adapters.api_keys import KeyRoles
 from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.identities import IdentityUnavailable, KeyRoles
+from shared.problems import Problem
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="incidents"'}
 STAFF_ROLES = ("agent", "admin")
@@ -29,7 +29,11 @@ async def require_staff(request: Request, keys: KeyRoles) -> str:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Problem(401, "Unauthorized", "send your API key as 'Authorization: Bearer <key>'", headers=CHALLENGE)
-    role = await keys.role_of(key.strip())
+    try:
+        role = await keys.role_of(key.strip())
+    except IdentityUnavailable as exc:
+        raise Problem(503, "Identity service unavailable", f"cannot check the API key right now ({exc}); retry",
+                      headers={"Retry-After": "5"}) from exc
     if role is None:
         raise Problem(401, "Unauthorized", "the API key is not valid or has been revoked", headers=CHALLENGE)
     if role not in STAFF_ROLES:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.service_layer.dispatch import Dispatcher
 from shared.clock import Clock, poll_forever
 from shared.schedule import NotStoredYet
-from services.notifier.adapters.deliveries import Deliveries
-from services.notifier.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 

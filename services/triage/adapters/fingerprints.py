@@ -18,10 +18,10 @@ from typing import Any, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.triage.domain.duplicates import GroupView, joins
 from shared.documents import LostRace, guarded_update
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
-from services.triage.domain.duplicates import GroupView, joins
 
 COLLECTION = "triage_fingerprints"
 MEMBERS = "triage_fingerprint_members"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from shared.contracts import IncidentType, Severity, TicketKind
 from services.triage.domain.rules import Facts, RuleBook
+from shared.contracts import IncidentType, Severity, TicketKind
 
 
 @dataclass(frozen=True)

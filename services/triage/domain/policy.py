@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.triage.domain.rules import RuleBook
-from services.triage.domain.sla import SlaPolicy
+from shared.sla.policy import SlaPolicy
 
 
 @dataclass(frozen=True)
 class TriagePolicy:
-    """The configured behaviour of triage; `carry_over_spent_time` governs reclassification."""
+    """The configured behaviour of triage: its rules, the shared SLA policy and the duplicate window."""
 
     rulebook: RuleBook
     sla: SlaPolicy
     duplicate_window: timedelta = timedelta(hours=24)
-    carry_over_spent_time: bool = True

@@ -12,18 +12,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from shared.clock import Clock
-from shared.contracts import Envelope, NotificationDelivered, NotificationFailed, make_envelope
-from shared.ids import new_id
-from shared.persistence import while_unreachable
 from services.notifier.adapters.channels import ChannelSender
 from services.notifier.adapters.deliveries import Deliveries
+from services.notifier.adapters.metrics import NotifierMetrics
 from services.notifier.adapters.rate_slots import RateSlots
 from services.notifier.adapters.templates import TemplateRenderer
 from services.notifier.domain import deliveries as d
 from services.notifier.domain.retry import Outcome, RetryPolicy, SendResult, permanent
 from services.notifier.domain.routing import Channel, Router
-from services.notifier.metrics import NotifierMetrics
+from shared.clock import Clock
+from shared.contracts import (
+    Envelope,
+    NotificationDelivered,
+    NotificationFailed,
+    make_envelope,
+)
+from shared.ids import new_id
+from shared.persistence import while_unreachable
 
 log = logging.getLogger(__name__)
 PRODUCER = "notifier"

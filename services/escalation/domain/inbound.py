@@ -8,25 +8,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import NotificationFailed, TicketReported, TicketTriaged
-from shared.contracts.escalation_events import VendorReply, VendorReplyReceived
-from shared.contracts.lifecycle_events import (
-    TicketAcknowledged,
-    TicketChange,
-    TicketCommented,
-    TicketFeedbackReceived,
-    TicketStatusChanged,
-)
-from shared.contracts.triage_events import TicketReclassified
-from services.escalation.domain import targets as t
 from services.escalation.domain.effects import Context, Effects, facts
 from services.escalation.domain.escalate import (
-    PAUSED_STATUSES,
     escalate,
     hand_to_vendor,
     request_page,
     start_page_chain,
     stop_pages,
+)
+from shared.contracts import (
+    FINISHED_STATUSES,
+    PAUSED_STATUSES,
+    NotificationFailed,
+    TicketReported,
+    TicketTriaged,
+)
+from shared.contracts.escalation_events import VendorReply, VendorReplyReceived
+from shared.contracts.lifecycle_events import (
+    LifecycleEvent,
+    TicketAcknowledged,
+    TicketCommented,
+    TicketFeedbackReceived,
+    TicketStatusChanged,
+)
+from shared.contracts.triage_events import TicketReclassified
+from shared.sla.clocks import (
+    PAUSED,
+    STOPPED,
+    new_clock,
+    pause,
+    resume,
+    retarget,
+    span,
+    stop,
 )
 
 AGENTS = ("agent", "admin")
@@ -64,14 +78,13 @@ def on_triaged(doc: dict[str, Any], event: TicketTriaged, ctx: Context, fx: Effe
     paused_since = doc.get("paused_since")
     start = paused_since or now
     for name, due_at in (("response", event.response_due_at), ("resolution", event.resolution_due_at)):
-        business = policy.target_is_business_time(event.severity.value, name)
-        budget = t.span(event.reported_at, due_at, business, policy.calendar)
-        target = t.new_target(start, due_at, budget, business, paused_since is not None, policy.calendar)
-        doc["targets"][name] = target
+        business = policy.is_business_time(event.severity.value, name)
+        budget = span(event.reported_at, due_at, business, policy.calendar)
+        doc["clocks"][name] = new_clock(start, due_at, budget, business, paused_since is not None, policy.calendar)
     if doc.get("first_response_at") is not None:
-        t.stop(doc["targets"]["response"], now, policy.calendar)
-    if doc["status"] in ("resolved", "closed"):
-        t.stop(doc["targets"]["resolution"], now, policy.calendar)
+        stop(doc["clocks"]["response"], now, policy.calendar)
+    if doc["status"] in FINISHED_STATUSES:
+        stop(doc["clocks"]["resolution"], now, policy.calendar)
     if policy.pages_for(doc["severity"], doc["tier"]) and doc.get("first_response_at") is None:
         start_page_chain(doc, f"{doc['severity']} ticket at Tier {doc['tier']}", ctx)
     if doc["tier"] == 4:
@@ -95,13 +108,13 @@ def initial_triggers(doc: dict[str, Any], ctx: Context, fx: Effects) -> None:
 
 def agent_responded(doc: dict[str, Any], ctx: Context) -> None:
     """An agent responded: the hand-off clock is met and repeating pages stop."""
-    handoff = doc["targets"].get("handoff")
+    handoff = doc["clocks"].get("handoff")
     if handoff is not None:
-        t.stop(handoff, ctx.now, ctx.policy.calendar)
+        stop(handoff, ctx.now, ctx.policy.calendar)
     stop_pages(doc)
 
 
-def on_lifecycle(doc: dict[str, Any], event: TicketChange, ctx: Context, fx: Effects) -> None:
+def on_lifecycle(doc: dict[str, Any], event: LifecycleEvent, ctx: Context, fx: Effects) -> None:
     """Apply intake's lifecycle events: pauses, stops, reopenings, first response and feedback."""
     _learn(doc, title=event.title, reporter=event.reporter)
     if event.production is not None:
@@ -110,8 +123,8 @@ def on_lifecycle(doc: dict[str, Any], event: TicketChange, ctx: Context, fx: Eff
         _status_changed(doc, event.from_status, event.status, ctx)
     elif isinstance(event, TicketAcknowledged):
         doc["first_response_at"] = doc.get("first_response_at") or event.first_response_at
-        if "response" in doc["targets"]:
-            t.stop(doc["targets"]["response"], ctx.now, ctx.policy.calendar)
+        if "response" in doc["clocks"]:
+            stop(doc["clocks"]["response"], ctx.now, ctx.policy.calendar)
     elif isinstance(event, TicketFeedbackReceived) and event.feedback == "still_has_issues":
         escalate(doc, "still_has_issues", f"the initial resolution attempt failed: {event.comment or 'still has issues'}",
                  ctx, fx)
@@ -121,32 +134,32 @@ def on_lifecycle(doc: dict[str, Any], event: TicketChange, ctx: Context, fx: Eff
 
 def _status_changed(doc: dict[str, Any], before: str, after: str, ctx: Context) -> None:
     """Pause, resume, stop or restart the clocks for a status move; start or cancel auto-close."""
-    now, calendar, clocks = ctx.now, ctx.policy.calendar, doc["targets"]
+    now, calendar, clocks = ctx.now, ctx.policy.calendar, doc["clocks"]
     doc["status"] = after
     if after in PAUSED_STATUSES and doc.get("paused_since") is None:
         doc["paused_since"] = now
-        for target in clocks.values():
-            t.pause(target, now, calendar)
+        for clock in clocks.values():
+            pause(clock, now, calendar)
     if after not in PAUSED_STATUSES and doc.get("paused_since") is not None:
         doc["paused_seconds"] = float(doc.get("paused_seconds") or 0) + (now - doc["paused_since"]).total_seconds()
         doc["paused_since"] = None
-        for target in clocks.values():
-            if target["state"] == t.PAUSED:
-                t.resume(target, now, calendar)
+        for clock in clocks.values():
+            if clock["state"] == PAUSED:
+                resume(clock, now, calendar)
     if after == "resolved":
         if "resolution" in clocks:
-            t.stop(clocks["resolution"], now, calendar)
+            stop(clocks["resolution"], now, calendar)
         days = ctx.policy.auto_close_business_days
         doc["auto_close"] = {"resolved_at": now, "business_days": days, "due_at": calendar.add_business_days(now, days)}
     elif before == "resolved":
         doc["auto_close"] = None
     if after == "closed":
-        for target in clocks.values():
-            t.stop(target, now, calendar)
+        for clock in clocks.values():
+            stop(clock, now, calendar)
         stop_pages(doc)
         doc["auto_close"] = None
-    elif before in ("resolved", "closed") and "resolution" in clocks:
-        t.resume(clocks["resolution"], now, calendar)  # reopened: the resolution clock runs again
+    elif before in FINISHED_STATUSES and "resolution" in clocks:
+        resume(clocks["resolution"], now, calendar)  # reopened: the resolution clock runs again
 
 
 def on_reclassified(doc: dict[str, Any], event: TicketReclassified, ctx: Context, fx: Effects) -> None:
@@ -156,14 +169,12 @@ def on_reclassified(doc: dict[str, Any], event: TicketReclassified, ctx: Context
     if doc.get("tier") is None or event.tier >= doc["tier"]:
         doc.update(tier=event.tier, team=event.team)
     for name, due_at in (("response", event.response_due_at), ("resolution", event.resolution_due_at)):
-        target = doc["targets"].get(name)
-        if target is None or target["state"] == t.STOPPED:
+        clock = doc["clocks"].get(name)
+        if clock is None or clock["state"] == STOPPED:
             continue
-        business = policy.target_is_business_time(event.severity.value, name)
-        targets = policy.targets.get(event.severity.value)
-        budget = (getattr(targets, name).budget(policy.calendar).total_seconds() if targets
-                  else target["budget_seconds"])
-        t.replace_due(target, now, due_at, budget, business, policy.calendar)
+        allowance = policy.sla.allowance(event.severity, name)
+        budget = allowance.budget(policy.calendar).total_seconds() if allowance else clock["budget_seconds"]
+        retarget(clock, now, due_at, budget, policy.is_business_time(event.severity.value, name), policy.calendar)
     if event.escalation_trigger:
         escalate(doc, "reclassified", f"{event.reason} (severity {event.old_severity.value} → {event.severity.value})",
                  ctx, fx)

@@ -1,4 +1,8 @@
-"""The `triage_tickets` collection: triage's own record of each ticket it classified."""
+"""The `triage_records` collection: triage's own record of each ticket it classified.
+
+A triage record holds the decision (severity, rule, reason, tier, team), the due times it set, the
+report it judged (so growth of a duplicate group can be judged again) and the log of severity changes.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,18 @@ from typing import Any, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.triage.domain.classification import Report
+from shared.contracts import IncidentType, Severity, TicketKind
 from shared.documents import guarded_update
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
 
-COLLECTION = "triage_tickets"
+COLLECTION = "triage_records"
 INDEXES = [IndexSpec(COLLECTION, [("number", 1)])]
 
 
-class Decisions(Protocol):
-    """Triage's per-ticket records (severity, due times, the report it judged)."""
+class TriageRecords(Protocol):
+    """Triage's per-ticket records (decision, due times, the report it judged)."""
 
     async def record(self, ticket_id: str, fields: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -27,7 +33,31 @@ class Decisions(Protocol):
     ) -> bool: ...
 
 
-class MongoDecisions:
+def report_to_document(report: Report) -> dict[str, Any]:
+    """Return a report as stored in a triage record (enums as their values)."""
+    return {
+        "kind": report.kind.value,
+        "type": report.type.value,
+        "title": report.title,
+        "description": report.description,
+        "reported_severity": report.reported_severity.value if report.reported_severity else None,
+        "users_affected": report.users_affected,
+        "production": report.production,
+        "workaround_available": report.workaround_available,
+        "component": report.component,
+    }
+
+
+def report_from_document(document: dict[str, Any]) -> Report:
+    """Return the report stored in a triage record."""
+    severity = document.get("reported_severity")
+    return Report(
+        **{**document, "kind": TicketKind(document["kind"]), "type": IncidentType(document["type"]),
+           "reported_severity": Severity(severity) if severity else None}
+    )
+
+
+class MongoTriageRecords:
     """Triage records in MongoDB; severity changes are guarded single-document writes."""
 
     def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None) -> None:

@@ -4,19 +4,47 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.clock import Clock
-from shared.contracts import Envelope, Severity, TicketReported, TicketTriaged, make_envelope
-from shared.contracts.lifecycle_events import TicketSeverityChanged
-from shared.contracts.triage_events import TicketDuplicateDetected
-from services.triage.adapters.decisions import Decisions
-from services.triage.adapters.fingerprints import FingerprintGroups, Member, Registration
-from services.triage.domain.classification import classify, is_more_severe
+from services.triage.adapters.fingerprints import (
+    FingerprintGroups,
+    Member,
+    Registration,
+)
+from services.triage.adapters.triage_records import (
+    TriageRecords,
+    report_from_document,
+    report_to_document,
+)
+from services.triage.domain.classification import Report, classify, is_more_severe
 from services.triage.domain.duplicates import fingerprint, users_counted
 from services.triage.domain.policy import TriagePolicy
-from services.triage.reclassify import Change, reclassify
-from services.triage.records import report_document, report_from_document, report_of
+from services.triage.service_layer.reclassify import SeverityChangeRequest, reclassify
+from shared.clock import Clock
+from shared.contracts import (
+    Envelope,
+    Severity,
+    TicketReported,
+    TicketTriaged,
+    make_envelope,
+)
+from shared.contracts.lifecycle_events import TicketSeverityChanged
+from shared.contracts.triage_events import TicketDuplicateDetected
 
 PRODUCER = "triage"
+
+
+def report_from_event(event: TicketReported) -> Report:
+    """Return what triage judges in a reported ticket."""
+    return Report(
+        kind=event.kind,
+        type=event.type,
+        title=event.title,
+        description=event.description,
+        reported_severity=event.reported_severity,
+        users_affected=event.users_affected,
+        production=event.production,
+        workaround_available=event.workaround_available,
+        component=event.component,
+    )
 
 
 async def triage_reported_ticket(
@@ -24,23 +52,23 @@ async def triage_reported_ticket(
     event: TicketReported,
     *,
     policy: TriagePolicy,
-    decisions: Decisions,
+    records: TriageRecords,
     groups: FingerprintGroups,
     clock: Clock,
 ) -> list[Envelope]:
     """Return ticket.triaged, plus ticket.duplicate_detected (and a growth ticket.reclassified) for a duplicate."""
-    report = report_of(event)
+    report = report_from_event(event)
     decision = classify(report, policy.rulebook)
     start = event.reported_at
     deadlines = policy.sla.deadlines(decision.severity, start)
-    targets = policy.sla.targets[decision.severity]
+    allowances = policy.sla.allowances[decision.severity]
     now = clock.now()
-    await decisions.record(
+    await records.record(
         event.ticket_id,
         {
             "number": event.number,
             "title": event.title,
-            "report": report_document(report),
+            "report": report_to_document(report),
             "reported_at": start,
             "severity": decision.severity.value,
             "rule": decision.rule,
@@ -69,7 +97,7 @@ async def triage_reported_ticket(
         acknowledge_due_at=deadlines.acknowledge_due_at,
         response_due_at=deadlines.response_due_at,
         resolution_due_at=deadlines.resolution_due_at,
-        response_target=targets.response.describe(),
+        response_target=allowances.response.describe(),
         reporter=event.reporter,
     )
     emitted = [_envelope(triaged, envelope, now, event.ticket_id)]
@@ -79,12 +107,13 @@ async def triage_reported_ticket(
         policy.duplicate_window,
     )
     if registration.newly_joined:
-        emitted += await _grouped(envelope, event, registration, policy=policy, decisions=decisions, now=now)
+        emitted += await _report_duplicate(envelope, event, registration, policy=policy, records=records, now=now)
     return emitted
 
 
-async def _grouped(
-    envelope: Envelope, event: TicketReported, registration: Registration, *, policy: TriagePolicy, decisions: Decisions, now: datetime
+async def _report_duplicate(
+    envelope: Envelope, event: TicketReported, registration: Registration, *, policy: TriagePolicy,
+    records: TriageRecords, now: datetime,
 ) -> list[Envelope]:
     """Return ticket.duplicate_detected, and ticket.reclassified if the group's growth raises the primary."""
     group = registration.group
@@ -102,13 +131,13 @@ async def _grouped(
         detected_at=now,
     )
     emitted = [_envelope(detected, envelope, now, group.primary_ticket_id)]
-    primary = await decisions.get(group.primary_ticket_id)
+    primary = await records.get(group.primary_ticket_id)
     if primary is None or primary.get("overridden"):
         return emitted  # an agent's override wins over growth; an unknown primary has nothing to raise
     grown = classify(report_from_document(primary["report"]).with_users_affected(group.users_affected), policy.rulebook)
     if not is_more_severe(grown.severity, Severity(primary["severity"])):
         return emitted
-    change = Change(
+    request = SeverityChangeRequest(
         severity=grown.severity,
         rule=grown.rule,
         reason=f"{group.reports} reports of the same problem, {group.users_affected} users affected in total: {grown.reason}",
@@ -116,18 +145,18 @@ async def _grouped(
         changed_at=now,
         users_affected=group.users_affected,
     )
-    reclassified = await reclassify(group.primary_ticket_id, change, policy=policy, decisions=decisions, now=now)
+    reclassified = await reclassify(group.primary_ticket_id, request, policy=policy, records=records, now=now)
     if reclassified is not None:
         emitted.append(_envelope(reclassified, envelope, now, group.primary_ticket_id))
     return emitted
 
 
 async def apply_severity_override(
-    envelope: Envelope, event: TicketSeverityChanged, *, policy: TriagePolicy, decisions: Decisions, clock: Clock
+    envelope: Envelope, event: TicketSeverityChanged, *, policy: TriagePolicy, records: TriageRecords, clock: Clock
 ) -> list[Envelope]:
     """Return ticket.reclassified with the new due times for an agent's override (nothing if unchanged)."""
     now = clock.now()
-    change = Change(
+    request = SeverityChangeRequest(
         severity=event.new_severity,
         rule="agent-override" if event.source == "agent" else "priority-bump",
         reason=f"{event.actor.name}: {event.reason}",
@@ -137,7 +166,7 @@ async def apply_severity_override(
         actor=event.actor,
         override=True,
     )
-    reclassified = await reclassify(event.ticket_id, change, policy=policy, decisions=decisions, now=now)
+    reclassified = await reclassify(event.ticket_id, request, policy=policy, records=records, now=now)
     return [] if reclassified is None else [_envelope(reclassified, envelope, now, event.ticket_id)]
 
 

@@ -1,6 +1,6 @@
 """Escalation's Prometheus metrics: what the clocks fired, observed once per stored change.
 
-Clockwork calls `observe` only after the guarded write that stored a change (and its outbox)
+ClockUpdater calls `observe` only after the guarded write that stored a change (and its outbox)
 succeeded, so a lost race that is retried counts nothing and a step counted is a step fired once.
 Labels stay low-cardinality: tiers, triggers, severities, targets, roles, attempt numbers (bounded
 by the page policy), vendor ids (from the policy file) and timer kinds.
@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from services.escalation.domain.effects import Effects
 from shared.contracts.escalation_events import (
     EscalationPageRequested,
     SlaBreached,
@@ -25,7 +26,6 @@ from shared.contracts.escalation_events import (
 )
 from shared.metrics import timer_lateness_histogram
 from shared.sla_metrics import CLOCK_TARGETS, SLA_BUCKETS, EscalationSlaMetrics, prime
-from services.escalation.domain.effects import Effects
 
 TIMER_KINDS = (*(f"{t}_{step}" for t in CLOCK_TARGETS for step in ("warning", "breach")),
                "page_repeat", "vendor_silence", "auto_close")

@@ -1,7 +1,7 @@
-"""Applies a change to one clock document: read, compute (pure), store with its owed messages, retry on races.
+"""Applies a mutation to one ticket's clock record: read, compute (pure), store with its owed messages, retry on races.
 
 Used by the event handlers, the vendor reply consumer and the timer loop, so all of them write a
-clock the same way: state, `fired` steps, `applied_events` and the outbox in one guarded update.
+clock record the same way: state, `fired` steps, `applied_events` and the outbox in one guarded update.
 """
 
 from __future__ import annotations
@@ -13,14 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.clock import Clock
-from shared.contracts import make_envelope
-from shared.documents import LostRace
-from services.escalation.adapters.clocks import ClockStore
-from services.escalation.domain.effects import EPOCH, Context, Effects, NeedNumber, new_clock
+from services.escalation.adapters.clocks import ClockRecords
+from services.escalation.adapters.metrics import EscalationMetrics
+from services.escalation.domain.effects import (
+    EPOCH,
+    Context,
+    Effects,
+    NeedNumber,
+    new_clock_record,
+)
 from services.escalation.domain.policy import EscalationPolicy
 from services.escalation.domain.timers import fire_due, next_due_at
-from services.escalation.metrics import EscalationMetrics
+from shared.clock import Clock
+from shared.contracts import format_number, make_envelope
+from shared.documents import LostRace
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +34,15 @@ PRODUCER = "escalation"
 MAX_ATTEMPTS = 20
 APPLIED_EVENTS_KEPT = 500
 
-Change = Callable[[dict[str, Any], Context, Effects], None]
+ClockMutation = Callable[[dict[str, Any], Context, Effects], None]
+"""A pure change of a clock record (mutated in place), adding what it owes to the Effects."""
 
 
 @dataclass
-class Clockwork:
-    """Everything a change needs: the store, the policy, the time and how new ticket numbers look."""
+class ClockUpdater:
+    """Everything a mutation needs: the store, the policy, the time and how new ticket numbers look."""
 
-    store: ClockStore
+    store: ClockRecords
     policy: EscalationPolicy
     clock: Clock
     number_prefix: str = "ESC"
@@ -43,9 +50,9 @@ class Clockwork:
     """Called after a save that owes events: (ticket id, whether vendor messages are owed too)."""
     metrics: EscalationMetrics | None = None
 
-    async def apply(self, ticket_id: str, event_id: str, change: Change, *, create_number: str | None = None,
+    async def apply(self, ticket_id: str, event_id: str, mutation: ClockMutation, *, create_number: str | None = None,
                     correlation_id: str | None = None) -> bool:
-        """Apply change once per event_id; create the clock first if create_number is given.
+        """Apply the mutation once per event_id; create the clock record first if create_number is given.
 
         Return False when the ticket has no clock and the event cannot create one.
         """
@@ -56,14 +63,14 @@ class Clockwork:
             if before is None:
                 if create_number is None:
                     return False
-                await self.store.create(new_clock(ticket_id, create_number, now))
+                await self.store.create(new_clock_record(ticket_id, create_number, now))
                 continue
             if event_id in before.get("applied_events", []):
                 return True
             after = copy.deepcopy(before)
             ctx, fx = Context(now, self.policy, numbers), Effects()
             try:
-                change(after, ctx, fx)
+                mutation(after, ctx, fx)
             except NeedNumber:
                 numbers.append(await self._allocate_number())
                 continue
@@ -118,4 +125,4 @@ class Clockwork:
 
     async def _allocate_number(self) -> str:
         """Return a new ticket number from escalation's own sequence (its prefix keeps it apart from intake's)."""
-        return f"{self.number_prefix}-{await self.store.next_sequence():06d}"
+        return format_number(self.number_prefix, await self.store.next_sequence())

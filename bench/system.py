@@ -1,4 +1,8 @@
-"""Runs the four services as real processes for end-to-end tests."""
+"""The system under test, shared by the e2e tests and the benchmarks: the four services as real processes.
+
+Also the one polling helper (`wait_until`) both use. The benchmarks never import tests; the e2e
+tests import this module.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,28 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
 SERVICES = ("intake", "triage", "escalation", "notifier")
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], what: str | Callable[[], str], timeout: float = 30.0,
+               interval: float = 0.1) -> T:
+    """Return check()'s first true result, polling every interval; fail naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"never within {timeout:g}s: {what() if callable(what) else what}")
+        time.sleep(interval)
+    return result
 
 
 def free_port() -> int:
@@ -51,6 +71,7 @@ class System:
             "ENVIRONMENT": "test",
             "RATE_LIMIT_PER_MINUTE": "100000",
             "RATE_LIMIT_BURST": "10000",
+            "INTAKE_URL": self.url("intake"),
             **self.extra_env,
         }
 
@@ -76,18 +97,17 @@ class System:
 
     def wait_ready(self, service: str, timeout: float = 60) -> None:
         """Block until /readyz answers 200, or raise with the log tail."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             process = self.processes[service]
             if process.poll() is not None:
                 raise RuntimeError(f"{service} exited with {process.returncode}:\n{self.log_tail(service)}")
             try:
-                if httpx.get(self.url(service) + "/readyz", timeout=1).status_code == 200:
-                    return
+                return httpx.get(self.url(service) + "/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{service} not ready after {timeout}s:\n{self.log_tail(service)}")
+                return False
+
+        wait_until(ready, lambda: f"{service} ready:\n{self.log_tail(service)}", timeout, interval=0.2)
 
     def kill(self, service: str) -> None:
         """SIGKILL a service: no shutdown code runs, as in a crash."""
@@ -118,3 +138,19 @@ class System:
             args += ["--email", email]
         result = subprocess.run(args, env=self.env("intake"), capture_output=True, text=True, check=True, timeout=60)
         return result.stdout.strip()
+
+
+class Mailbox:
+    """The messages an SMTP sink stored in a directory, read back as parsed e-mails."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def messages(self) -> list[Message]:
+        """Return every stored message, oldest file name first."""
+        return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(self.directory.glob("*.eml"))]
+
+    def wait_for(self, predicate: Callable[[Message], Any], timeout: float = 30) -> Message:
+        """Return the first message matching predicate, polling until timeout."""
+        return wait_until(lambda: next((m for m in self.messages() if predicate(m)), None),
+                          lambda: f"a matching e-mail; have {[m['Subject'] for m in self.messages()]}", timeout)

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from jinja2 import TemplateError
 from pydantic import BaseModel
 
-from shared.clock import Clock
-from shared.contracts import Envelope
-from shared.messaging.consumer import PermanentError
 from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.adapters.templates import TemplateRenderer
 from services.notifier.domain.deliveries import new_delivery
 from services.notifier.domain.messages import EventMessages
 from services.notifier.domain.routing import Router
+from shared.clock import Clock
+from shared.contracts import Envelope
+from shared.messaging.consumer import PermanentError
 
 
 async def notify(
@@ -33,17 +33,17 @@ async def notify(
     wake: Callable[[], None],
 ) -> list[Envelope]:
     """Store a pending delivery per routed recipient and channel; return no events (the loop emits them)."""
-    occasion = entry.translate(envelope.event_id, event)
+    notice = entry.translate(envelope.event_id, event)
     now = clock.now()
     created = 0
-    for message in occasion.messages:
-        for recipient in router.recipients(message, occasion):
-            context = {**occasion.context, "recipient_name": recipient.name, "role": recipient.role.value}
+    for message in notice.messages:
+        for recipient in router.recipients(message, notice):
+            context = {**notice.context, "recipient_name": recipient.name, "role": recipient.role.value}
             try:
-                content = renderer.content(message, recipient.channel.value, context, occasion.number)
+                content = renderer.content(message, recipient.channel.value, context, notice.number)
             except (LookupError, TemplateError, ValueError) as exc:
                 raise PermanentError(f"cannot render {message} for {recipient.channel}: {exc}") from exc
-            if await deliveries.create(new_delivery(occasion, message, recipient, content, now)):
+            if await deliveries.create(new_delivery(notice, message, recipient, content, now)):
                 created += 1
     if created:
         wake()

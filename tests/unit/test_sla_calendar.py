@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.triage.domain.calendar import BusinessCalendar
+from shared.sla.calendar import BusinessCalendar
 
 CALENDARS = [
     BusinessCalendar(holidays=holidays.country_holidays("US")),

@@ -6,7 +6,7 @@ Library use (tests):
         await vendor.reply(handoff, "resolved", "Rotated the expired API certificate")
 
 Command line (answers every hand-off with one kind of reply):
-    python -m services.escalation.vendor_client --vendor acme --reply acknowledged --note "On it"
+    python -m services.escalation.adapters.vendor_client --vendor acme --reply acknowledged --note "On it"
 """
 
 from __future__ import annotations
@@ -17,9 +17,19 @@ import os
 from datetime import UTC, datetime
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 
-from shared.contracts.escalation_events import VendorHandoff, VendorReply, VendorReplyKind, vendor_routing_key
+from shared.contracts.escalation_events import (
+    VendorHandoff,
+    VendorReply,
+    VendorReplyKind,
+    vendor_routing_key,
+)
 from shared.ids import new_id
 from shared.messaging.topology import VENDOR_EXCHANGE
 

@@ -1,0 +1,122 @@
+"""Intake's use cases, shared by the HTTP API, the web pages and e-mail intake: report, and act on a ticket."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from services.intake.adapters.tickets import Tickets
+from services.intake.domain.actions import TicketUpdate
+from services.intake.domain.sla import (
+    SlaOutcome,
+    outcome_fields,
+    outcome_guard,
+    sla_outcomes,
+)
+from services.intake.domain.tickets import new_ticket_document
+from shared.clock import Clock
+from shared.contracts import Reporter, TicketReported, format_number, make_envelope
+from shared.ids import new_id
+
+PRODUCER = "intake"
+NUMBER_ATTEMPTS = 5
+RETRIES = 5
+
+SlaObserver = Callable[[list[SlaOutcome]], None]
+"""Told the SLA outcomes a change measured, after the change is stored (see adapters/sla_metrics.py)."""
+Decide = Callable[[dict[str, Any], datetime], TicketUpdate]
+"""Given the current ticket and the time, the update an action makes (built again on a retry)."""
+DecideAsync = Callable[[dict[str, Any], datetime], TicketUpdate | Awaitable[TicketUpdate]]
+"""A Decide that may need to read something first (it may return an awaitable)."""
+
+
+class ConcurrentChange(Exception):
+    """The ticket changed between reading it and applying an action; the caller may retry."""
+
+
+async def report_ticket(
+    fields: dict[str, Any], reporter: dict[str, Any], *, tickets: Tickets, clock: Clock, prefix: str,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """Store a new ticket with its ticket.reported event in the outbox; return the stored document."""
+    now = clock.now()
+    ticket_id = new_id()
+    for attempt in range(NUMBER_ATTEMPTS):
+        number = format_number(prefix, await tickets.next_sequence())
+        reported = TicketReported(
+            ticket_id=ticket_id,
+            number=number,
+            kind=fields.get("kind", "incident"),
+            title=fields["title"],
+            description=fields["description"],
+            type=fields["type"],
+            reported_severity=fields.get("reported_severity"),
+            users_affected=fields.get("users_affected"),
+            production=fields.get("production"),
+            workaround_available=fields.get("workaround_available"),
+            component=fields.get("component"),
+            reporter=Reporter(**reporter),
+            reported_at=now,
+        )
+        envelope = make_envelope(reported, producer=PRODUCER, occurred_at=now, ticket_id=ticket_id,
+                                 correlation_id=correlation_id)
+        document = new_ticket_document(ticket_id=ticket_id, number=number, fields=fields, reporter=reporter,
+                                       now=now, outbox=[envelope.to_document()])
+        try:
+            await tickets.insert(document)
+            return document
+        except DuplicateKeyError:
+            if attempt == NUMBER_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def perform(update: TicketUpdate, *, tickets: Tickets, observe_sla: SlaObserver | None = None,
+                  event_id: str | None = None, correlation_id: str | None = None) -> dict[str, Any]:
+    """Store an update with its events; return the updated ticket or raise ConcurrentChange.
+
+    A first response or first resolution also stores its SLA outcome in the same write (guarded so
+    it is measured once) and, once stored, is passed to observe_sla. With an event_id (an update
+    caused by another service's event) it is applied at most once per event.
+    """
+    ticket = update.ticket
+    envelopes = [
+        make_envelope(event, producer=PRODUCER, occurred_at=update.now, ticket_id=ticket["_id"],
+                      correlation_id=correlation_id).to_document()
+        for event in update.events
+    ]
+    outcomes = sla_outcomes(ticket, update.fields, update.now)
+    fields = {**update.fields, **outcome_fields(outcomes), "updated_at": update.now}
+    condition = {**update.condition, **outcome_guard(outcomes)}
+    if not await tickets.change(ticket["_id"], condition, fields, update.entries, envelopes, event_id=event_id):
+        raise ConcurrentChange(f"ticket {ticket['number']} changed while this action was applied; retry")
+    if outcomes and observe_sla is not None:
+        observe_sla(outcomes)
+    updated = await tickets.get(ticket["_id"])
+    assert updated is not None
+    return updated
+
+
+async def perform_retrying(ticket: dict[str, Any], decide: DecideAsync, *, tickets: Tickets, clock: Clock,
+                           observe_sla: SlaObserver | None = None) -> dict[str, Any]:
+    """Store decide(ticket, now), deciding again on the fresh ticket after a concurrent change; return the ticket.
+
+    For updates that do not depend on what the person saw (a system note, an attachment, a vote).
+    Raises ConcurrentChange if the ticket kept changing.
+    """
+    for _ in range(RETRIES):
+        try:
+            update = decide(ticket, clock.now())
+            if inspect.isawaitable(update):
+                update = await update
+            return await perform(update, tickets=tickets, observe_sla=observe_sla)
+        except ConcurrentChange:
+            fresh = await tickets.get(ticket["_id"])
+            if fresh is None:
+                raise LookupError(f"ticket {ticket['_id']} does not exist") from None
+            ticket = fresh
+    raise ConcurrentChange(f"ticket {ticket['number']} kept changing; retry")

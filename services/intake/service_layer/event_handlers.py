@@ -1,0 +1,90 @@
+"""Intake applies triage's and the notifier's events to the ticket record, once per event."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from services.intake.adapters.tickets import Tickets
+from services.intake.domain.tickets import (
+    duplicate_changes,
+    reclassification_changes,
+    system_actor,
+    timeline_entry,
+    triage_changes,
+)
+from services.intake.service_layer import escalation_event_handlers as escalation
+from services.intake.service_layer.applying import apply_event
+from services.intake.service_layer.commands import SlaObserver
+from shared.clock import Clock
+from shared.contracts import (
+    Envelope,
+    NotificationDelivered,
+    NotificationFailed,
+    TicketTriaged,
+)
+from shared.contracts.triage_events import TicketDuplicateDetected, TicketReclassified
+from shared.messaging.consumer import Handler
+
+
+async def apply_triage(envelope: Envelope, event: TicketTriaged, *, tickets: Tickets, clock: Clock) -> list[Envelope]:
+    """Store triage's severity, tier, team and SLA due times on the ticket, once per event.
+
+    An agent's severity override wins: triage's severity is then recorded but not applied.
+    """
+    fields, entry = triage_changes(event, clock.now())
+    current = await tickets.get(event.ticket_id)
+    if current is not None and current.get("severity_source") == "agent":
+        fields.pop("severity")
+        entry["detail"] += f" (agent override {current['severity']} kept)"
+    else:
+        fields["severity_source"] = "triage"
+    await apply_event(tickets, envelope, fields, entry)
+    return []
+
+
+async def apply_reclassification(
+    envelope: Envelope, event: TicketReclassified, *, tickets: Tickets, clock: Clock
+) -> list[Envelope]:
+    """Store the new severity, routing and due times, with old and new due times on the timeline."""
+    fields, entry = reclassification_changes(event, clock.now())
+    await apply_event(tickets, envelope, fields, entry)
+    return []
+
+
+async def link_duplicate(
+    envelope: Envelope, event: TicketDuplicateDetected, *, tickets: Tickets, clock: Clock
+) -> list[Envelope]:
+    """Link a duplicate to its primary and record the primary's grown report and user counts."""
+    for ticket_id, (fields, entry) in duplicate_changes(event, clock.now()).items():
+        await apply_event(tickets, envelope, fields, entry, ticket_id=ticket_id)
+    return []
+
+
+async def record_notification(
+    envelope: Envelope, event: NotificationDelivered | NotificationFailed, *, tickets: Tickets, clock: Clock
+) -> list[Envelope]:
+    """Add a delivered or failed notification to the ticket's timeline, once per event."""
+    now = clock.now()
+    if isinstance(event, NotificationFailed):
+        action, detail = "notification_failed", f"{event.message} by {event.channel} failed after {event.attempts} attempts: {event.error}"
+    else:
+        action, detail = "notification_sent", f"{event.message} sent by {event.channel}"
+    entry = timeline_entry(now, system_actor("notifier"), action, detail, channel=event.channel, message=event.message)
+    await apply_event(tickets, envelope, {"updated_at": now}, entry)
+    return []
+
+
+def handlers(tickets: Tickets, clock: Clock, observe_sla: SlaObserver) -> dict[str, Handler]:
+    """Return intake's handler for every event type bound to its queue, with its dependencies."""
+    deps = {"tickets": tickets, "clock": clock}
+    found: dict[str, Handler] = {
+        "ticket.triaged": partial(apply_triage, **deps),
+        "ticket.reclassified": partial(apply_reclassification, **deps),
+        "ticket.duplicate_detected": partial(link_duplicate, **deps),
+        "notification.delivered": partial(record_notification, **deps),
+        "notification.failed": partial(record_notification, **deps),
+    }
+    for event_type, handler in escalation.HANDLERS.items():
+        extra = {"observe_sla": observe_sla} if event_type in escalation.MOVES_STATUS else {}
+        found[event_type] = partial(handler, **deps, **extra)
+    return found

@@ -1,0 +1,1 @@
+"""The SLA model every service shares: allowances, business calendar, clock arithmetic, service levels file."""
