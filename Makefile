@@ -44,7 +44,7 @@ OVERLAY ?= production
 
 $(KUSTOMIZE): $(wildcard tools/kustomize/*)
 	@mkdir -p $(@D)
-	@cd tools/kustomize && go build -o ../../$(KUSTOMIZE) .
+	@cd tools/kustomize && go build -buildvcs=false -o ../../$(KUSTOMIZE) .
 
 k8s: $(KUSTOMIZE)  ## print the Kubernetes manifests of one overlay: make k8s OVERLAY=dev
 	@$(KUSTOMIZE) build deploy/k8s/overlays/$(OVERLAY)

@@ -74,7 +74,8 @@ def kustomize() -> Path:
     os.close(fd)
     try:
         result = subprocess.run(
-            [go, "build", "-o", partial, "."], cwd=TOOL_SOURCE, capture_output=True, text=True, timeout=600,
+            [go, "build", "-buildvcs=false", "-o", partial, "."],
+            cwd=TOOL_SOURCE, capture_output=True, text=True, timeout=600,
         )
         if result.returncode != 0:
             _unavailable(f"go build of tools/kustomize failed:\n{result.stderr[-3000:]}")
