@@ -38,3 +38,14 @@ bench:         ## throughput, latency, timer and memory benchmarks (after make u
 chaos:         ## the fault harness, long form
 	@$(STACK) infra
 	@.venv/bin/python -m bench.chaos --tickets 800 --rate 8
+
+.PHONY: k8s
+KUSTOMIZE := var/bin/kustomize
+OVERLAY ?= production
+
+$(KUSTOMIZE): $(wildcard tools/kustomize/*)
+	@mkdir -p $(@D)
+	@cd tools/kustomize && go build -buildvcs=false -o ../../$(KUSTOMIZE) .
+
+k8s: $(KUSTOMIZE)  ## print the Kubernetes manifests of one overlay: make k8s OVERLAY=dev
+	@$(KUSTOMIZE) build deploy/k8s/overlays/$(OVERLAY)
