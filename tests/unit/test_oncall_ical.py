@@ -20,7 +20,7 @@ from services.escalation.domain.oncall import (
     shifts_for_person,
 )
 from services.escalation.domain.oncall.ical import feed_shifts, person_calendar, schedule_calendar, shift_uid
-from tests.oncall_builders import BERLIN, D, at, instants, rotation, schedule, schedules
+from tests.oncall_builders import BERLIN, at, instants, rotation, schedule, schedules
 
 STAMP = at(2026, 1, 1, 12)
 PEOPLE = directory([Person("ada", "Ada Lovelace", "ada@example.org", "Europe/Berlin"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.clock import FakeClock
 from services.escalation.domain.oncall import (
     OnCallPolicy,
     Override,
@@ -14,6 +13,7 @@ from services.escalation.domain.oncall import (
     progress,
     resolve,
 )
+from shared.clock import FakeClock
 from tests.oncall_builders import at, rotation, schedule
 
 M = timedelta(minutes=1)

@@ -7,14 +7,14 @@ from datetime import UTC, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.escalation.domain.oncall import Membership, ShiftLength, change_participants, on_call_at, shifts
+from services.escalation.domain.oncall import Membership, ShiftLength, change_participants, on_call_at
 from services.escalation.domain.oncall.rotation import person_at, rotation_shifts
 from tests.oncall_builders import (
     BERLIN,
     NEW_YORK,
+    PEOPLE,
     D,
     H,
-    PEOPLE,
     at,
     members,
     moments,

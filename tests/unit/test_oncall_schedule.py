@@ -44,7 +44,6 @@ from tests.oncall_builders import (
 )
 
 
-
 def table(shift_list, tz=None):
     """Return (person, start, end) of each shift, as ISO minutes in tz (UTC by default)."""
     def fmt(t):
