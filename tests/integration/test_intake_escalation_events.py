@@ -68,3 +68,16 @@ async def test_vendor_need_info_asks_the_reporter_and_escalation_adopts_the_new_
     assert document["status"] == "waiting_for_info"
     assert [e["event_type"] for e in document["outbox"]] == ["ticket.status_changed"]
     assert [e["action"] for e in document["timeline"]].count("vendor_reply") == 1
+
+
+async def test_the_old_number_still_finds_a_ticket_renumbered_on_escalation(db):
+    tickets = MongoTickets(db)
+    ticket_id = await ticket(tickets, "in_progress")
+    await deliver(tickets, TicketEscalated(
+        ticket_id=ticket_id, **FACTS, tier=4, team="vendor-management", from_tier=2, to_tier=4, trigger="third_party",
+        reason="component payments-gateway is third-party", previous_number="INC-000007", new_number="ESC-000002",
+        handoff_due_at=REPORTED_AT + timedelta(hours=2), vendor_id="acme", escalated_at=REPORTED_AT))
+    by_new, by_old = await tickets.by_number("ESC-000002"), await tickets.by_number("INC-000007")
+    assert by_new is not None and by_old is not None
+    assert by_new["_id"] == by_old["_id"] == ticket_id
+    assert by_old["number"] == "ESC-000002" and by_old["previous_numbers"] == ["INC-000007"]
