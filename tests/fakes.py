@@ -58,7 +58,12 @@ class FakeTickets:
             if event_id in document["applied_events"]:
                 return False
             document["applied_events"].append(event_id)
-        document.update(copy.deepcopy(fields))
+        for key, value in copy.deepcopy(fields(document) if callable(fields) else fields).items():
+            target = document
+            *parents, last = key.split(".")
+            for parent in parents:
+                target = target[parent]
+            target[last] = value
         document["timeline"].extend(copy.deepcopy(entries))
         document["outbox"].extend(copy.deepcopy(events))
         return True

@@ -57,7 +57,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     app.state.clock = clock
     app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
     levels = load_service_levels(settings.service_levels_file)
-    app.state.observe_sla = sla_metrics.install(runtime, settings, clock, levels.sla.at_risk_fraction)
+    app.state.sla = levels.sla
+    observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
 
     async def wire(rt: ServiceRuntime) -> None:
         store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint)
@@ -68,11 +69,10 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         app.state.attachments = attachments.MongoAttachments(rt.db)
         if settings.smtp_intake_enabled:
             mailbox = SupportMailbox(settings=settings, tickets=store, api_keys=app.state.api_keys,
-                                     attachments=app.state.attachments, clock=clock,
-                                     observe_sla=app.state.observe_sla)
+                                     attachments=app.state.attachments, clock=clock)
             server = await start_mailbox(mailbox, settings.smtp_intake_host, settings.smtp_intake_port)
             rt.background(lambda: close_on_cancel(server))
-        rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, app.state.observe_sla))
+        rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome))
 
     runtime.on_startup(wire)
     for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api):

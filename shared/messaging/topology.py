@@ -31,7 +31,8 @@ CONSUMER_QUEUES: dict[str, QueueSpec] = {
         ("ticket.triaged", "ticket.duplicate_detected", "ticket.reclassified",
          "notification.delivered", "notification.failed",
          "sla.warning", "sla.breached", "ticket.escalated", "escalation.page_requested",
-         "vendor.handoff_sent", "vendor.reply_received", "ticket.auto_close_due"),
+         "vendor.handoff_sent", "vendor.reply_received", "ticket.auto_close_due",
+         "sla.clock_changed", "sla.measured"),
     ),
     "triage": QueueSpec("triage.events", ("ticket.reported", "ticket.severity_changed")),
     "escalation": QueueSpec(

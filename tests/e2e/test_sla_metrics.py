@@ -1,11 +1,11 @@
-"""SLA metrics end to end: tickets driven through met and breached targets; the counters and histograms on
-intake's /metrics, the SLA report (JSON and CSV) and the stored tickets all agree.
+"""SLA metrics end to end: tickets driven through met and breached targets; escalation's measurements, the
+counters and histograms on intake's /metrics, the SLA report (JSON and CSV) and the stored tickets all agree.
 
-How breaches happen without waiting: after triage has stored a ticket's due times, the test (which owns its
-database) rewrites `sla.response_due_at` / `sla.resolution_due_at` to the ticket's `created_at`, bumping the
-document revision like any other writer. The agent's next action is then late by the wall clock, exactly as a
-ticket that ran out of time. At-risk and overdue tickets are made the same way (a due time one hour ahead with
-`created_at` ten hours back is 91 % of its budget; a due time in the past is overdue).
+How breaches happen without waiting: once escalation runs a ticket's clocks, the test (which owns its database)
+takes a target's time away in escalation's clock record (what is left becomes a minute overdue), bumping the
+record's revision like any other writer. The agent's next action then reaches the target late, exactly as a
+ticket that ran out of time. At-risk and overdue tickets for the gauges are made the same way in intake's copy of
+the clocks, which is what the gauges read (90 % of the budget used; a minute overdue).
 """
 
 from __future__ import annotations
@@ -43,6 +43,12 @@ def tickets_db(system, mongodb_url):
 
 
 @pytest.fixture(scope="module")
+def clocks_db(system, mongodb_url):
+    with MongoClient(mongodb_url, tz_aware=True) as client:
+        yield client[system.mongodb_db]["sla_clocks"]
+
+
+@pytest.fixture(scope="module")
 def people(system):
     url = system.url("intake")
     return {"ada": Api(url, system.create_key("reporter", "Ada", "ada@example.com")),
@@ -60,49 +66,54 @@ def sample(samples, name, **labels) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
-def make_late(db, number: str, *targets: str) -> None:
-    """Set the given due times to the moment the ticket was reported (any action is then a breach).
+def running_clocks(api: Api, number: str) -> dict:
+    """Wait until the ticket shows its response and resolution clocks running; return the ticket."""
+    return api.wait_for(number, lambda t: t["sla"] and {c["target"] for c in t["sla"]["clocks"]
+                                                        if c["state"] == "running"} >= {"response", "resolution"},
+                        timeout=60)
 
-    The test writes beside intake, which may still be applying events to the same ticket (the
-    docstore lets one of two concurrent writes win), so the write is repeated until it holds.
-    """
-    created = db.find_one({"number": number})["created_at"]
-    due = {f"sla.{t}_due_at": created for t in targets}
+
+def rewrite_until_it_holds(collection, document_id: str, values: dict) -> None:
+    """Set values on a document another service also writes, repeating until they hold for a second."""
     held = 0
     for _ in range(100):
-        ticket = db.find_one({"number": number})
-        if all(ticket["sla"][f"{t}_due_at"] == created for t in targets):
+        document = collection.find_one({"_id": document_id})
+        if all(_at(document, key) == value for key, value in values.items()):
             held += 1
             if held == 5:
                 return
         else:
             held = 0
-            db.update_one({"number": number}, {"$set": due, "$inc": {"rev": 1}})
+            collection.update_one({"_id": document_id}, {"$set": values, "$inc": {"rev": 1}})
         time.sleep(0.2)
-    raise AssertionError(f"could not make {number} late")
+    raise AssertionError(f"could not set {values} on {document_id}")
 
 
-def first_resolution_at(ticket: dict) -> datetime | None:
-    """Return when the timeline first shows a move to resolved or closed."""
-    for entry in ticket["timeline"]:
-        if entry["action"] == "status_changed" and entry.get("data", {}).get("to_status") in ("resolved", "closed"):
-            return entry["at"]
-    return None
+def _at(document: dict, dotted: str):
+    for part in dotted.split("."):
+        document = (document or {}).get(part)
+    return document
 
 
-def expected_from_tickets(db) -> dict[str, dict[str, list[tuple[bool, float]]]]:
-    """Return, per target and severity, (met, elapsed seconds) recomputed from the stored ticket fields."""
+def make_late(clocks_db, ticket_id: str, *targets: str) -> None:
+    """Take the targets' time away in escalation's clock record: a minute overdue (any action is then a breach)."""
+    rewrite_until_it_holds(clocks_db, ticket_id, {f"clocks.{t}.remaining_seconds": -60.0 for t in targets})
+
+
+def expected_from_tickets(db, clocks_db) -> dict[str, dict[str, list[tuple[bool, float]]]]:
+    """Return, per target and severity, (met, elapsed seconds) of the stored outcomes, checked against escalation's."""
     expected: dict[str, dict[str, list]] = {"response": defaultdict(list), "resolution": defaultdict(list)}
     for ticket in db.find({}):
-        sla, created = ticket.get("sla"), ticket["created_at"]
-        measured = {"response": ticket.get("first_response_at"), "resolution": first_resolution_at(ticket)}
-        for target, at in measured.items():
-            if at is None:
+        record = clocks_db.find_one({"_id": ticket["_id"]}) or {}
+        for target in ("response", "resolution"):
+            stored = ticket.get(f"sla_{target}")
+            measured = (record.get("measured") or {}).get(target)
+            assert (stored is None) == (measured is None), (ticket["number"], target, stored, measured)
+            if stored is None:
                 continue
-            stored = ticket[f"sla_{target}"]  # what the change stored; its due time is the one in force then
-            assert stored["at"] == at and stored["severity"] == ticket["severity"]
-            assert stored["due_at"] == sla[f"{target}_due_at"]
-            expected[target][ticket["severity"]].append((at <= stored["due_at"], (at - created).total_seconds()))
+            assert stored["outcome"] == measured["outcome"] and stored["elapsed_seconds"] == measured["elapsed_seconds"]
+            assert stored["severity"] == ticket["severity"]
+            expected[target][stored["severity"]].append((stored["outcome"] == "met", stored["elapsed_seconds"]))
     return expected
 
 
@@ -111,7 +122,7 @@ def nearest_rank(values: list[float], fraction: float) -> float:
     return ordered[math.ceil(fraction * len(ordered)) - 1]
 
 
-def test_counters_histograms_report_and_tickets_agree(system, people, tickets_db):
+def test_counters_histograms_report_and_tickets_agree(system, people, tickets_db, clocks_db):
     ada, ann = people["ada"], people["ann"]
     started = datetime.now(UTC)
     numbers = {}
@@ -119,22 +130,22 @@ def test_counters_histograms_report_and_tickets_agree(system, people, tickets_db
                            ("reopened", "high"), ("closed_directly", "medium"), ("open_a", "low"), ("open_b", "low")]:
         numbers[name] = ada.report(title=f"Export button does nothing ({name})", type="feature", severity=severity,
                                    description="Clicking export shows nothing.")["number"]
-    for number in numbers.values():
-        ada.wait_for(number, lambda t: t["sla"] is not None)
+    ids = {name: running_clocks(ada, number)["id"] for name, number in numbers.items()}
 
     # met: answered and resolved well inside the targets
     ann.post(f"/v1/tickets/{numbers['met']}/acknowledge", expect=200)
     ann.post(f"/v1/tickets/{numbers['met']}/resolve", {"proposed_solution": "Fixed"}, expect=200)
     # response breached, resolution met
-    make_late(tickets_db, numbers["late_response"], "response")
+    make_late(clocks_db, ids["late_response"], "response")
     ann.post(f"/v1/tickets/{numbers['late_response']}/comments", {"body": "Looking"}, expect=201)
     ann.post(f"/v1/tickets/{numbers['late_response']}/resolve", {"proposed_solution": "Fixed"}, expect=200)
     # both breached by one resolve of an unanswered ticket
-    make_late(tickets_db, numbers["late_both"], "response", "resolution")
+    make_late(clocks_db, ids["late_both"], "response", "resolution")
     ann.post(f"/v1/tickets/{numbers['late_both']}/resolve", {"proposed_solution": "Fixed"}, expect=200)
     # met, resolved late, reopened and resolved again: the first resolution is the one measured
     ann.post(f"/v1/tickets/{numbers['reopened']}/acknowledge", expect=200)
-    make_late(tickets_db, numbers["reopened"], "resolution")
+    ada.wait_for(numbers["reopened"], lambda t: {c["target"]: c["state"] for c in t["sla"]["clocks"]}["response"] == "met")
+    make_late(clocks_db, ids["reopened"], "resolution")
     ann.post(f"/v1/tickets/{numbers['reopened']}/resolve", {"proposed_solution": "Try again"}, expect=200)
     ada.post(f"/v1/tickets/{numbers['reopened']}/feedback", {"feedback": "still_has_issues", "comment": "No"}, expect=200)
     ann.post(f"/v1/tickets/{numbers['reopened']}/resolve", {"proposed_solution": "Really fixed"}, expect=200)
@@ -142,13 +153,19 @@ def test_counters_histograms_report_and_tickets_agree(system, people, tickets_db
     # closed straight from open by an agent: response and resolution measured at once, both met
     ann.post(f"/v1/tickets/{numbers['closed_directly']}/status", {"status": "closed", "reason": "duplicate"}, expect=200)
 
-    stored = {name: tickets_db.find_one({"number": number}) for name, number in numbers.items()}
-    outcomes = {name: tuple((t.get(f"sla_{target}") or {}).get("outcome") for target in ("response", "resolution"))
+    wanted = {"met": ("met", "met"), "late_response": ("breached", "met"), "late_both": ("breached", "breached"),
+              "reopened": ("met", "breached"), "closed_directly": ("met", "met"), "open_a": (None, None),
+              "open_b": (None, None)}
+
+    def outcomes() -> dict:
+        stored = {name: tickets_db.find_one({"number": number}) for name, number in numbers.items()}
+        return {name: tuple((t.get(f"sla_{target}") or {}).get("outcome") for target in ("response", "resolution"))
                 for name, t in stored.items()}
-    assert outcomes == {"met": ("met", "met"), "late_response": ("breached", "met"),
-                        "late_both": ("breached", "breached"), "reopened": ("met", "breached"),
-                        "closed_directly": ("met", "met"), "open_a": (None, None), "open_b": (None, None)}
-    expected = expected_from_tickets(tickets_db)
+
+    seen: dict = {}
+    wait_until(lambda: seen.update(now=outcomes()) or seen["now"] == wanted, lambda: f"outcomes {seen}", 60)
+    assert outcomes() == wanted
+    expected = expected_from_tickets(tickets_db, clocks_db)
     samples = metrics(system)
     report = ann.get("/v1/reports/sla", params={"from": (started - timedelta(days=1)).isoformat()}).json()
     rows = {row["severity"]: row for row in report["rows"]}
@@ -200,13 +217,10 @@ def test_open_at_risk_and_overdue_tickets_are_recounted_and_right_after_a_restar
     ada = people["ada"]
     at_risk = ada.report(title="Report page is slow", type="feature", severity="low", description="Slow page.")["number"]
     overdue = ada.report(title="Report page is blank", type="feature", severity="low", description="Blank page.")["number"]
-    for number in (at_risk, overdue):
-        ada.wait_for(number, lambda t: t["sla"] is not None)
-    now = datetime.now(UTC)
-    tickets_db.update_one({"number": at_risk}, {"$set": {"created_at": now - timedelta(hours=10),
-                                                         "sla.response_due_at": now + timedelta(hours=1)},
-                                                "$inc": {"rev": 1}})
-    make_late(tickets_db, overdue, "response")
+    at_risk_id, overdue_id = (running_clocks(ada, number)["id"] for number in (at_risk, overdue))
+    budget = tickets_db.find_one({"_id": at_risk_id})["sla"]["clocks"]["response"]["budget_seconds"]
+    rewrite_until_it_holds(tickets_db, at_risk_id, {"sla.clocks.response.remaining_seconds": budget * 0.1})
+    rewrite_until_it_holds(tickets_db, overdue_id, {"sla.clocks.response.remaining_seconds": -60.0})
     severity = tickets_db.find_one({"number": at_risk})["severity"]  # triage decides; "slow" reads as medium
     late_severity = tickets_db.find_one({"number": overdue})["severity"]
 
@@ -237,3 +251,25 @@ def test_open_at_risk_and_overdue_tickets_are_recounted_and_right_after_a_restar
     assert sample(samples, "incidents_tickets_at_risk", severity=severity, target="response") == at_risk_before
     # counters start again from zero, every severity and outcome present so the first breach shows in increase()
     assert sample(samples, "incidents_sla_response_total", severity="critical", outcome="breached") == 0
+
+
+def test_waiting_for_info_shows_the_clocks_paused_and_the_answer_moves_the_due_times(system, people, clocks_db):
+    ada, ann = people["ada"], people["ann"]
+    number = ada.report(title="Invoice totals are wrong", type="data", severity="medium",
+                        description="The totals do not add up.")["number"]
+    ticket = running_clocks(ada, number)
+    due_before = datetime.fromisoformat(ticket["sla"]["resolution_due_at"])
+    ann.post(f"/v1/tickets/{number}/status", {"status": "waiting_for_info", "reason": "Which invoice?"}, expect=200)
+    waiting = ada.wait_for(number, lambda t: {c["target"]: c["state"] for c in t["sla"]["clocks"]}.get(
+        "resolution") == "paused")
+    assert any(e["action"] == "sla_clock_paused" and "waiting for the reporter" in e["detail"]
+               for e in waiting["timeline"])
+    time.sleep(2)
+    ada.post(f"/v1/tickets/{number}/comments", {"body": "Invoice 1042."}, expect=201)
+    resumed = ada.wait_for(number, lambda t: {c["target"]: c["state"] for c in t["sla"]["clocks"]}.get(
+        "resolution") == "running")
+    due_after = datetime.fromisoformat(resumed["sla"]["resolution_due_at"])
+    paused = clocks_db.find_one({"_id": ticket["id"]})["clocks"]["resolution"]["paused_seconds"]
+    assert paused >= 2
+    assert (due_after - due_before).total_seconds() == pytest.approx(paused, abs=0.002)
+    assert any(e["action"] == "sla_clock_resumed" for e in resumed["timeline"])

@@ -43,7 +43,7 @@ async def fired_steps(store: MongoClocks) -> Counter:
         for key in document["fired"]:
             counts[("fired", document["_id"], key)] += 1
         for event in document["outbox"]:
-            if event["event_type"].startswith("sla."):
+            if event["event_type"] in ("sla.warning", "sla.breached"):
                 payload = event["payload"]
                 counts[("event", document["_id"], event["event_type"], payload["target"], payload["fraction"])] += 1
     return counts

@@ -13,7 +13,7 @@ H, M = timedelta(hours=1), timedelta(minutes=1)
 
 def sla(s: Scenario, target: str | None = None) -> list[tuple[str, str, float]]:
     """Return (type, target, fraction) of the SLA events owed so far."""
-    found = [(e["event_type"], e["payload"]) for e in s.store.events() if e["event_type"].startswith("sla.")]
+    found = [(e["event_type"], e["payload"]) for e in s.store.events() if e["event_type"] in ("sla.warning", "sla.breached")]
     return [(t, p["target"], p["fraction"]) for t, p in found if target is None or p["target"] == target]
 
 
@@ -102,22 +102,42 @@ async def test_business_day_targets_count_only_working_time():
     assert s.doc()["clocks"]["response"]["due_at"] == datetime(2026, 1, 13, 12, 0, tzinfo=UTC)
 
 
-async def test_reclassification_replaces_the_due_times_and_warns_again():
+def reclassified(s: Scenario, ticket_id: str, old: Severity, new: Severity) -> TicketReclassified:
+    """Return triage's ticket.reclassified for this ticket, happening now (its due times are triage's estimate)."""
+    return TicketReclassified(
+        ticket_id=ticket_id, number="INC-000001", old_severity=old, severity=new, trigger="agent",
+        escalation_trigger=False, rule="agent", reason="payroll", old_tier=2, tier=2, old_team="technical-support",
+        team="technical-support", changed_at=s.clock.now(), old_response_due_at=s.start + 4 * H,
+        response_due_at=s.start, old_resolution_due_at=s.start + 24 * H, resolution_due_at=s.start,
+        response_target="1 hour", resolution_target="8 hours", spent_seconds=0, paused_seconds=0)
+
+
+async def test_reclassification_gives_the_new_allowance_with_the_time_used_carried_over():
+    s = Scenario()
+    ticket_id = await s.open(severity=Severity.MEDIUM, tier=2, team="technical-support",
+                             response_due_at=s.start + 4 * H, resolution_due_at=s.start + 24 * H)
+    await s.at(30 * M)
+    await s.send(reclassified(s, ticket_id, Severity.MEDIUM, Severity.HIGH))
+    doc = s.doc()
+    assert doc["severity"] == "high"
+    assert doc["clocks"]["response"]["due_at"] == s.start + 1 * H  # 1 hour, 30 min of it used
+    assert doc["clocks"]["resolution"]["due_at"] == s.start + 8 * H
+    assert await s.at(45 * M) == ["response.1.warning.75"], "the new promise warns again"
+    assert await s.at(1 * H) == ["response.1.warning.90", "response.1.breached"]
+    assert [e["trigger"] for e in s.events("ticket.escalated")] == ["response_breached"]
+    [retargeted] = [p for p in s.events("sla.clock_changed") if p["change"] == "retargeted" and p["target"] == "response"]
+    assert retargeted["old_due_at"].startswith("2026-01-05T13:00") and retargeted["clock"]["allowance"] == "1 hour"
+
+
+async def test_reclassification_past_the_new_allowance_is_due_at_once():
     s = Scenario()
     ticket_id = await s.open(severity=Severity.MEDIUM, tier=2, team="technical-support",
                              response_due_at=s.start + 4 * H, resolution_due_at=s.start + 24 * H)
     await s.at(3 * H + 1 * M)
     assert sla(s) == [("sla.warning", "response", 0.75)]
-    await s.send(TicketReclassified(
-        ticket_id=ticket_id, number="INC-000001", old_severity=Severity.MEDIUM, severity=Severity.HIGH,
-        trigger="agent", escalation_trigger=False, rule="agent", reason="payroll", old_tier=2, tier=2,
-        old_team="technical-support", team="technical-support", changed_at=s.clock.now(),
-        old_response_due_at=s.start + 4 * H, response_due_at=s.start + 3 * H + 31 * M,
-        old_resolution_due_at=s.start + 24 * H, resolution_due_at=s.start + 8 * H,
-        response_target="1 hour", resolution_target="8 hours", spent_seconds=10860, paused_seconds=0))
-    doc = s.doc()
-    assert doc["severity"] == "high" and doc["clocks"]["response"]["due_at"] == s.start + 3 * H + 31 * M
-    assert await s.at(3 * H + 31 * M) == ["response.1.warning.75", "response.1.warning.90", "response.1.breached"]
+    await s.send(reclassified(s, ticket_id, Severity.MEDIUM, Severity.HIGH))
+    assert s.doc()["clocks"]["response"]["due_at"] == s.start + 3 * H + 1 * M
+    assert await s.at(3 * H + 1 * M) == ["response.1.warning.75", "response.1.warning.90", "response.1.breached"]
     assert [e["trigger"] for e in s.events("ticket.escalated")] == ["response_breached"]
 
 

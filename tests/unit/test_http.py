@@ -16,6 +16,7 @@ from services.intake.settings import IntakeSettings
 from shared.clock import FakeClock
 from shared.http import BodySizeLimit
 from shared.problems import install_problem_handlers
+from shared.sla.policy import SlaPolicy
 from tests.fakes import FakeApiKeys, FakeTickets
 
 
@@ -37,6 +38,7 @@ async def api():
     app.add_middleware(BodySizeLimit, max_bytes=4096)
     app.state.settings = IntakeSettings()
     app.state.clock = FakeClock()
+    app.state.sla = SlaPolicy()
     app.state.tickets = FakeTickets()
     app.state.api_keys = FakeApiKeys()
     app.state.runtime = _Runtime()

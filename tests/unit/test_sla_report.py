@@ -6,8 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from services.intake.domain.sla_report import mean, percentile, rows_as_csv, sla_report
 from services.intake.domain.work_in_flight import count_work_in_flight
+from shared.sla.calendar import BusinessCalendar
+from shared.sla.clocks import new_clock
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+CALENDAR = BusinessCalendar()
 
 
 def outcome(severity, met, seconds):
@@ -69,10 +72,15 @@ def test_csv_has_a_header_and_one_line_per_row_with_empty_cells_for_nothing_meas
 
 
 def open_ticket(status="open", severity="high", created=T0, response_h=1, resolution_h=8, responded=False, tier=2):
-    return {"status": status, "severity": severity, "tier": tier, "created_at": created,
-            "first_response_at": created if responded else None,
-            "sla": {"response_due_at": created + timedelta(hours=response_h),
-                    "resolution_due_at": created + timedelta(hours=resolution_h)}}
+    """Return an open ticket with the running clocks escalation would have reported for it."""
+    paused = status in ("waiting_for_info", "on_hold")
+    clocks = {target: new_clock(created, created, created + timedelta(hours=hours), hours * 3600.0, False, paused,
+                                CALENDAR)
+              for target, hours in (("response", response_h), ("resolution", resolution_h))}
+    ticket = {"status": status, "severity": severity, "tier": tier, "created_at": created, "sla": {"clocks": clocks}}
+    if responded:
+        ticket["sla_response"] = outcome(severity, True, 60)
+    return ticket
 
 
 def test_work_in_flight_counts_open_at_risk_and_overdue():
@@ -85,7 +93,7 @@ def test_work_in_flight_counts_open_at_risk_and_overdue():
         open_ticket(created=T0 - timedelta(hours=7)),    # response overdue, resolution at risk (7h50 of 8h)
         open_ticket(severity=None, tier=None),           # untriaged
         open_ticket(status="resolved"),                  # not open
-    ], now, 0.75)
+    ], now, CALENDAR, 0.75)
     assert counts.open_tickets == {("high", "open", "2"): 4, ("high", "waiting_for_info", "2"): 1, ("none", "open", "none"): 1}
     assert counts.at_risk == {("high", "response"): 1, ("high", "resolution"): 1}
     assert counts.overdue == {("high", "response"): 2}
@@ -93,6 +101,7 @@ def test_work_in_flight_counts_open_at_risk_and_overdue():
 
 def test_exactly_at_the_warning_fraction_is_at_risk_and_at_the_due_time_not_yet_overdue():
     due = T0 + timedelta(hours=1)
-    assert count_work_in_flight([open_ticket()], T0 + timedelta(minutes=45), 0.75).at_risk == {("high", "response"): 1}
-    assert count_work_in_flight([open_ticket()], T0 + timedelta(minutes=44), 0.75).at_risk == {}
-    assert count_work_in_flight([open_ticket()], due, 0.75).overdue == {}
+    assert count_work_in_flight([open_ticket()], T0 + timedelta(minutes=45), CALENDAR, 0.75).at_risk == {
+        ("high", "response"): 1}
+    assert count_work_in_flight([open_ticket()], T0 + timedelta(minutes=44), CALENDAR, 0.75).at_risk == {}
+    assert count_work_in_flight([open_ticket()], due, CALENDAR, 0.75).overdue == {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.escalation.domain.clock_moves import start_clock
 from services.escalation.domain.effects import Context, Effects, facts
-from shared.contracts import PAUSED_STATUSES
 from shared.contracts.escalation_events import (
     EscalationPageRequested,
     TicketEscalated,
@@ -14,7 +14,6 @@ from shared.contracts.escalation_events import (
     VendorTicket,
     vendor_routing_key,
 )
-from shared.sla.clocks import new_clock
 
 
 def escalate(doc: dict[str, Any], trigger: str, reason: str, ctx: Context, fx: Effects) -> bool:
@@ -39,13 +38,10 @@ def escalate(doc: dict[str, Any], trigger: str, reason: str, ctx: Context, fx: E
     if new_number:
         doc["previous_numbers"] = [*doc.get("previous_numbers", []), previous]
         doc["number"] = new_number
-    handoff = doc["clocks"].get("handoff")
-    gen = handoff["gen"] + 1 if handoff else 0
     allowance = policy.sla.handoff
     handoff_due_at = policy.sla.due_at(now, allowance)
-    doc["clocks"]["handoff"] = new_clock(now, handoff_due_at, allowance.budget(policy.calendar).total_seconds(),
-                                         allowance.on_business_time, doc.get("status") in PAUSED_STATUSES,
-                                         policy.calendar, gen)
+    start_clock(doc, "handoff", now, handoff_due_at, allowance.budget(policy.calendar).total_seconds(),
+                allowance.on_business_time, allowance.describe(), f"escalated to Tier {to_tier}", ctx, fx)
     doc["escalations"] = [*doc.get("escalations", []),
                           {"at": now, "from_tier": from_tier, "to_tier": to_tier, "trigger": trigger, "reason": reason}]
     vendor = policy.vendor_for(doc.get("facts", {}).get("component")) if to_tier == 4 else None

@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.escalation.domain.clock_moves import (
+    pause_clocks,
+    reach,
+    restart_clock,
+    resume_paused_clocks,
+    retarget_clock,
+    start_clock,
+    stop_clock,
+)
 from services.escalation.domain.effects import Context, Effects, facts
 from services.escalation.domain.escalate import (
     escalate,
@@ -32,16 +41,7 @@ from shared.contracts.lifecycle_events import (
     TicketStatusChanged,
 )
 from shared.contracts.triage_events import TicketReclassified
-from shared.sla.clocks import (
-    PAUSED,
-    STOPPED,
-    new_clock,
-    pause,
-    resume,
-    retarget,
-    span,
-    stop,
-)
+from shared.sla.clocks import span
 
 AGENTS = ("agent", "admin")
 PAGE_MESSAGE = "escalation_page"
@@ -72,19 +72,19 @@ def on_triaged(doc: dict[str, Any], event: TicketTriaged, ctx: Context, fx: Effe
     """Start the response and resolution clocks from triage's due times (the first triage wins)."""
     if doc["triaged"]:
         return
-    policy, now = ctx.policy, ctx.now
+    policy = ctx.policy
     _learn(doc, title=event.title, reporter=event.reporter)
     doc.update(triaged=True, severity=event.severity.value, tier=event.tier, team=event.team)
-    paused_since = doc.get("paused_since")
-    start = paused_since or now
     for name, due_at in (("response", event.response_due_at), ("resolution", event.resolution_due_at)):
-        business = policy.is_business_time(event.severity.value, name)
-        budget = span(event.reported_at, due_at, business, policy.calendar)
-        doc["clocks"][name] = new_clock(start, due_at, budget, business, paused_since is not None, policy.calendar)
+        allowance = policy.sla.allowance(event.severity, name)
+        business = allowance.on_business_time if allowance else False
+        budget = span(event.reported_at, due_at, business, policy.calendar)  # the promise triage made
+        start_clock(doc, name, event.reported_at, due_at, budget, business,
+                    allowance.describe() if allowance else "", f"triaged as {event.severity.value}", ctx, fx)
     if doc.get("first_response_at") is not None:
-        stop(doc["clocks"]["response"], now, policy.calendar)
+        reach(doc, "response", "support responded before triage finished", ctx, fx)
     if doc["status"] in FINISHED_STATUSES:
-        stop(doc["clocks"]["resolution"], now, policy.calendar)
+        reach(doc, "resolution", f"the ticket was already {doc['status']}", ctx, fx)
     if policy.pages_for(doc["severity"], doc["tier"]) and doc.get("first_response_at") is None:
         start_page_chain(doc, f"{doc['severity']} ticket at Tier {doc['tier']}", ctx)
     if doc["tier"] == 4:
@@ -106,11 +106,9 @@ def initial_triggers(doc: dict[str, Any], ctx: Context, fx: Effects) -> None:
         escalate(doc, "production", "the production environment is affected", ctx, fx)
 
 
-def agent_responded(doc: dict[str, Any], ctx: Context) -> None:
-    """An agent responded: the hand-off clock is met and repeating pages stop."""
-    handoff = doc["clocks"].get("handoff")
-    if handoff is not None:
-        stop(handoff, ctx.now, ctx.policy.calendar)
+def agent_responded(doc: dict[str, Any], ctx: Context, fx: Effects) -> None:
+    """An agent responded: the hand-off contact is reached and repeating pages stop."""
+    reach(doc, "handoff", "the new team contacted the reporter", ctx, fx)
     stop_pages(doc)
 
 
@@ -120,61 +118,52 @@ def on_lifecycle(doc: dict[str, Any], event: LifecycleEvent, ctx: Context, fx: E
     if event.production is not None:
         doc.setdefault("facts", {})["production"] = event.production
     if isinstance(event, TicketStatusChanged):
-        _status_changed(doc, event.from_status, event.status, ctx)
+        _status_changed(doc, event.from_status, event.status, ctx, fx)
     elif isinstance(event, TicketAcknowledged):
         doc["first_response_at"] = doc.get("first_response_at") or event.first_response_at
-        if "response" in doc["clocks"]:
-            stop(doc["clocks"]["response"], ctx.now, ctx.policy.calendar)
+        reach(doc, "response", f"first response by {event.actor.name}", ctx, fx)
     elif isinstance(event, TicketFeedbackReceived) and event.feedback == "still_has_issues":
         escalate(doc, "still_has_issues", f"the initial resolution attempt failed: {event.comment or 'still has issues'}",
                  ctx, fx)
     if event.actor.type in AGENTS and (not isinstance(event, TicketCommented) or event.visibility == "public"):
-        agent_responded(doc, ctx)
+        agent_responded(doc, ctx, fx)
 
 
-def _status_changed(doc: dict[str, Any], before: str, after: str, ctx: Context) -> None:
-    """Pause, resume, stop or restart the clocks for a status move; start or cancel auto-close."""
-    now, calendar, clocks = ctx.now, ctx.policy.calendar, doc["clocks"]
+def _status_changed(doc: dict[str, Any], before: str, after: str, ctx: Context, fx: Effects) -> None:
+    """Pause, resume, reach, stop or restart the clocks for a status move; start or cancel auto-close."""
+    now, calendar = ctx.now, ctx.policy.calendar
     doc["status"] = after
     if after in PAUSED_STATUSES and doc.get("paused_since") is None:
         doc["paused_since"] = now
-        for clock in clocks.values():
-            pause(clock, now, calendar)
+        pause_clocks(doc, after, ctx, fx)
     if after not in PAUSED_STATUSES and doc.get("paused_since") is not None:
         doc["paused_seconds"] = float(doc.get("paused_seconds") or 0) + (now - doc["paused_since"]).total_seconds()
         doc["paused_since"] = None
-        for clock in clocks.values():
-            if clock["state"] == PAUSED:
-                resume(clock, now, calendar)
+        resume_paused_clocks(doc, f"the ticket is {after.replace('_', ' ')} again", ctx, fx)
+    if after in FINISHED_STATUSES and before not in FINISHED_STATUSES:
+        reach(doc, "resolution", f"the ticket was {after}", ctx, fx)
     if after == "resolved":
-        if "resolution" in clocks:
-            stop(clocks["resolution"], now, calendar)
         days = ctx.policy.auto_close_business_days
         doc["auto_close"] = {"resolved_at": now, "business_days": days, "due_at": calendar.add_business_days(now, days)}
     elif before == "resolved":
         doc["auto_close"] = None
     if after == "closed":
-        for clock in clocks.values():
-            stop(clock, now, calendar)
+        for target in list(doc["clocks"]):
+            stop_clock(doc, target, "the ticket was closed", ctx, fx)
         stop_pages(doc)
         doc["auto_close"] = None
-    elif before in FINISHED_STATUSES and "resolution" in clocks:
-        resume(clocks["resolution"], now, calendar)  # reopened: the resolution clock runs again
+    elif before in FINISHED_STATUSES and after not in FINISHED_STATUSES:
+        restart_clock(doc, "resolution", "the ticket was reopened", ctx, fx)
 
 
 def on_reclassified(doc: dict[str, Any], event: TicketReclassified, ctx: Context, fx: Effects) -> None:
-    """Replace the due times with the new severity's; escalate when triage marks it a trigger."""
-    policy, now = ctx.policy, ctx.now
+    """Give the clocks the new severity's allowances (time used carried over); escalate when triage says so."""
     doc["severity"] = event.severity.value
     if doc.get("tier") is None or event.tier >= doc["tier"]:
         doc.update(tier=event.tier, team=event.team)
-    for name, due_at in (("response", event.response_due_at), ("resolution", event.resolution_due_at)):
-        clock = doc["clocks"].get(name)
-        if clock is None or clock["state"] == STOPPED:
-            continue
-        allowance = policy.sla.allowance(event.severity, name)
-        budget = allowance.budget(policy.calendar).total_seconds() if allowance else clock["budget_seconds"]
-        retarget(clock, now, due_at, budget, policy.is_business_time(event.severity.value, name), policy.calendar)
+    reason = f"reclassified {event.old_severity.value} → {event.severity.value}: {event.reason}"
+    for target in ("response", "resolution"):
+        retarget_clock(doc, target, reason, ctx, fx)
     if event.escalation_trigger:
         escalate(doc, "reclassified", f"{event.reason} (severity {event.old_severity.value} → {event.severity.value})",
                  ctx, fx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.escalation.domain.clock_moves import breached_before
 from services.escalation.domain.effects import Context, Effects, facts
 from services.escalation.domain.escalate import escalate, request_page
 from services.escalation.domain.policy import EscalationPolicy
@@ -29,7 +30,7 @@ def pending(doc: dict[str, Any], policy: EscalationPolicy) -> list[tuple[datetim
     found: list[tuple[datetime, str]] = []
     for name in TARGETS:
         clock = doc.get("clocks", {}).get(name)
-        if clock is not None:
+        if clock is not None and not breached_before(fired, name):
             found += [(step.at, step.key) for step in steps(name, clock, policy.warning_fractions, policy.calendar)]
     page = doc.get("page")
     if page and page.get("active") and page.get("next_at") is not None:
@@ -40,7 +41,9 @@ def pending(doc: dict[str, Any], policy: EscalationPolicy) -> list[tuple[datetim
     auto_close = doc.get("auto_close")
     if auto_close and auto_close.get("due_at") is not None:
         found.append((auto_close["due_at"], f"autoclose.{auto_close['resolved_at'].isoformat()}"))
-    return sorted(item for item in found if item[1] not in fired)
+    # at the same instant warnings come before the breach they warn of
+    return sorted((item for item in found if item[1] not in fired),
+                  key=lambda item: (item[0], item[1].endswith(".breached"), item[1]))
 
 
 def next_due_at(doc: dict[str, Any], policy: EscalationPolicy) -> datetime | None:

@@ -8,12 +8,13 @@ import logging
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake.adapters.tickets import COLLECTION
-from services.intake.domain.sla import SlaOutcome
 from services.intake.domain.work_in_flight import PROJECTION, count_work_in_flight
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock
 from shared.contracts import OPEN_STATUSES
+from shared.contracts.sla_events import SlaMeasured
 from shared.runtime import ServiceRuntime
+from shared.sla.policy import SlaPolicy
 from shared.sla_metrics import SlaMetrics
 
 log = logging.getLogger(__name__)
@@ -27,29 +28,30 @@ class SlaObserver:
     def __init__(self, metrics: SlaMetrics) -> None:
         self.metrics = metrics
 
-    def __call__(self, outcomes: list[SlaOutcome]) -> None:
-        """Observe each outcome once (perform calls this only after the outcome is stored)."""
-        for outcome in outcomes:
-            self.metrics.observe(outcome.target, outcome.severity, outcome.met, outcome.elapsed_seconds)
+    def __call__(self, outcome: SlaMeasured) -> None:
+        """Observe a response or resolution outcome once (called only after it is stored on the ticket)."""
+        if outcome.target in ("response", "resolution") and outcome.severity is not None:
+            self.metrics.observe(outcome.target, outcome.severity.value, outcome.outcome == "met",
+                                 outcome.elapsed_seconds)
 
 
-async def recount_work_in_flight(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, warn_fraction: float) -> int:
+async def recount_work_in_flight(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, sla: SlaPolicy) -> int:
     """Recount open, at-risk and overdue tickets from the database into the gauges; return how many were read."""
     cursor = db[COLLECTION].find({"status": {"$in": [s.value for s in OPEN_STATUSES]}}, PROJECTION).limit(MAX_OPEN_TICKETS)
     tickets = await cursor.to_list()
     if len(tickets) >= MAX_OPEN_TICKETS:
         log.warning("work-in-flight recount truncated", extra={"x_limit": MAX_OPEN_TICKETS})
-    counts = count_work_in_flight(tickets, clock.now(), warn_fraction)
+    counts = count_work_in_flight(tickets, clock.now(), sla.calendar, sla.at_risk_fraction)
     metrics.set_work_in_flight(dict(counts.open_tickets), dict(counts.at_risk), dict(counts.overdue))
     return len(tickets)
 
 
 async def refresh_forever(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, *, every_seconds: float,
-                          warn_fraction: float) -> None:
+                          sla: SlaPolicy) -> None:
     """Recount now and then every every_seconds for the life of the service; a failed pass is logged and retried."""
     while True:
         try:
-            await recount_work_in_flight(db, metrics, clock, warn_fraction)
+            await recount_work_in_flight(db, metrics, clock, sla)
         except asyncio.CancelledError:
             raise
         except Exception:  # the gauges keep their last values; the next pass retries
@@ -57,11 +59,10 @@ async def refresh_forever(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, 
         await asyncio.sleep(every_seconds)
 
 
-def install(runtime: ServiceRuntime, settings: IntakeSettings, clock: Clock, warn_fraction: float) -> SlaObserver:
+def install(runtime: ServiceRuntime, settings: IntakeSettings, clock: Clock, sla: SlaPolicy) -> SlaObserver:
     """Register intake's SLA metrics and the periodic recount on the runtime; return the outcome observer."""
     metrics = SlaMetrics.register(runtime.registry)
     runtime.background(lambda: refresh_forever(
-        runtime.db, metrics, clock,
-        every_seconds=settings.work_in_flight_refresh_seconds, warn_fraction=warn_fraction,
+        runtime.db, metrics, clock, every_seconds=settings.work_in_flight_refresh_seconds, sla=sla,
     ))
     return SlaObserver(metrics)

@@ -31,6 +31,9 @@ INDEXES = [
 APPLIED_EVENTS_KEPT = 200
 """Event ids a ticket remembers as applied: redeliveries come soon after the first delivery."""
 
+Fields = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+"""The $set of a change, or a function computing it from the current ticket (inside the guarded write)."""
+
 
 class Tickets(Protocol):
     """The ticket store the service layer writes through; every change is one atomic, guarded write."""
@@ -47,7 +50,7 @@ class Tickets(Protocol):
 
     async def applied(self, ticket_id: str, event_id: str) -> bool: ...
 
-    async def change(self, ticket_id: str, condition: dict[str, Any], fields: dict[str, Any],
+    async def change(self, ticket_id: str, condition: dict[str, Any], fields: Fields,
                      entries: list[dict[str, Any]], events: list[dict[str, Any]], *,
                      event_id: str | None = None) -> bool: ...
 
@@ -120,7 +123,7 @@ class MongoTickets:
         self,
         ticket_id: str,
         condition: dict[str, Any],
-        fields: dict[str, Any],
+        fields: Fields,
         entries: list[dict[str, Any]],
         events: list[dict[str, Any]],
         *,
@@ -134,7 +137,7 @@ class MongoTickets:
 
         def update(current: dict[str, Any]) -> dict[str, Any]:
             pushes = {name: {"$each": items} for name, items in (("timeline", entries), ("outbox", events)) if items}
-            sets = dict(fields)
+            sets = dict(fields(current) if callable(fields) else fields)
             if event_id is not None:
                 sets["applied_events"] = remember_event(current, event_id)
             return {**({"$set": sets} if sets else {}), **({"$push": pushes} if pushes else {})}

@@ -1,83 +1,100 @@
-"""SLA outcomes: whether a ticket's first response and first resolution met their targets (pure).
+"""The ticket's SLA, as escalation's clocks report it: what a clock event or an outcome changes (pure).
 
-A target is measured once per ticket, at the change that first records it: the first agent
-response (``first_response_at`` set) and the first move to Resolved or Closed. It is met when that
-moment is no later than the due time stored on the ticket (from ticket.triaged or
-ticket.reclassified; due times already include the business calendar). Elapsed time is wall-clock
-from the report. A ticket without a severity or due times yet (not triaged) is not measured.
-The outcome is stored on the ticket (``sla_response``, ``sla_resolution``) in the same write as
-the change, so the report reads exactly what the metrics counted, even after reclassification.
+Escalation owns the clocks; intake records every change on the ticket (`sla.clocks.<target>`,
+the due times and a timeline entry) and stores each target's outcome once (`sla_response`,
+`sla_resolution`, `sla_handoff`), so the report reads exactly what the counters counted. What is
+left, at risk or late is computed from the stored clock with the same arithmetic escalation uses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.contracts import FINISHED_STATUSES
+from services.intake.domain.tickets import set_within, system_actor, timeline_entry
+from shared.contracts.sla_events import SlaClockChanged, SlaMeasured
+from shared.sla.calendar import BusinessCalendar
+from shared.sla.clocks import RUNNING, elapsed_at, paused_at, remaining_at, used_fraction
 
-FIELD = {"response": "sla_response", "resolution": "sla_resolution"}
-DUE = {"response": "response_due_at", "resolution": "resolution_due_at"}
-
-
-@dataclass(frozen=True)
-class SlaOutcome:
-    """One measured target of one ticket."""
-
-    target: str  # "response" or "resolution"
-    severity: str
-    met: bool
-    elapsed_seconds: float
-    at: datetime
-    due_at: datetime
-
-    def to_document(self) -> dict[str, Any]:
-        """Return the sub-document stored on the ticket under FIELD[target]."""
-        return {"severity": self.severity, "outcome": "met" if self.met else "breached",
-                "elapsed_seconds": self.elapsed_seconds, "at": self.at, "due_at": self.due_at}
+OUTCOME_FIELD = {"response": "sla_response", "resolution": "sla_resolution", "handoff": "sla_handoff"}
+TARGET_WORDS = {"response": "response", "resolution": "resolution", "handoff": "contact by the new team"}
+PUBLIC_CHANGES = ("paused", "resumed", "retargeted")
+"""Clock changes a reporter sees on the timeline; starts and stops are support's business."""
 
 
-def _measure(ticket: dict[str, Any], target: str, severity: str | None, at: datetime) -> SlaOutcome | None:
-    due = (ticket.get("sla") or {}).get(DUE[target])
-    created = ticket.get("created_at")
-    if severity is None or due is None or created is None:
-        return None
-    return SlaOutcome(target, severity, at <= due, (at - created).total_seconds(), at, due)
+def when(moment: datetime) -> str:
+    """Return a moment as the timeline words it, e.g. 'Tue 6 Jan 14:00 UTC'."""
+    return moment.strftime("%a %-d %b %H:%M UTC")
 
 
-def is_first_response(ticket: dict[str, Any], fields: dict[str, Any]) -> bool:
-    """Return True if these fields record the ticket's first response."""
-    return fields.get("first_response_at") is not None and ticket.get("first_response_at") is None
+def clock_change_fields(ticket: dict[str, Any], event: SlaClockChanged) -> dict[str, Any]:
+    """Return the ticket fields a clock change sets: the clock's state and, while it runs, the target's due time."""
+    clock = event.clock.model_dump(mode="python")
+    sla = ticket.get("sla") if isinstance(ticket.get("sla"), dict) else {}
+    clocks = {**(sla.get("clocks") or {}), event.target: clock}
+    values: dict[str, Any] = {"clocks": clocks}
+    if clock["state"] == RUNNING and clock["due_at"] is not None:
+        values[f"{event.target}_due_at"] = clock["due_at"]
+    return set_within(ticket, "sla", values)
 
 
-def is_first_resolution(ticket: dict[str, Any], fields: dict[str, Any]) -> bool:
-    """Return True if these fields move the ticket to Resolved or Closed for the first time."""
-    return (
-        fields.get("status") in FINISHED_STATUSES
-        and ticket.get("status") not in FINISHED_STATUSES
-        and ticket.get(FIELD["resolution"]) is None
-        and ticket.get("resolved_at") is None
-        and ticket.get("closed_at") is None
-    )
+def clock_change_entry(event: SlaClockChanged, now: datetime) -> dict[str, Any]:
+    """Return the timeline entry of a clock change: 'SLA clock paused: waiting for your answer' and the like."""
+    target = TARGET_WORDS[event.target]
+    due = event.clock.due_at
+    detail = {
+        "started": f"SLA clock started: {target} due {when(due)}" if due else f"SLA clock started for the {target}",
+        "paused": f"SLA clock paused ({target}): {event.reason}",
+        "resumed": f"SLA clock resumed: {target} now due {when(due)}" if due else f"SLA clock resumed ({target})",
+        "retargeted": (f"SLA target changed ({event.reason}): {target} now due {when(due)}" if due
+                       else f"SLA target changed ({event.reason})"),
+        "stopped": f"SLA clock stopped ({target}): {event.reason}",
+    }[event.change]
+    entry = timeline_entry(now, system_actor("escalation"), f"sla_clock_{event.change}", detail,
+                           target=event.target, due_at=due, old_due_at=event.old_due_at)
+    entry["visibility"] = "public" if event.change in PUBLIC_CHANGES else "internal"
+    return entry
 
 
-def sla_outcomes(ticket: dict[str, Any], fields: dict[str, Any], now: datetime) -> list[SlaOutcome]:
-    """Return the targets that a change (fields applied at now to ticket) measures, response first."""
-    severity = fields.get("severity", ticket.get("severity"))
-    outcomes = []
-    if is_first_response(ticket, fields):
-        outcomes.append(_measure(ticket, "response", severity, fields["first_response_at"]))
-    if is_first_resolution(ticket, fields):
-        outcomes.append(_measure(ticket, "resolution", severity, now))
-    return [outcome for outcome in outcomes if outcome is not None]
+def outcome_document(event: SlaMeasured) -> dict[str, Any]:
+    """Return the stored outcome of a target, as the report and the counters read it."""
+    return {"severity": event.severity.value if event.severity else None, "outcome": event.outcome,
+            "elapsed_seconds": event.elapsed_seconds, "at": event.at, "due_at": event.due_at,
+            "business": event.business, "allowance": event.allowance}
 
 
-def outcome_fields(outcomes: list[SlaOutcome]) -> dict[str, Any]:
-    """Return the ticket fields that store these outcomes."""
-    return {FIELD[o.target]: o.to_document() for o in outcomes}
+def outcome_entry(event: SlaMeasured, now: datetime) -> dict[str, Any]:
+    """Return the (support-only) timeline entry of a measured target."""
+    verb = "met" if event.outcome == "met" else "missed"
+    entry = timeline_entry(now, system_actor("escalation"), "sla_measured",
+                           f"The {TARGET_WORDS[event.target]} target ({event.allowance or 'its allowance'}) was {verb}",
+                           target=event.target, outcome=event.outcome, elapsed_seconds=event.elapsed_seconds)
+    entry["visibility"] = "internal"
+    return entry
 
 
-def outcome_guard(outcomes: list[SlaOutcome]) -> dict[str, Any]:
-    """Return the extra write condition that keeps each target from being measured twice."""
-    return {FIELD[o.target]: None for o in outcomes}
+def display_state(clock: dict[str, Any], outcome: dict[str, Any] | None, remaining: float) -> str:
+    """Return running, paused, met, breached or stopped: a reached target shows its outcome, a late one breached."""
+    if outcome is not None and clock["state"] != RUNNING:
+        return outcome["outcome"]
+    if clock["state"] == RUNNING and remaining < 0:
+        return "breached"
+    return clock["state"]
+
+
+def clock_summary(target: str, clock: dict[str, Any], outcome: dict[str, Any] | None, now: datetime,
+                  calendar: BusinessCalendar) -> dict[str, Any]:
+    """Return what a person sees of one clock at now: state, due time, time left, time paused, allowance."""
+    remaining = remaining_at(clock, now, calendar)
+    return {
+        "target": target,
+        "state": display_state(clock, outcome, remaining),
+        "due_at": clock.get("due_at"),
+        "allowance": clock.get("allowance") or None,
+        "business_time": bool(clock.get("business")),
+        "time_left_seconds": round(remaining, 3),
+        "time_used_seconds": round(elapsed_at(clock, now, calendar), 3),
+        "paused_seconds": round(paused_at(clock, now), 3),
+        "used_fraction": round(used_fraction(clock, now, calendar), 4),
+        "outcome": outcome.get("outcome") if outcome else None,
+    }

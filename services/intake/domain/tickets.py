@@ -46,7 +46,7 @@ def new_ticket_document(
         "reopened_count": 0,
         "tier": None,
         "team": None,
-        "sla": None,
+        "sla": {},
         "triage": None,
         "reporter": reporter,
         "created_at": now,
@@ -58,44 +58,48 @@ def new_ticket_document(
     }
 
 
-def triage_changes(event: TicketTriaged, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return the fields a ticket.triaged event sets and the timeline entry that explains it."""
-    fields = {
-        "severity": event.severity.value,
-        "tier": event.tier,
-        "team": event.team,
-        "triage": {"rule": event.rule, "reason": event.reason},
-        "sla": {
-            "acknowledge_due_at": event.acknowledge_due_at,
-            "response_due_at": event.response_due_at,
-            "resolution_due_at": event.resolution_due_at,
-            "response_target": event.response_target,
-        },
-        "updated_at": now,
-    }
+def set_within(ticket: dict[str, Any], parent: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Return the $set fields that put values under parent, setting the whole parent when it is not a dict yet."""
+    if isinstance(ticket.get(parent), dict):
+        return {f"{parent}.{key}": value for key, value in values.items()}
+    return {parent: dict(values)}
+
+
+def triage_changes(ticket: dict[str, Any], event: TicketTriaged, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the fields ticket.triaged sets on this ticket and the timeline entry that explains it.
+
+    An agent's severity override wins (triage's severity is recorded but not applied); a due time
+    that escalation's clock already reported is kept (the clocks own the due times).
+    """
+    clocks = (ticket.get("sla") or {}).get("clocks") or {}
+    sla = {"acknowledge_due_at": event.acknowledge_due_at, "response_target": event.response_target}
+    for target, due_at in (("response", event.response_due_at), ("resolution", event.resolution_due_at)):
+        if target not in clocks:
+            sla[f"{target}_due_at"] = due_at
+    fields = {"tier": event.tier, "team": event.team, "triage": {"rule": event.rule, "reason": event.reason},
+              **set_within(ticket, "sla", sla), "updated_at": now}
     detail = (
         f"Triaged as {event.severity.value} ({event.reason}); routed to Tier {event.tier} {event.team}; "
         f"response due {event.response_due_at.isoformat()}"
     )
+    if ticket.get("severity_source") == "agent":
+        detail += f" (agent override {ticket['severity']} kept)"
+    else:
+        fields.update(severity=event.severity.value, severity_source="triage")
     return fields, timeline_entry(now, system_actor("triage"), "triaged", detail, rule=event.rule)
 
 
 def reclassification_changes(event: TicketReclassified, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return the fields a reclassification sets and a timeline entry naming old and new due times."""
+    """Return the fields a reclassification sets and its timeline entry (escalation's clocks report the new due times)."""
     fields = {
         "severity": event.severity.value,
         "tier": event.tier,
         "team": event.team,
-        "sla.response_due_at": event.response_due_at,
-        "sla.resolution_due_at": event.resolution_due_at,
         "sla.response_target": event.response_target,
         "updated_at": now,
     }
-    detail = (
-        f"Reclassified {event.old_severity.value} → {event.severity.value} ({event.trigger}: {event.reason}); "
-        f"response due {event.old_response_due_at.isoformat()} → {event.response_due_at.isoformat()}, "
-        f"resolution due {event.old_resolution_due_at.isoformat()} → {event.resolution_due_at.isoformat()}"
-    )
+    detail = (f"Reclassified {event.old_severity.value} → {event.severity.value} ({event.trigger}: {event.reason}); "
+              f"new targets: response {event.response_target}, resolution {event.resolution_target}")
     entry = timeline_entry(now, system_actor("triage"), "reclassified", detail, trigger=event.trigger,
                            old_severity=event.old_severity.value, severity=event.severity.value)
     return fields, entry
@@ -131,10 +135,3 @@ def duplicate_changes(
                            primary=event.primary_number),
         ),
     }
-
-
-def nested_field(ticket: dict[str, Any], parent: str, key: str, value: Any) -> dict[str, Any]:
-    """Return the $set fields that put value at parent.key, setting the whole parent when it is null (null cannot nest)."""
-    if isinstance(ticket.get(parent), dict):
-        return {f"{parent}.{key}": value}
-    return {parent: {key: value}}

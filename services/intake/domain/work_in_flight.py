@@ -1,9 +1,9 @@
 """Work in flight: open tickets by severity, status and tier, and tickets at risk or overdue (pure).
 
-A ticket is at risk for a target when it is open and running (not Waiting for Info or On Hold),
-the target is not met yet (no first response, or not resolved), at least `warn_fraction` of the
-budget from report to due time has elapsed, and the due time has not passed. Past the due time it
-is overdue instead. Paused tickets are counted as open but never at risk or overdue.
+Read from the clocks escalation reported, with the same arithmetic escalation warns and breaches
+with: a target is at risk when its clock runs, the target is not reached yet and at least the
+at-risk share of its budget is used (business time, paused time credited); past its due time it is
+overdue instead. Paused clocks are neither.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.contracts import OPEN_STATUSES, PAUSED_STATUSES
+from services.intake.domain.sla import OUTCOME_FIELD
+from shared.contracts import OPEN_STATUSES
+from shared.sla.calendar import BusinessCalendar
+from shared.sla.clocks import RUNNING, remaining_at, used_fraction
 
-PROJECTION = {"_id": 0, "severity": 1, "status": 1, "tier": 1, "created_at": 1, "first_response_at": 1,
-              "sla.response_due_at": 1, "sla.resolution_due_at": 1}
+PROJECTION = {"_id": 0, "severity": 1, "status": 1, "tier": 1, "sla.clocks": 1, "sla_response": 1,
+              "sla_resolution": 1}
 """The only fields the count reads; the query selects status in OPEN_STATUSES."""
+SEVERITY_TARGETS = ("response", "resolution")
 
 
 @dataclass
@@ -33,12 +37,21 @@ def _label(value: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def _pending_targets(ticket: dict[str, Any]) -> list[str]:
-    targets = [] if ticket.get("first_response_at") is not None else ["response"]
-    return targets + ["resolution"]
+def clock_standing(ticket: dict[str, Any], target: str, now: datetime, calendar: BusinessCalendar,
+                   at_risk_fraction: float) -> str | None:
+    """Return 'overdue', 'at_risk' or None for one target of a ticket, from its clock."""
+    clock = ((ticket.get("sla") or {}).get("clocks") or {}).get(target)
+    if clock is None or clock["state"] != RUNNING or ticket.get(OUTCOME_FIELD[target]):
+        return None
+    if remaining_at(clock, now, calendar) < 0:
+        return "overdue"
+    if used_fraction(clock, now, calendar) >= at_risk_fraction:
+        return "at_risk"
+    return None
 
 
-def count_work_in_flight(tickets: list[dict[str, Any]], now: datetime, warn_fraction: float) -> WorkInFlight:
+def count_work_in_flight(tickets: list[dict[str, Any]], now: datetime, calendar: BusinessCalendar,
+                         at_risk_fraction: float) -> WorkInFlight:
     """Return the work-in-flight counts of the given open tickets at time now."""
     counts = WorkInFlight()
     for ticket in tickets:
@@ -47,15 +60,12 @@ def count_work_in_flight(tickets: list[dict[str, Any]], now: datetime, warn_frac
             continue
         severity = _label(ticket.get("severity"))
         counts.open_tickets[(severity, status, _label(ticket.get("tier")))] += 1
-        created, sla = ticket.get("created_at"), ticket.get("sla") or {}
-        if status in PAUSED_STATUSES or created is None or ticket.get("severity") is None:
+        if ticket.get("severity") is None:
             continue
-        for target in _pending_targets(ticket):
-            due = sla.get(f"{target}_due_at")
-            if due is None:
-                continue
-            if now > due:
+        for target in SEVERITY_TARGETS:
+            standing = clock_standing(ticket, target, now, calendar, at_risk_fraction)
+            if standing == "overdue":
                 counts.overdue[(severity, target)] += 1
-            elif now >= created + (due - created) * warn_fraction:
+            elif standing == "at_risk":
                 counts.at_risk[(severity, target)] += 1
     return counts

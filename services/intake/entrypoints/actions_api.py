@@ -39,7 +39,7 @@ async def _act(request: Request, number: str, caller: Principal, decide: Callabl
     ticket = await visible_ticket(request, number, caller)
     try:
         update = decide(ticket, actor_of(caller), state.clock.now())
-        updated = await perform(update, tickets=state.tickets, observe_sla=state.observe_sla)
+        updated = await perform(update, tickets=state.tickets)
     except IllegalTransition as exc:
         raise Problem(409, "Illegal status change", str(exc), allowed=[s.value for s in exc.allowed]) from exc
     except ActionRefused as exc:
@@ -47,7 +47,7 @@ async def _act(request: Request, number: str, caller: Principal, decide: Callabl
         raise Problem(status, "Forbidden" if status == 403 else "Not allowed now", str(exc)) from exc
     except ConcurrentChange as exc:
         raise Problem(409, "Concurrent change", str(exc)) from exc
-    return view(updated, caller)
+    return view(request, updated, caller)
 
 
 @router.post("/acknowledge", response_model=TicketView)

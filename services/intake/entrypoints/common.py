@@ -36,6 +36,8 @@ async def visible_ticket(request: Request, number: str, caller: Principal) -> di
     return document
 
 
-def view(document: dict[str, Any], caller: Principal) -> TicketView:
-    """Return the ticket as this caller may see it."""
-    return TicketView.from_document(document, include_internal=caller.is_staff)
+def view(request: Request, document: dict[str, Any], caller: Principal) -> TicketView:
+    """Return the ticket as this caller may see it, with its clocks as they stand now."""
+    state = request.app.state
+    return TicketView.from_document(document, include_internal=caller.is_staff, now=state.clock.now(),
+                                    calendar=state.sla.calendar)

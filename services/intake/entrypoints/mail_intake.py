@@ -17,7 +17,6 @@ from services.intake.service_layer.attachments import (
     note_refused_attachment,
 )
 from services.intake.service_layer.commands import (
-    SlaObserver,
     perform_retrying,
     report_ticket,
 )
@@ -32,14 +31,12 @@ MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 class SupportMailbox:
     """aiosmtpd handler: accepts mail for the support address only, answers 550 with the reason when refusing."""
 
-    def __init__(self, *, settings: IntakeSettings, tickets: Any, api_keys: Any, attachments: Any, clock: Clock,
-                 observe_sla: SlaObserver | None = None) -> None:
+    def __init__(self, *, settings: IntakeSettings, tickets: Any, api_keys: Any, attachments: Any, clock: Clock) -> None:
         self.settings = settings
         self.tickets = tickets
         self.api_keys = api_keys
         self.attachments = attachments
         self.clock = clock
-        self.observe_sla = observe_sla
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,  # noqa: N802
                           rcpt_options: list[str]) -> str:
@@ -87,7 +84,7 @@ class SupportMailbox:
     async def _comment(self, ticket: dict[str, Any], actor: Actor, mail: IncomingMail) -> None:
         body = mail.body or "(empty reply)"
         ticket = await perform_retrying(ticket, lambda current, now: actions.comment(current, actor, now, body, False),
-                                        tickets=self.tickets, clock=self.clock, observe_sla=self.observe_sla)
+                                        tickets=self.tickets, clock=self.clock)
         await self._attach(ticket, actor, mail)
 
     async def _attach(self, ticket: dict[str, Any], actor: Actor, mail: IncomingMail) -> None:

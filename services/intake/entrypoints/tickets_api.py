@@ -67,7 +67,7 @@ async def _create(body: TicketCreate, caller: Caller, request: Request, response
     document = await report_ticket(body.to_fields(), caller.as_reporter(), tickets=state.tickets,
                                    clock=state.clock, prefix=state.settings.ticket_prefix)
     response.headers["Location"] = f"/v1/tickets/{document['number']}"
-    return view(document, caller)
+    return view(request, document, caller)
 
 
 @router.get("/tickets", response_model=TicketPage, responses=PROBLEMS)
@@ -106,7 +106,7 @@ async def list_tickets(
     more = len(documents) > limit
     documents = documents[:limit]
     next_cursor = _encode_cursor(documents[-1]["_id"]) if more and documents else None
-    return TicketPage(items=[view(d, caller) for d in documents], next_cursor=next_cursor)
+    return TicketPage(items=[view(request, d, caller) for d in documents], next_cursor=next_cursor)
 
 
 def _encode_cursor(ticket_id: str) -> str:
@@ -126,4 +126,4 @@ def _decode_cursor(cursor: str) -> str:
 @router.get("/tickets/{number}", response_model=TicketView, responses=TICKET_PROBLEMS)
 async def get_ticket(number: TicketNumber, caller: Caller, request: Request) -> TicketView:
     """A ticket with its timeline; reporters see only their own (others are 404) and no internal notes."""
-    return view(await visible_ticket(request, number, caller), caller)
+    return view(request, await visible_ticket(request, number, caller), caller)

@@ -7,7 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.intake.domain.sla import OUTCOME_FIELD, clock_summary
 from shared.contracts import IncidentType, Severity, TicketKind
+from shared.sla.calendar import BusinessCalendar
+
+PUBLIC_CLOCK_FIELDS = ("target", "state", "due_at", "allowance", "time_left_seconds", "paused_seconds")
+"""What a reporter sees of a clock: when support will answer, and whether it waits for them."""
 
 
 class ActorView(BaseModel):
@@ -29,13 +34,35 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any] | None = None
 
 
-class SlaView(BaseModel):
-    """The ticket's SLA due times."""
+class SlaClockView(BaseModel):
+    """One SLA clock as the reader may see it, computed now from the clock escalation reported.
 
-    acknowledge_due_at: datetime
-    response_due_at: datetime
-    resolution_due_at: datetime
-    response_target: str
+    `state` is running, paused, met, breached (reached late, or running past its due time) or
+    stopped; `time_left_seconds` counts working time for targets in business days and is negative
+    when overdue. Reporters see the first five fields; support sees all.
+    """
+
+    target: str
+    state: str
+    due_at: datetime | None = None
+    allowance: str | None = None
+    time_left_seconds: float | None = None
+    paused_seconds: float | None = None
+    business_time: bool | None = None
+    time_used_seconds: float | None = None
+    used_fraction: float | None = None
+    outcome: str | None = None
+
+
+class SlaView(BaseModel):
+    """The ticket's SLA: its due times (they move when paused time is credited) and its clocks."""
+
+    acknowledge_due_at: datetime | None = None
+    response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    handoff_due_at: datetime | None = None
+    response_target: str | None = None
+    clocks: list[SlaClockView] = []
 
 
 class TriageView(BaseModel):
@@ -105,13 +132,21 @@ class TicketView(BaseModel):
     timeline: list[TimelineEntry]
 
     @classmethod
-    def from_document(cls, document: dict[str, Any], *, include_internal: bool) -> TicketView:
-        """Return the view of a stored ticket; internal timeline entries only when asked."""
+    def from_document(cls, document: dict[str, Any], *, include_internal: bool, now: datetime,
+                      calendar: BusinessCalendar) -> TicketView:
+        """Return the view of a stored ticket at now; internal timeline entries and clock details only when asked."""
         timeline = [
             entry for entry in document.get("timeline", [])
             if include_internal or entry.get("visibility", "public") == "public"
         ]
-        return cls.model_validate({**document, "id": document["_id"], "timeline": timeline})
+        sla = document.get("sla") if document.get("triage") else None  # shown once triage decided the targets
+        if isinstance(sla, dict):
+            clocks = [clock_summary(target, clock, document.get(OUTCOME_FIELD[target]), now, calendar)
+                      for target, clock in (sla.get("clocks") or {}).items() if target in OUTCOME_FIELD]
+            if not include_internal:
+                clocks = [{key: c[key] for key in PUBLIC_CLOCK_FIELDS} for c in clocks]
+            sla = {**sla, "clocks": clocks}
+        return cls.model_validate({**document, "id": document["_id"], "timeline": timeline, "sla": sla or None})
 
 
 class TicketPage(BaseModel):

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.intake.adapters.tickets import Tickets
-from services.intake.service_layer.commands import (
-    ConcurrentChange,
-    Decide,
-    SlaObserver,
-    perform,
-)
+from services.intake.adapters.tickets import Fields, Tickets
+from services.intake.service_layer.commands import ConcurrentChange, Decide, perform
 from shared.clock import Clock
 from shared.contracts import Envelope
 from shared.messaging.consumer import PermanentError
@@ -33,18 +28,21 @@ async def current_ticket(tickets: Tickets, ticket_id: str) -> dict[str, Any]:
     return ticket
 
 
-async def apply_event(tickets: Tickets, envelope: Envelope, fields: dict[str, Any], entry: dict[str, Any] | None, *,
-                      ticket_id: str | None = None) -> None:
-    """Set fields and add the timeline entry (if any) once per event; a missing ticket is a permanent error."""
+async def apply_event(tickets: Tickets, envelope: Envelope, fields: Fields, entry: dict[str, Any] | None, *,
+                      ticket_id: str | None = None, condition: dict[str, Any] | None = None) -> bool:
+    """Set fields and add the timeline entry (if any) once per event; return True if this call wrote it.
+
+    fields may be a function of the current ticket (computed inside the guarded write). A missing
+    ticket is a permanent error (the message is dead-lettered).
+    """
     try:
-        await tickets.change(ticket_id or ticket_id_of(envelope), {}, fields, [entry] if entry else [], [],
-                             event_id=envelope.event_id)
+        return await tickets.change(ticket_id or ticket_id_of(envelope), condition or {}, fields,
+                                    [entry] if entry else [], [], event_id=envelope.event_id)
     except LookupError as exc:
         raise PermanentError(str(exc)) from exc
 
 
-async def perform_once(tickets: Tickets, envelope: Envelope, decide: Decide, clock: Clock,
-                       observe_sla: SlaObserver | None = None) -> None:
+async def perform_once(tickets: Tickets, envelope: Envelope, decide: Decide, clock: Clock) -> None:
     """Store the update decide(ticket, now) describes once per event, guarded on the state it was decided on."""
     ticket_id = ticket_id_of(envelope)
     for _ in range(ATTEMPTS):
@@ -52,8 +50,8 @@ async def perform_once(tickets: Tickets, envelope: Envelope, decide: Decide, clo
         if await tickets.applied(ticket_id, envelope.event_id):
             return
         try:
-            await perform(decide(ticket, clock.now()), tickets=tickets, observe_sla=observe_sla,
-                          event_id=envelope.event_id, correlation_id=envelope.correlation_id)
+            await perform(decide(ticket, clock.now()), tickets=tickets, event_id=envelope.event_id,
+                          correlation_id=envelope.correlation_id)
             return
         except ConcurrentChange:
             continue

@@ -11,12 +11,6 @@ from pymongo.errors import DuplicateKeyError
 
 from services.intake.adapters.tickets import Tickets
 from services.intake.domain.actions import TicketUpdate
-from services.intake.domain.sla import (
-    SlaOutcome,
-    outcome_fields,
-    outcome_guard,
-    sla_outcomes,
-)
 from services.intake.domain.tickets import new_ticket_document
 from shared.clock import Clock
 from shared.contracts import Reporter, TicketReported, format_number, make_envelope
@@ -26,8 +20,6 @@ PRODUCER = "intake"
 NUMBER_ATTEMPTS = 5
 RETRIES = 5
 
-SlaObserver = Callable[[list[SlaOutcome]], None]
-"""Told the SLA outcomes a change measured, after the change is stored (see adapters/sla_metrics.py)."""
 Decide = Callable[[dict[str, Any], datetime], TicketUpdate]
 """Given the current ticket and the time, the update an action makes (built again on a retry)."""
 DecideAsync = Callable[[dict[str, Any], datetime], TicketUpdate | Awaitable[TicketUpdate]]
@@ -75,13 +67,11 @@ async def report_ticket(
     raise AssertionError("unreachable")
 
 
-async def perform(update: TicketUpdate, *, tickets: Tickets, observe_sla: SlaObserver | None = None,
-                  event_id: str | None = None, correlation_id: str | None = None) -> dict[str, Any]:
+async def perform(update: TicketUpdate, *, tickets: Tickets, event_id: str | None = None,
+                  correlation_id: str | None = None) -> dict[str, Any]:
     """Store an update with its events; return the updated ticket or raise ConcurrentChange.
 
-    A first response or first resolution also stores its SLA outcome in the same write (guarded so
-    it is measured once) and, once stored, is passed to observe_sla. With an event_id (an update
-    caused by another service's event) it is applied at most once per event.
+    With an event_id (an update caused by another service's event) it is applied at most once per event.
     """
     ticket = update.ticket
     envelopes = [
@@ -89,20 +79,16 @@ async def perform(update: TicketUpdate, *, tickets: Tickets, observe_sla: SlaObs
                       correlation_id=correlation_id).to_document()
         for event in update.events
     ]
-    outcomes = sla_outcomes(ticket, update.fields, update.now)
-    fields = {**update.fields, **outcome_fields(outcomes), "updated_at": update.now}
-    condition = {**update.condition, **outcome_guard(outcomes)}
-    if not await tickets.change(ticket["_id"], condition, fields, update.entries, envelopes, event_id=event_id):
+    fields = {**update.fields, "updated_at": update.now}
+    if not await tickets.change(ticket["_id"], update.condition, fields, update.entries, envelopes, event_id=event_id):
         raise ConcurrentChange(f"ticket {ticket['number']} changed while this action was applied; retry")
-    if outcomes and observe_sla is not None:
-        observe_sla(outcomes)
     updated = await tickets.get(ticket["_id"])
     assert updated is not None
     return updated
 
 
-async def perform_retrying(ticket: dict[str, Any], decide: DecideAsync, *, tickets: Tickets, clock: Clock,
-                           observe_sla: SlaObserver | None = None) -> dict[str, Any]:
+async def perform_retrying(ticket: dict[str, Any], decide: DecideAsync, *, tickets: Tickets,
+                           clock: Clock) -> dict[str, Any]:
     """Store decide(ticket, now), deciding again on the fresh ticket after a concurrent change; return the ticket.
 
     For updates that do not depend on what the person saw (a system note, an attachment, a vote).
@@ -113,7 +99,7 @@ async def perform_retrying(ticket: dict[str, Any], decide: DecideAsync, *, ticke
             update = decide(ticket, clock.now())
             if inspect.isawaitable(update):
                 update = await update
-            return await perform(update, tickets=tickets, observe_sla=observe_sla)
+            return await perform(update, tickets=tickets)
         except ConcurrentChange:
             fresh = await tickets.get(ticket["_id"])
             if fresh is None:

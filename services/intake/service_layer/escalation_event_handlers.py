@@ -12,14 +12,13 @@ from typing import Any
 from services.intake.adapters.tickets import Tickets
 from services.intake.domain.actions import TicketUpdate, move
 from services.intake.domain.lifecycle import IllegalTransition, Mover
-from services.intake.domain.tickets import nested_field, system_actor, timeline_entry
+from services.intake.domain.tickets import set_within, system_actor, timeline_entry
 from services.intake.service_layer.applying import (
     apply_event,
     current_ticket,
     perform_once,
     ticket_id_of,
 )
-from services.intake.service_layer.commands import SlaObserver
 from shared.clock import Clock
 from shared.contracts import Envelope, Status
 from shared.contracts.escalation_events import (
@@ -46,8 +45,9 @@ async def record_sla_event(envelope: Envelope, event: SlaWarning | SlaBreached, 
     """Record an SLA warning or breach on the timeline (support only); a breach also on the ticket's sla."""
     now = clock.now()
     if isinstance(event, SlaBreached):
-        ticket = await current_ticket(tickets, ticket_id_of(envelope))
-        fields = {**nested_field(ticket, "sla", f"{event.target}_breached_at", event.at), "updated_at": now}
+        def fields(ticket: dict[str, Any]) -> dict[str, Any]:
+            return {**set_within(ticket, "sla", {f"{event.target}_breached_at": event.at}), "updated_at": now}
+
         entry = _entry(now, "sla_breached", f"The {event.target} target ({event.due_at.isoformat()}) was missed",
                        target=event.target)
     else:
@@ -62,15 +62,20 @@ async def apply_escalation(envelope: Envelope, event: TicketEscalated, *, ticket
                            clock: Clock) -> list[Envelope]:
     """Move the ticket to its new tier and team, start the hand-off due time, adopt a new number (linked)."""
     now = clock.now()
-    current = await current_ticket(tickets, ticket_id_of(envelope))
-    fields: dict[str, Any] = {"tier": event.to_tier, "team": event.team, "updated_at": now,
-                              **nested_field(current, "sla", "handoff_due_at", event.handoff_due_at)}
+    await current_ticket(tickets, ticket_id_of(envelope))
     detail = f"Escalated from Tier {event.from_tier} to Tier {event.to_tier} ({event.team}): {event.reason}"
     if event.new_number:
         await tickets.reserve_number(event.new_number, event.ticket_id)
-        fields["number"] = event.new_number
-        fields["previous_numbers"] = [*current.get("previous_numbers", []), event.previous_number]
         detail += f". New ticket number {event.new_number} (was {event.previous_number})"
+
+    def fields(current: dict[str, Any]) -> dict[str, Any]:
+        moved: dict[str, Any] = {"tier": event.to_tier, "team": event.team, "updated_at": now,
+                                 **set_within(current, "sla", {"handoff_due_at": event.handoff_due_at})}
+        if event.new_number:
+            moved["number"] = event.new_number
+            moved["previous_numbers"] = [*current.get("previous_numbers", []), event.previous_number]
+        return moved
+
     entry = _entry(now, "escalated", detail, public=True, from_tier=event.from_tier, to_tier=event.to_tier,
                    trigger=event.trigger, new_number=event.new_number)
     await apply_event(tickets, envelope, fields, entry)
@@ -100,7 +105,7 @@ async def record_vendor_handoff(envelope: Envelope, event: VendorHandoffSent, *,
 
 
 async def apply_vendor_reply(envelope: Envelope, event: VendorReplyReceived, *, tickets: Tickets,
-                             clock: Clock, observe_sla: SlaObserver | None = None) -> list[Envelope]:
+                             clock: Clock) -> list[Envelope]:
     """Record a vendor's answer; resolved moves the ticket to resolved and need_info to waiting_for_info.
 
     The moves are made by `system` on the vendor's behalf. Asking the reporter for information is a
@@ -129,12 +134,12 @@ async def apply_vendor_reply(envelope: Envelope, event: VendorReplyReceived, *, 
             update.note(actor, "vendor_reply_not_applied", f"status left as it is: {exc}", internal=True)
         return update
 
-    await perform_once(tickets, envelope, decide, clock, observe_sla)
+    await perform_once(tickets, envelope, decide, clock)
     return []
 
 
 async def apply_auto_close(envelope: Envelope, event: TicketAutoCloseDue, *, tickets: Tickets,
-                           clock: Clock, observe_sla: SlaObserver | None = None) -> list[Envelope]:
+                           clock: Clock) -> list[Envelope]:
     """Close a ticket still resolved with no feedback, by `system`, with a notice; anything else is left alone."""
     actor = Actor(type="system", id="escalation", name="escalation")
 
@@ -149,7 +154,7 @@ async def apply_auto_close(envelope: Envelope, event: TicketAutoCloseDue, *, tic
              mover=Mover.SYSTEM)
         return update
 
-    await perform_once(tickets, envelope, decide, clock, observe_sla)
+    await perform_once(tickets, envelope, decide, clock)
     return []
 
 
@@ -162,5 +167,4 @@ HANDLERS = {
     "vendor.reply_received": apply_vendor_reply,
     "ticket.auto_close_due": apply_auto_close,
 }
-"""Escalation event type -> intake handler (each takes tickets= and clock=; status moves also observe_sla=)."""
-MOVES_STATUS = {"vendor.reply_received", "ticket.auto_close_due"}
+"""Escalation event type -> intake handler (each takes tickets= and clock=)."""

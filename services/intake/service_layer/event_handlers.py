@@ -1,10 +1,18 @@
-"""Intake applies triage's and the notifier's events to the ticket record, once per event."""
+"""Intake applies triage's, the SLA clocks' and the notifier's events to the ticket record, once per event."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from services.intake.adapters.tickets import Tickets
+from services.intake.domain.sla import (
+    OUTCOME_FIELD,
+    clock_change_entry,
+    clock_change_fields,
+    outcome_document,
+    outcome_entry,
+)
 from services.intake.domain.tickets import (
     duplicate_changes,
     reclassification_changes,
@@ -13,8 +21,7 @@ from services.intake.domain.tickets import (
     triage_changes,
 )
 from services.intake.service_layer import escalation_event_handlers as escalation
-from services.intake.service_layer.applying import apply_event
-from services.intake.service_layer.commands import SlaObserver
+from services.intake.service_layer.applying import apply_event, current_ticket, ticket_id_of
 from shared.clock import Clock
 from shared.contracts import (
     Envelope,
@@ -22,8 +29,12 @@ from shared.contracts import (
     NotificationFailed,
     TicketTriaged,
 )
+from shared.contracts.sla_events import SlaClockChanged, SlaMeasured
 from shared.contracts.triage_events import TicketDuplicateDetected, TicketReclassified
 from shared.messaging.consumer import Handler
+
+OutcomeObserver = Callable[[SlaMeasured], None]
+"""Told each measured outcome once it is stored (the SLA counters and histograms, adapters/sla_metrics.py)."""
 
 
 async def apply_triage(envelope: Envelope, event: TicketTriaged, *, tickets: Tickets, clock: Clock) -> list[Envelope]:
@@ -31,14 +42,10 @@ async def apply_triage(envelope: Envelope, event: TicketTriaged, *, tickets: Tic
 
     An agent's severity override wins: triage's severity is then recorded but not applied.
     """
-    fields, entry = triage_changes(event, clock.now())
-    current = await tickets.get(event.ticket_id)
-    if current is not None and current.get("severity_source") == "agent":
-        fields.pop("severity")
-        entry["detail"] += f" (agent override {current['severity']} kept)"
-    else:
-        fields["severity_source"] = "triage"
-    await apply_event(tickets, envelope, fields, entry)
+    now = clock.now()
+    current = await current_ticket(tickets, ticket_id_of(envelope))
+    _, entry = triage_changes(current, event, now)
+    await apply_event(tickets, envelope, lambda ticket: triage_changes(ticket, event, now)[0], entry)
     return []
 
 
@@ -60,6 +67,28 @@ async def link_duplicate(
     return []
 
 
+async def apply_clock_change(envelope: Envelope, event: SlaClockChanged, *, tickets: Tickets,
+                             clock: Clock) -> list[Envelope]:
+    """Record a clock's new state on the ticket (and its due time while it runs), with a timeline entry."""
+    now = clock.now()
+    await apply_event(tickets, envelope, lambda ticket: {**clock_change_fields(ticket, event), "updated_at": now},
+                      clock_change_entry(event, now))
+    return []
+
+
+async def record_outcome(envelope: Envelope, event: SlaMeasured, *, tickets: Tickets, clock: Clock,
+                         observe: OutcomeObserver) -> list[Envelope]:
+    """Store a target's outcome once (the report reads it) and, once stored, count it in the SLA metrics."""
+    now = clock.now()
+    field = OUTCOME_FIELD[event.target]
+    guard = {} if event.target == "handoff" else {field: None}  # a hand-off is measured once per escalation
+    written = await apply_event(tickets, envelope, {field: outcome_document(event), "updated_at": now},
+                                outcome_entry(event, now), condition=guard)
+    if written:
+        observe(event)
+    return []
+
+
 async def record_notification(
     envelope: Envelope, event: NotificationDelivered | NotificationFailed, *, tickets: Tickets, clock: Clock
 ) -> list[Envelope]:
@@ -74,7 +103,7 @@ async def record_notification(
     return []
 
 
-def handlers(tickets: Tickets, clock: Clock, observe_sla: SlaObserver) -> dict[str, Handler]:
+def handlers(tickets: Tickets, clock: Clock, observe: OutcomeObserver) -> dict[str, Handler]:
     """Return intake's handler for every event type bound to its queue, with its dependencies."""
     deps = {"tickets": tickets, "clock": clock}
     found: dict[str, Handler] = {
@@ -83,8 +112,9 @@ def handlers(tickets: Tickets, clock: Clock, observe_sla: SlaObserver) -> dict[s
         "ticket.duplicate_detected": partial(link_duplicate, **deps),
         "notification.delivered": partial(record_notification, **deps),
         "notification.failed": partial(record_notification, **deps),
+        "sla.clock_changed": partial(apply_clock_change, **deps),
+        "sla.measured": partial(record_outcome, **deps, observe=observe),
     }
     for event_type, handler in escalation.HANDLERS.items():
-        extra = {"observe_sla": observe_sla} if event_type in escalation.MOVES_STATUS else {}
-        found[event_type] = partial(handler, **deps, **extra)
+        found[event_type] = partial(handler, **deps)
     return found

@@ -80,6 +80,7 @@ def from_reclassified(event_id: str, event: TicketReclassified) -> Notice:
         team=event.team,
         tier=event.tier,
         response_target=event.response_target,
+        resolution_target=event.resolution_target,
         response_due_at=event.response_due_at.strftime("%Y-%m-%d %H:%M UTC"),
         resolution_due_at=event.resolution_due_at.strftime("%Y-%m-%d %H:%M UTC"),
     )
