@@ -1,7 +1,8 @@
 // Command docstore serves the MongoDB wire protocol on top of SQLite by embedding FerretDB.
 //
 // It exists for machines without Docker or a MongoDB server: the services talk to it
-// exactly as they would to MongoDB. It stops cleanly on SIGINT or SIGTERM.
+// exactly as they would to MongoDB. Clients reach FerretDB through the write gate (gate.go),
+// which makes single-document writes atomic. It stops cleanly on SIGINT or SIGTERM.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	_ "net/http/pprof" // only served with -pprof
 	"os"
@@ -27,19 +29,20 @@ func main() {
 	sqliteParams := flag.String("sqlite-params", "", "extra query parameters for the SQLite URI (FerretDB's defaults when empty)")
 	pprofAddr := flag.String("pprof", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	indexEvery := flag.Duration("id-index-every", time.Second, "how often new collections get their _id lookup index (see idindex.go)")
+	serialize := flag.Bool("serialize-writes", true, "let one write command at a time reach FerretDB, so single-document writes are atomic (see gate.go); false only to measure what that costs")
 	flag.Parse()
 	if *pprofAddr != "" {
 		go servePprof(*pprofAddr)
 	}
 
-	if err := run(*listen, *dataDir, *logLevel, *sqliteParams, *indexEvery); err != nil {
+	if err := run(*listen, *dataDir, *logLevel, *sqliteParams, *indexEvery, *serialize); err != nil {
 		fmt.Fprintln(os.Stderr, "docstore:", err)
 		os.Exit(1)
 	}
 }
 
 // run serves until a termination signal arrives and returns the first start-up error.
-func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duration) error {
+func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duration, serialize bool) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
@@ -62,8 +65,22 @@ func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duratio
 		logger.Warn("removed journals of dropped databases", slog.Int("files", len(removed)))
 	}
 
+	public, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	defer public.Close()
+	// FerretDB listens on a Unix socket in a directory only this user can enter, so every client
+	// goes through the gate; the directory goes when the docstore stops
+	socketDir, err := os.MkdirTemp("", "docstore-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(socketDir)
+	socket := filepath.Join(socketDir, "ferretdb.sock")
+
 	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listen},
+		Listener:  ferretdb.ListenerConfig{Unix: socket},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: sqliteURL(abs, sqliteParams),
@@ -75,11 +92,23 @@ func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duratio
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	// FerretDB stops only after the gate has drained, so replies in flight still reach clients
+	backendCtx, stopBackend := context.WithCancel(context.Background())
+	gateCtx, stopGate := context.WithCancel(ctx)
+	backendDone := make(chan struct{})
+	go func() {
+		defer close(backendDone)
+		_ = db.Run(backendCtx) // returns nil, and only once backendCtx ends
+		stopGate()
+	}()
+
 	go keepIDIndexes(ctx, abs, indexEvery, logger)
-	logger.Warn("docstore listening", slog.String("listen", listen), slog.String("data", abs))
-	if err := db.Run(ctx); err != nil {
-		return err
-	}
+	logger.Warn("docstore listening", slog.String("listen", public.Addr().String()), slog.String("data", abs),
+		slog.Bool("serialize_writes", serialize))
+	dial := func() (net.Conn, error) { return net.Dial("unix", socket) }
+	newGate(dial, serialize, logger).serve(gateCtx, public)
+	stopBackend()
+	<-backendDone
 	logger.Warn("docstore stopped")
 	return nil
 }
