@@ -5,7 +5,8 @@ package main
 // finds documents through SQL only for a filter of `_id` alone and scans the whole collection for
 // anything else, so the gate (guarded_gate.go) looks the document up by `_id`, checks the
 // conditions itself and forwards the write with its filter cut down to `{_id: v}`. Upserts,
-// multi-document and multi-statement writes and collations pass through unchanged.
+// multi-document and multi-statement writes, and commands FerretDB would refuse (accepted.go)
+// pass through unchanged.
 
 import (
 	"go.mongodb.org/mongo-driver/bson"
@@ -47,12 +48,19 @@ func planGuarded(command string, request message) (*guardedWrite, error) {
 	w := &guardedWrite{command: command, db: db, collection: collection}
 	switch command {
 	case "update":
+		if !onlyAccepted(body, "update") {
+			return nil, nil
+		}
 		return w.planStatement(parts, "updates", "q", updateQualifies)
 	case "delete":
+		if !onlyAccepted(body, "delete") {
+			return nil, nil
+		}
 		return w.planStatement(parts, "deletes", "q", deleteQualifies)
 	default:
 		remove, ok := flagOf(body, "remove")
-		if !ok || !updateQualifies(body) || remove == has(body, "update") {
+		if !ok || !onlyAccepted(body, "findAndModify") || !writesOne(body) || remove == has(body, "update") ||
+			!remove && !updateAccepted(body.Lookup("update")) {
 			return nil, nil // an upsert, or neither or both of update and remove (FerretDB says what is wrong)
 		}
 		w.remove = remove
@@ -159,22 +167,27 @@ func idOf(v bson.RawValue) (bson.RawValue, bool) {
 	return bson.RawValue{}, false
 }
 
-// updateQualifies reports whether an update statement (or findAndModify) writes at most one
-// existing document without a collation: no upsert, no multi.
+// updateQualifies reports whether an update statement writes at most one existing document
+// with an update FerretDB applies.
 func updateQualifies(statement bson.Raw) bool {
-	upsert, okU := flagOf(statement, "upsert")
-	multi, okM := flagOf(statement, "multi")
-	return okU && okM && !upsert && !multi && !has(statement, "collation")
+	return onlyAccepted(statement, "update.statement") && writesOne(statement) && updateAccepted(statement.Lookup("u"))
 }
 
-// deleteQualifies reports whether a delete statement removes at most one document (limit 1) without a collation.
+// writesOne reports whether an update statement or findAndModify neither upserts nor updates many.
+func writesOne(statement bson.Raw) bool {
+	upsert, okU := flagOf(statement, "upsert")
+	multi, okM := flagOf(statement, "multi")
+	return okU && okM && !upsert && !multi
+}
+
+// deleteQualifies reports whether a delete statement removes at most one document (limit 1).
 func deleteQualifies(statement bson.Raw) bool {
 	limit := statement.Lookup("limit")
 	n, ok := integer(limit)
 	if limit.Type == bson.TypeDouble {
 		n, ok = int64(limit.Double()), limit.Double() == 1
 	}
-	return ok && n == 1 && !has(statement, "collation")
+	return ok && n == 1 && onlyAccepted(statement, "delete.statement")
 }
 
 // has reports whether doc has an element named key.
