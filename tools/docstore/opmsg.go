@@ -97,14 +97,21 @@ func (p *opMsgParts) body() bson.Raw {
 	return nil
 }
 
-// sequence returns the document sequence with this identifier and whether there is one.
+// sequence returns the documents of the sequence with this identifier and whether there is one
+// (none are returned when two sections carry the identifier).
 func (p *opMsgParts) sequence(identifier string) ([]bson.Raw, bool) {
+	var docs []bson.Raw
+	found := 0
 	for _, s := range p.sections {
 		if s.kind == 1 && s.identifier == identifier {
-			return s.docs, true
+			docs = s.docs
+			found++
 		}
 	}
-	return nil, false
+	if found > 1 {
+		return nil, true
+	}
+	return docs, found == 1
 }
 
 // encode returns the OP_MSG with these ids, its checksum recomputed when its flags call for one.
