@@ -64,8 +64,10 @@ async def _compare_and_set_with_find_one_and_update(probe, v: int) -> int:
     return int(await probe.find_one_and_update({"_id": "k", "v": v}, {"$set": {"v": v + 1}}) is not None)
 
 
-@pytest.mark.parametrize("compare_and_set", [_compare_and_set_with_update_one, _compare_and_set_with_find_one_and_update],
-                         ids=["update_one", "find_one_and_update"])
+@pytest.mark.parametrize(
+    "compare_and_set", [_compare_and_set_with_update_one, _compare_and_set_with_find_one_and_update],
+    ids=["update_one", "find_one_and_update"],
+)
 async def test_every_acknowledged_compare_and_set_is_kept(db, compare_and_set):
     """The condition and the write are one command: the docstore's gate checks `v` and writes atomically."""
     probe = db["probe"]
