@@ -1,13 +1,21 @@
-"""What the docstore's write gate costs: single-document operations per second, serialisation on vs off.
+"""What the docstore's write gate costs and saves: single-document operations per second.
 
     python -m bench.docstore_writes [--binary PATH] [--direct-binary PATH] [--seconds 1] [--rounds 7]
+                                    [--conditional-only]
 
 Starts two docstores from the same binary on free ports with temporary data directories, one with
 -serialize-writes=false (the gate forwards but lets writes overlap, as FerretDB alone does, losing
 concurrent updates to one document), and runs each operation against both with 1 and 20 concurrent
 tasks. `--direct-binary` adds a docstore without the gate (built from before it) to show the cost of
-the extra hop. Rounds alternate which server goes first; each cell is the median of the rounds.
-Without --binary it builds tools/docstore. Results: bench/results/docstore-writes.json.
+the extra hop.
+
+Then conditional writes by `_id` in a collection of CONDITIONAL_DOCUMENTS: a third docstore runs with
+-conditional-pushdown=false (FerretDB decodes the whole collection for a filter of more than `_id`)
+against the default one (the gate finds the document by `_id`, checks the condition and writes by
+`_id`). `find_one_and_update by _id` there is the control: the flag must not change it.
+
+Rounds alternate which server goes first; each cell is the median of the rounds. Without --binary it
+builds tools/docstore. Results: bench/results/docstore-writes.json.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from bench.harness import ROOT, cpu_seconds, save
 from tests.e2e.system import free_port
 
 DOCUMENTS = 1000  # updated and read at random by _id, so tasks rarely meet on one document
+CONDITIONAL_DOCUMENTS = 20_000  # where a full scan costs a FerretDB write about 0.2 s
 TASKS = (1, 20)
 
 
@@ -81,6 +90,37 @@ async def prepare(url: str) -> None:
     await db["inserted"].insert_one({"_id": "first"})
     await asyncio.sleep(2.5)  # the docstore indexes new collections within a second (idindex.go)
     await client.close()
+
+
+async def prepare_conditional(url: str) -> None:
+    """Store the documents the conditional writes use, and wait for the docstore's _id index on them."""
+    client = AsyncMongoClient(url)
+    big = client["bench_writes"]["big"]
+    await big.drop()
+    for start in range(0, CONDITIONAL_DOCUMENTS, 1000):
+        await big.insert_many([{"_id": f"big-{n}", "rev": 0, "n": 0, "note": "x" * 200}
+                               for n in range(start, start + 1000)])
+    await asyncio.sleep(2.5)
+    await client.close()
+
+
+def conditional_operations(db) -> dict[str, Callable[[], Awaitable[object]]]:
+    """Return the measured writes on the large collection: by `_id` alone, and by `_id` and `rev` (compare-and-set)."""
+    big = db["big"]
+    revs = [0] * CONDITIONAL_DOCUMENTS  # what this benchmark last wrote; it is the only writer
+
+    async def compare_and_set(write: Callable[..., Awaitable[object]], hit: Callable[[object], bool]) -> None:
+        n = random.randrange(CONDITIONAL_DOCUMENTS)
+        rev = revs[n]
+        if hit(await write({"_id": f"big-{n}", "rev": rev}, {"$inc": {"rev": 1}})):
+            revs[n] = rev + 1
+
+    return {
+        "find_one_and_update by _id": lambda: big.find_one_and_update(
+            {"_id": f"big-{random.randrange(CONDITIONAL_DOCUMENTS)}"}, {"$inc": {"n": 1}}),
+        "find_one_and_update by _id, rev": lambda: compare_and_set(big.find_one_and_update, lambda r: r is not None),
+        "update_one by _id, rev": lambda: compare_and_set(big.update_one, lambda r: r.matched_count == 1),
+    }
 
 
 def operations(db) -> dict[str, Callable[[], Awaitable[object]]]:
@@ -151,6 +191,39 @@ async def measure(servers: dict[str, Server], seconds: float, rounds: int) -> li
             await client.close()
 
 
+async def measure_conditional(servers: dict[str, Server], seconds: float, rounds: int) -> list[dict]:
+    """Return per conditional operation and task count the median operations per second with pushdown on and off."""
+    clients = {name: AsyncMongoClient(server.url, maxPoolSize=50) for name, server in servers.items()}
+    ops = {name: conditional_operations(client["bench_writes"]) for name, client in clients.items()}
+    try:
+        for name in servers:
+            for call in ops[name].values():
+                await throughput(call, 1, 0.3)
+        rows = []
+        for op, tasks in itertools.product(next(iter(ops.values())), TASKS):
+            rates: dict[str, list[float]] = {name: [] for name in servers}
+            cpu: dict[str, list[float]] = {name: [] for name in servers}
+            for round_ in range(rounds):
+                order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
+                for name in order:
+                    rate, cpu_us = await throughput(ops[name][op], tasks, seconds, servers[name].pid)
+                    rates[name].append(rate)
+                    cpu[name].append(cpu_us)
+            row = {"operation": op, "tasks": tasks, "documents": CONDITIONAL_DOCUMENTS,
+                   **{f"{name}_per_second": round(statistics.median(r), 1) for name, r in rates.items()},
+                   **{f"{name}_server_cpu_us_per_op": round(statistics.median(c)) for name, c in cpu.items()}}
+            row["pushdown_vs_scan"] = round(row["pushdown_per_second"] / row["scan_per_second"], 1)
+            rows.append(row)
+            print(f"{op:<32} {tasks:>3} tasks  pushdown {row['pushdown_per_second']:>7.1f}/s  "
+                  f"scan {row['scan_per_second']:>7.1f}/s  pushdown/scan {row['pushdown_vs_scan']:.1f}  server CPU/op "
+                  f"pushdown {row['pushdown_server_cpu_us_per_op']} µs scan {row['scan_server_cpu_us_per_op']} µs",
+                  flush=True)
+        return rows
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
 def format_row(row: dict) -> str:
     """Return one printed line of results."""
     line = (f"{row['operation']:<28} {row['tasks']:>3} tasks  on {row['on_per_second']:>7.0f}/s  "
@@ -161,28 +234,38 @@ def format_row(row: dict) -> str:
     return line
 
 
-def main(binary: Path | None, direct: Path | None, seconds: float, rounds: int) -> None:
+def main(binary: Path | None, direct: Path | None, seconds: float, rounds: int, conditional_only: bool) -> None:
     """Start the docstores, measure, print and save the figures."""
+    rows: list[dict] = []
     with ExitStack() as stack:
         if binary is None:
             binary = build(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="docstore-build-"))))
-        servers = {"on": stack.enter_context(docstore(binary)),
-                   "off": stack.enter_context(docstore(binary, "-serialize-writes=false"))}
-        if direct is not None:
-            servers["direct"] = stack.enter_context(docstore(direct))
-        for server in servers.values():
-            asyncio.run(prepare(server.url))
-        print(f"{seconds:g} s per sample, median of {rounds} rounds; on = writes one at a time (default), "
-              "off = -serialize-writes=false", flush=True)
+        servers = {"on": stack.enter_context(docstore(binary))}
+        if not conditional_only:
+            servers["off"] = stack.enter_context(docstore(binary, "-serialize-writes=false"))
+            if direct is not None:
+                servers["direct"] = stack.enter_context(docstore(direct))
+        conditional = {"pushdown": servers["on"],
+                       "scan": stack.enter_context(docstore(binary, "-conditional-pushdown=false"))}
         load_before = os.getloadavg()[0]
-        rows = asyncio.run(measure(servers, seconds, rounds))
+        if not conditional_only:
+            for server in servers.values():
+                asyncio.run(prepare(server.url))
+            print(f"{seconds:g} s per sample, median of {rounds} rounds; on = writes one at a time (default), "
+                  "off = -serialize-writes=false", flush=True)
+            rows = asyncio.run(measure(servers, seconds, rounds))
+        for server in conditional.values():
+            asyncio.run(prepare_conditional(server.url))
+        print(f"conditional writes among {CONDITIONAL_DOCUMENTS:,} documents; pushdown = the gate checks the condition "
+              "(default), scan = -conditional-pushdown=false", flush=True)
+        conditional_rows = asyncio.run(measure_conditional(conditional, seconds, rounds))
         load_after = os.getloadavg()[0]
     # the gate holds each write for its whole time in FerretDB, so other load on the machine (which
     # preempts the holder) costs serialised writes more than overlapping ones: keep it with the figures
     path = save("docstore-writes", {"server": "docstore (FerretDB v1.24.2/SQLite)", "seconds_per_sample": seconds,
                                     "rounds": rounds, "documents": DOCUMENTS, "direct_baseline": direct is not None,
                                     "load_average_1m": {"before": load_before, "after": load_after},
-                                    "results": rows})
+                                    "results": rows, "conditional": conditional_rows})
     print(f"1-minute load average {load_before:.1f} before, {load_after:.1f} after (on {os.cpu_count()} CPUs)")
     print(f"written to {path}")
 
@@ -193,5 +276,6 @@ if __name__ == "__main__":
     parser.add_argument("--direct-binary", type=Path, help="a docstore without the write gate, for the cost of the hop")
     parser.add_argument("--seconds", type=float, default=1.0, help="length of each sample")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--conditional-only", action="store_true", help="measure only the conditional writes")
     args = parser.parse_args()
-    main(args.binary, args.direct_binary, args.seconds, args.rounds)
+    main(args.binary, args.direct_binary, args.seconds, args.rounds, args.conditional_only)

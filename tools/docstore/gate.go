@@ -7,7 +7,9 @@ package main
 //
 // Each client connection gets its own connection to FerretDB (on a Unix socket only this process
 // can reach), and messages are forwarded whole and unchanged, except that a fire-and-forget
-// request (moreToCome) goes through as an ordinary one so the gate sees when the write ends.
+// request (moreToCome) goes through as an ordinary one so the gate sees when the write ends, and
+// that a conditional write of one document by `_id` is checked and cut down to an `_id` filter
+// here (guarded.go), which FerretDB finds through SQL rather than by scanning the collection.
 
 import (
 	"bufio"
@@ -19,6 +21,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,18 +33,22 @@ var (
 	errRefused = errors.New("refused")
 )
 
-// gate forwards client connections to FerretDB, holding writes to one at a time when serialize is set.
+// gate forwards client connections to FerretDB, holding writes to one at a time when serialize is
+// set and checking conditional writes by `_id` itself when pushdown is set too.
 type gate struct {
 	dial      func() (net.Conn, error)
 	serialize bool
+	pushdown  bool
 	logger    *slog.Logger
 	drainFor  time.Duration // how long serve waits for requests in flight once ctx ends
 
-	writes sync.Mutex // held by one write from forwarding its request until its reply is read
+	writes sync.Mutex   // held by one write from forwarding its request until its reply is read
+	ids    atomic.Int32 // request ids of the messages the gate makes itself
 
 	mu       sync.Mutex
 	closing  bool
 	sessions map[*session]struct{}
+	warned   map[string]bool // unsupported conditions already logged
 	wg       sync.WaitGroup
 }
 
@@ -52,8 +59,9 @@ type session struct {
 }
 
 // newGate returns a gate that reaches FerretDB through dial.
-func newGate(dial func() (net.Conn, error), serialize bool, logger *slog.Logger) *gate {
-	return &gate{dial: dial, serialize: serialize, logger: logger, drainFor: drainTimeout, sessions: map[*session]struct{}{}}
+func newGate(dial func() (net.Conn, error), serialize, pushdown bool, logger *slog.Logger) *gate {
+	return &gate{dial: dial, serialize: serialize, pushdown: pushdown, logger: logger, drainFor: drainTimeout,
+		sessions: map[*session]struct{}{}, warned: map[string]bool{}}
 }
 
 // serve accepts connections on ln until ctx ends, then lets requests in flight finish and returns.
@@ -161,7 +169,13 @@ func (g *gate) exchange(request message, client, backend io.Writer, backendIn io
 	oneWay := request.msgFlags()&flagMoreToCome != 0
 	command, err := request.commandName()
 	alone := g.serialize && (err != nil || isWrite(command))
-	reply, err := g.forward(request.withoutMoreToCome(), backend, backendIn, alone)
+	request = request.withoutMoreToCome()
+	var reply message
+	if guarded := g.planWrite(command, request); guarded != nil {
+		reply, err = g.runGuarded(guarded, request, backend, backendIn)
+	} else {
+		reply, err = g.forward(request, backend, backendIn, alone)
+	}
 	for {
 		if err != nil {
 			return err
@@ -185,10 +199,7 @@ func (g *gate) forward(request message, backend io.Writer, backendIn io.Reader, 
 		g.writes.Lock()
 		defer g.writes.Unlock()
 	}
-	if _, err := backend.Write(request); err != nil {
-		return nil, fmt.Errorf("%w: sending: %w", errBackend, err)
-	}
-	return readReply(backendIn, request.header().requestID)
+	return roundTrip(request, backend, backendIn)
 }
 
 // readReply returns FerretDB's next message, which must answer requestID.

@@ -72,12 +72,18 @@ func ok(request message) []message {
 // the fake, and a function that stops the gate and returns once serve has returned.
 func startGate(t *testing.T, serialize bool, handle func(string, message) []message) (string, *fakeFerret, func()) {
 	t.Helper()
+	return startGateWith(t, serialize, true, handle)
+}
+
+// startGateWith is startGate with conditional pushdown on or off.
+func startGateWith(t *testing.T, serialize, pushdown bool, handle func(string, message) []message) (string, *fakeFerret, func()) {
+	t.Helper()
 	fake := &fakeFerret{handle: handle}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newGate(fake.dial, serialize, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g := newGate(fake.dial, serialize, pushdown, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	g.drainFor = time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

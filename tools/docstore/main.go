@@ -30,19 +30,20 @@ func main() {
 	pprofAddr := flag.String("pprof", "", "serve Go profiles (net/http/pprof) on this loopback address; off when empty")
 	indexEvery := flag.Duration("id-index-every", time.Second, "how often new collections get their _id lookup index (see idindex.go)")
 	serialize := flag.Bool("serialize-writes", true, "let one write command at a time reach FerretDB, so single-document writes are atomic (see gate.go); false only to measure what that costs")
+	pushdown := flag.Bool("conditional-pushdown", true, "check a conditional write of one document by _id in the gate and send FerretDB only the _id (see guarded.go); needs -serialize-writes; false only to measure what it saves")
 	flag.Parse()
 	if *pprofAddr != "" {
 		go servePprof(*pprofAddr)
 	}
 
-	if err := run(*listen, *dataDir, *logLevel, *sqliteParams, *indexEvery, *serialize); err != nil {
+	if err := run(*listen, *dataDir, *logLevel, *sqliteParams, *indexEvery, *serialize, *pushdown); err != nil {
 		fmt.Fprintln(os.Stderr, "docstore:", err)
 		os.Exit(1)
 	}
 }
 
 // run serves until a termination signal arrives and returns the first start-up error.
-func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duration, serialize bool) error {
+func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duration, serialize, pushdown bool) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
@@ -104,9 +105,9 @@ func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duratio
 
 	go keepIDIndexes(ctx, abs, indexEvery, logger)
 	logger.Warn("docstore listening", slog.String("listen", public.Addr().String()), slog.String("data", abs),
-		slog.Bool("serialize_writes", serialize))
+		slog.Bool("serialize_writes", serialize), slog.Bool("conditional_pushdown", serialize && pushdown))
 	dial := func() (net.Conn, error) { return net.Dial("unix", socket) }
-	newGate(dial, serialize, logger).serve(gateCtx, public)
+	newGate(dial, serialize, pushdown, logger).serve(gateCtx, public)
 	stopBackend()
 	<-backendDone
 	logger.Warn("docstore stopped")
