@@ -175,7 +175,7 @@ def check(system, accepted: list[str], poison: list[bytes], mail_dir: Path, amqp
 async def run(tickets: int, rate: float, settle_seconds: float = 180) -> bool:
     """Run the harness; print the fault log and the invariants; return True if every invariant held."""
     log_dir = Path(tempfile.mkdtemp(prefix="chaos-"))
-    with running_system(log_dir, OUTBOX_POLL_SECONDS="0.5", OUTBOX_SCAN_SECONDS="2") as system:
+    with running_system(log_dir, OUTBOX_POLL_SECONDS="0.5") as system:
         key = system.create_key("reporter", "Chaos", "chaos@example.com")
         accepted: list[str] = []
         faults: list[tuple[str, str]] = []

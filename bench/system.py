@@ -131,13 +131,15 @@ class System:
         path = self.log_dir / f"{service}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
+    def cli(self, *args: str) -> str:
+        """Run the real `incidents` CLI against this system's database and return what it printed."""
+        result = subprocess.run([sys.executable, "-m", "services.cli", *args], env=self.env("intake"),
+                                capture_output=True, text=True, check=True, timeout=120)
+        return result.stdout.strip()
+
     def create_key(self, role: str, name: str, email: str | None = None) -> str:
         """Mint an API key through the real CLI and return it."""
-        args = [sys.executable, "-m", "services.cli", "keys", "create", "--role", role, "--name", name]
-        if email:
-            args += ["--email", email]
-        result = subprocess.run(args, env=self.env("intake"), capture_output=True, text=True, check=True, timeout=60)
-        return result.stdout.strip()
+        return self.cli("keys", "create", "--role", role, "--name", name, *(["--email", email] if email else []))
 
 
 class Mailbox:

@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True)
     create.add_argument("--email")
 
+    commands.add_parser("rebuild-views", help="rebuild intake's read models (lists, search, report) from the tickets")
+
     sink = commands.add_parser("mailcatcher", help="local SMTP server storing each message under a directory")
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=1025)
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.email is not None and "@" not in args.email:
             parser.error(f"--email {args.email!r} is not an e-mail address")
         print(asyncio.run(create_key(args.role, args.name, args.email)))
+    elif args.command == "rebuild-views":
+        print(f"{asyncio.run(rebuild_views())} view documents written")
     elif args.command == "mailcatcher":
         from shared.logs import configure_logging
 
@@ -92,6 +96,21 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+async def rebuild_views() -> int:
+    """Rebuild intake's read models from the tickets; return how many view documents were written."""
+    from services.intake.adapters.tickets import MongoTickets
+    from services.intake.service_layer.rebuild import rebuild_views as rebuild
+    from shared.persistence import make_client
+    from shared.settings import CommonSettings
+
+    settings = CommonSettings()
+    client = make_client(settings.mongodb_url)
+    try:
+        return await rebuild(MongoTickets(client[settings.mongodb_db]))
+    finally:
+        await client.close()
 
 
 async def serve_forever_sink(directory: Path, host: str, port: int) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.locks import KeyedLocks
@@ -29,6 +30,20 @@ REVISION = "rev"
 async def update_by_id(collection: AsyncCollection, document_id: Any, update: dict[str, Any]) -> bool:
     """Apply update to the document with this _id; return False if there is none (fast on the docstore too)."""
     return await collection.find_one_and_update({"_id": document_id}, update) is not None
+
+
+async def update_if(collection: AsyncCollection, document_id: Any, condition: dict[str, Any],
+                    update: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply update (bumping the revision) if the document exists and condition holds; return it after, or None.
+
+    One atomic command: MongoDB evaluates the filter and the update together, and so does the
+    docstore's write gate for a filter of `_id` plus conditions (tools/docstore/guarded.go).
+    """
+    change = {**update, "$inc": {**update.get("$inc", {}), REVISION: 1}}
+    return await collection.find_one_and_update({**condition, "_id": document_id}, change,
+                                                return_document=ReturnDocument.AFTER)
+
+
 MAX_ATTEMPTS = 20
 
 
@@ -50,6 +65,18 @@ async def guarded_update(
     depend on it (such as keeping an array to its last N items: the docstore ignores `$slice`).
     Raises LookupError if the document does not exist and LostRace if it never settles.
     """
+    return await guarded_change(collection, document_id, condition, update, locks=locks) is not None
+
+
+async def guarded_change(
+    collection: AsyncCollection,
+    document_id: Any,
+    condition: dict[str, Any],
+    update: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    locks: KeyedLocks | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Like guarded_update, but return (document before, document after) once written, or None if the condition fails."""
     if locks is None:
         locks = KeyedLocks()
     async with locks.hold(document_id):
@@ -58,14 +85,26 @@ async def guarded_update(
             if current is None:
                 raise LookupError(f"{collection.name} {document_id} does not exist")
             if not matches(current, condition):
-                return False
-            change = update(current) if callable(update) else update
-            change = {**change, "$inc": {**change.get("$inc", {}), REVISION: 1}}
-            target = {"_id": document_id}
-            if not locks.exclusive_writer:
-                target[REVISION] = current.get(REVISION)
-            # findAndModify, not update: on the docstore it finds the document through the _id index,
-            # where a plain update scans the collection
-            if await collection.find_one_and_update(target, change) is not None:
-                return True
+                return None
+            after = await write_at_revision(collection, current, update(current) if callable(update) else update,
+                                            locks)
+            if after is not None:
+                return current, after
     raise LostRace(f"{collection.name} {document_id} changed {MAX_ATTEMPTS} times during one update")
+
+
+async def write_at_revision(collection: AsyncCollection, before: dict[str, Any], update: dict[str, Any],
+                            locks: KeyedLocks) -> dict[str, Any] | None:
+    """Apply update if the document is still at `before`'s revision (bumping it); return it after, or None.
+
+    One command. The caller holds `locks.hold(before["_id"])` since reading `before`: where this
+    process is the documents' only writer (locks.exclusive_writer) that alone keeps the revision,
+    and the filter is the `_id` the docstore looks up fast; otherwise the filter also names the revision.
+    """
+    change = {**update, "$inc": {**update.get("$inc", {}), REVISION: 1}}
+    target = {"_id": before["_id"]}
+    if not locks.exclusive_writer:
+        target[REVISION] = before.get(REVISION)
+    # findAndModify, not update: on the docstore it finds the document through the _id index,
+    # where a plain update scans the collection
+    return await collection.find_one_and_update(target, change, return_document=ReturnDocument.AFTER)

@@ -20,15 +20,24 @@ class KeyedLocks:
         """True when this process is the only writer of these documents (see shared.documents)."""
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._users: dict[Hashable, int] = {}
+        self._holders: dict[Hashable, asyncio.Task] = {}
 
     @asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        """Hold the lock for key for the duration of the block."""
+        """Hold the lock for key for the duration of the block (a task already holding it just continues)."""
+        task = asyncio.current_task()
+        if task is not None and self._holders.get(key) is task:
+            yield
+            return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
-                yield
+                self._holders[key] = task
+                try:
+                    yield
+                finally:
+                    self._holders.pop(key, None)
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:

@@ -42,12 +42,16 @@ class ServiceRuntime:
         self.metrics: PipelineMetrics = pipeline_metrics(self.registry)
         self.indexes: list[IndexSpec] = [IndexSpec(self.inbox_name, [("handled_at", 1)])]
         self.outbox_collections: list[str] = []
+        self.recovered_collections: set[str] = set()
+        self.settled_marks: dict[str, str] = {}
+        """collection -> the field the relay clears with the published events (see OutboxRelay)."""
+        """Outbox collections the service recovers itself at start (the relay skips its start-up scan of them)."""
         """Collections whose documents carry an `outbox` the relay must scan for. Inbox records need no
         scan: one is written before its message is acked, so a crash means redelivery, and the consumer
         then publishes what the record still owes."""
         self.document_locks: dict[str, KeyedLocks] = {}
         """Per-collection locks the relay shares with repositories that write the same documents."""
-        self._consumers: list[tuple[QueueSpec, dict[str, Handler]]] = []
+        self._consumers: list[tuple[QueueSpec, dict[str, Handler], bool]] = []
         self._startups: list[Startup] = []
         self._task_factories: list[Callable[[], Awaitable[Any]]] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -63,9 +67,12 @@ class ServiceRuntime:
         """Return the collection recording which events this service has handled."""
         return f"{self.name}_inbox"
 
-    def consume(self, spec: QueueSpec, handlers: dict[str, Handler]) -> None:
-        """Register handlers for a queue; consuming starts with the runtime."""
-        self._consumers.append((spec, handlers))
+    def consume(self, spec: QueueSpec, handlers: dict[str, Handler], *, inbox: bool = True) -> None:
+        """Register handlers for a queue; consuming starts with the runtime.
+
+        inbox=False: the handlers are idempotent on their own and return no events (see Consumer.handle).
+        """
+        self._consumers.append((spec, handlers, inbox))
 
     def on_startup(self, hook: Startup) -> None:
         """Run hook after connections are up and before consuming starts."""
@@ -98,8 +105,9 @@ class ServiceRuntime:
             self.publisher,
             self.metrics,
             poll_seconds=settings.outbox_poll_seconds,
-            scan_seconds=settings.outbox_scan_seconds,
             locks=self.document_locks,
+            scan_at_start=set(self.outbox_collections) - self.recovered_collections,
+            settled_marks=self.settled_marks,
         )
         for hook in self._startups:
             await hook(self)
@@ -108,12 +116,12 @@ class ServiceRuntime:
             task = asyncio.create_task(factory())
             task.add_done_callback(_report_crash)
             self._tasks.append(task)
-        for spec, handlers in self._consumers:
+        for spec, handlers, inbox in self._consumers:
             consumer = Consumer(
                 name=self.name,
                 spec=spec,
                 handlers=handlers,
-                inbox=self.db[self.inbox_name],
+                inbox=self.db[self.inbox_name] if inbox else None,
                 relay=self.relay,
                 metrics=self.metrics,
                 delivery_limit=settings.delivery_limit,

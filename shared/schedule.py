@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -107,25 +108,39 @@ class Schedule:
     def _page_id(self, bucket: int, page: int) -> str:
         return f"{self.name}:{bucket}:{page}"
 
-    async def add(self, key: str, at: datetime, now: datetime) -> None:
-        """Record that key falls due at `at` (or now, if that is earlier)."""
-        await self.add_many([(key, at)], now)
+    async def add(self, key: str, at: datetime, now: datetime, *, offered: bool = False) -> list[DueEntry]:
+        """Record that key falls due at `at` (or now, if that is earlier); return where it was stored.
 
-    async def add_many(self, items: Iterable[tuple[str, datetime]], now: datetime) -> int:
-        """Record many (key, due time) entries, grouped into as few writes as their buckets allow; return the count."""
+        offered=True is for a writer that handles the key itself right away: the entry is remembered
+        as if due_keys had offered it, so handled(key) removes it (and a crash leaves it to come due).
+        """
+        placed = await self.add_many([(key, at)], now)
+        if offered:
+            for entry in placed:
+                self._offered.setdefault(key, {})[entry.raw] = entry
+        return placed
+
+    async def add_many(self, items: Iterable[tuple[str, datetime]], now: datetime) -> list[DueEntry]:
+        """Record many (key, due time) entries, one write per bucket once the floor is known; return them.
+
+        The returned entries can be given to done() by a writer that handles them itself.
+        """
         floor_millis = _millis(now)
-        by_bucket: dict[int, list[str]] = {}
+        by_bucket: dict[int, list[tuple[int, str]]] = {}
         for key, at in items:
             millis = max(_millis(at), floor_millis)
-            by_bucket.setdefault(self._bucket(millis), []).append(encode(millis, key))
+            by_bucket.setdefault(self._bucket(millis), []).append((millis, encode(millis, key)))
         if not by_bucket:
-            return 0
+            return []
         await self._lower_floor(min(by_bucket))
-        for bucket, raws in by_bucket.items():
+        placed: list[DueEntry] = []
+        for bucket, stamped in by_bucket.items():
             self._empty.discard(bucket)
             self._cleared.discard(bucket)
-            await self._append(bucket, raws)
-        return sum(len(raws) for raws in by_bucket.values())
+            for page_id, raws in await self._append(bucket, [raw for _, raw in stamped]):
+                placed += [DueEntry(decode(raw)[1], datetime.fromtimestamp(decode(raw)[0] / 1000, UTC), page_id,
+                                    bucket, raw) for raw in raws]
+        return placed
 
     async def _lower_floor(self, bucket: int) -> None:
         """Make sure the floor is at or below bucket (one write per process unless the clock went back)."""
@@ -136,29 +151,28 @@ class Schedule:
                                                       upsert=True)
             self._known_floor = bucket if self._known_floor is None else min(self._known_floor, bucket)
 
-    async def _append(self, bucket: int, raws: list[str]) -> None:
-        """Append entries to the first pages of the bucket that have room, creating pages as needed."""
-        page = self._open_page.get(bucket, 0)
+    async def _append(self, bucket: int, raws: list[str]) -> list[tuple[str, list[str]]]:
+        """Append entries to the bucket's open page in one upsert each; return (page id, entries) as stored.
+
+        `page_size` is a soft limit: the page this process last wrote to is used until a write finds
+        it at or past the limit, and the next write goes to the following page. Another process
+        writing to the same bucket may overshoot by one write; readers read every page either way.
+        """
+        stored: list[tuple[str, list[str]]] = []
         async with self._locks.hold((self.name, bucket)):
+            page = self._open_page.get(bucket, 0)
             while raws:
-                if page:  # only spilled buckets are remembered
-                    self._open_page[bucket] = page
+                chunk, raws = raws[: self._page_size], raws[self._page_size:]
                 page_id = self._page_id(bucket, page)
-                document = await self.collection.find_one({"_id": page_id}, {"n": 1})
-                if document is None:
-                    chunk, raws = raws[: self._page_size], raws[self._page_size:]
-                    try:
-                        await self.collection.insert_one({"_id": page_id, "n": len(chunk), "entries": chunk})
-                    except DuplicateKeyError:
-                        raws = chunk + raws  # another process created it: read it again
-                    continue
-                room = self._page_size - int(document.get("n", 0))
-                if room <= 0:
+                after = await self.collection.find_one_and_update(
+                    {"_id": page_id}, {"$push": {"entries": {"$each": chunk}}, "$inc": {"n": len(chunk)}},
+                    upsert=True, return_document=ReturnDocument.AFTER)
+                stored.append((page_id, chunk))
+                if int(after["n"]) >= self._page_size:
                     page += 1
-                    continue
-                chunk, raws = raws[:room], raws[room:]
-                await self.collection.find_one_and_update(
-                    {"_id": page_id}, {"$push": {"entries": {"$each": chunk}}, "$inc": {"n": len(chunk)}})
+            if page:  # only spilled buckets are remembered
+                self._open_page[bucket] = page
+        return stored
 
     async def _pages(self, bucket: int) -> list[dict[str, Any]]:
         """Return the page documents of a bucket, in page order."""
@@ -270,9 +284,9 @@ class Schedule:
         async for item in entries:
             batch.append(item)
             if len(batch) >= 1000:
-                count += await self.add_many(batch, now)
+                count += len(await self.add_many(batch, now))
                 batch = []
-        count += await self.add_many(batch, now)
+        count += len(await self.add_many(batch, now))
         try:
             await self.collection.insert_one({"_id": marker, "at": now, "entries": count})
         except DuplicateKeyError:

@@ -25,7 +25,6 @@ class CommonSettings(BaseSettings):
     amqp_prefetch: int = Field(default=100, ge=1, le=1000)
     delivery_limit: int = Field(default=5, ge=1, le=100)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    outbox_scan_seconds: float = Field(default=60.0, gt=0, le=600, description="full scan for outboxes a crash left")
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     service_levels_file: Path | None = Field(
         default=None, description="teams per tier, SLA allowances and business calendar (default: packaged KB-005)")

@@ -49,8 +49,9 @@ class Scenario:
         """Report and triage a ticket now; return its id."""
         event = reported(reported_at=self.clock.now(), **(report or {}))
         self.ticket_id = event.ticket_id
-        await self.send(event)
-        values = {"ticket_id": event.ticket_id, "reported_at": self.clock.now(),
+        facts = {"type": event.type, "production": event.production, "component": event.component,
+                 "description": event.description}
+        values = {"ticket_id": event.ticket_id, "reported_at": self.clock.now(), **facts,
                   "acknowledge_due_at": self.clock.now() + timedelta(hours=1),
                   "response_due_at": self.clock.now() + timedelta(hours=1),
                   "resolution_due_at": self.clock.now() + timedelta(hours=8), **triage}

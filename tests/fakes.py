@@ -13,6 +13,7 @@ from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER, Outgoing
 from services.notifier.domain.retry import SendResult, delivered
 from shared.contracts import Envelope
 from shared.ids import new_id
+from shared.locks import KeyedLocks
 from shared.matching import matches
 
 
@@ -23,6 +24,8 @@ class FakeTickets:
         self.documents: dict[str, dict[str, Any]] = {}
         self.numbers: dict[str, str] = {}
         self.sequence = 0
+        self.reprojected: list[str] = []
+        """Tickets whose views a redelivered event asked to write again."""
 
     async def next_sequence(self, name: str = "ticket") -> int:
         self.sequence += 1
@@ -56,17 +59,25 @@ class FakeTickets:
             return False
         if event_id is not None:
             if event_id in document["applied_events"]:
+                self.reprojected.append(ticket_id)
                 return False
-            document["applied_events"].append(event_id)
+        if callable(entries):
+            entries = entries(document)
         for key, value in copy.deepcopy(fields(document) if callable(fields) else fields).items():
             target = document
             *parents, last = key.split(".")
             for parent in parents:
                 target = target[parent]
             target[last] = value
+        if event_id is not None:
+            document["applied_events"].append(event_id)
         document["timeline"].extend(copy.deepcopy(entries))
         document["outbox"].extend(copy.deepcopy(events))
         return True
+
+    async def reproject(self, ticket_id: str) -> None:
+        """There are no views here; remember that they would have been written again."""
+        self.reprojected.append(ticket_id)
 
 
 class FakeApiKeys:
@@ -89,6 +100,19 @@ class FakeApiKeys:
             if principal.email == email and (role is None or principal.role is role):
                 return principal
         return None
+
+
+class RecordingWorker:
+    """Stands in for the delivery loop in a notifier handler: leases nothing, records the deliveries handed over."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def leased(self, document: dict[str, Any]) -> dict[str, Any]:
+        return document
+
+    def start(self, document: dict[str, Any]) -> None:
+        self.started.append(document["_id"])
 
 
 class FakeDeliveries:
@@ -207,6 +231,7 @@ class FakeClocks:
     def __init__(self) -> None:
         self.clocks: dict[str, dict[str, Any]] = {}
         self.sequence = 0
+        self.locks = KeyedLocks()
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.clocks.get(ticket_id))
@@ -222,12 +247,12 @@ class FakeClocks:
 
         current = self.clocks[before["_id"]]
         if current["rev"] != before["rev"] or any(current.get(k) != v for k, v in (condition or {}).items()):
-            return False
+            return None
         current.update(copy.deepcopy(state_of(after)))
         current["outbox"].extend(copy.deepcopy(outbox))
         current["vendor_outbox"].extend(copy.deepcopy(vendor_outbox))
         current["rev"] += 1
-        return True
+        return copy.deepcopy(current)
 
     def _due(self, document: dict[str, Any], now: datetime) -> bool:
         return document["next_due_at"] is not None and document["next_due_at"] <= now and document["lease_until"] <= now
@@ -273,20 +298,31 @@ class FakePublisher:
 
 
 class FakeTriageRecords:
-    """Triage records in a dict, with the same guarded-change contract as MongoTriageRecords."""
+    """Triage records in a dict, with the same guarded-change contract as MongoTriageRecords; `drain()` returns
+    the events the records came to owe since the last call (new records' first, then severity changes')."""
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
+        self._owed_by_records: list[dict[str, Any]] = []
+        self._owed_by_changes: list[dict[str, Any]] = []
 
-    async def record(self, ticket_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        self.records.setdefault(ticket_id, {"_id": ticket_id, **copy.deepcopy(fields), "changes": []})
-        return copy.deepcopy(self.records[ticket_id])
+    async def record(self, ticket_id: str, fields: dict[str, Any], outbox: list[dict[str, Any]]) -> bool:
+        if ticket_id in self.records:
+            return False
+        self.records[ticket_id] = {"_id": ticket_id, **copy.deepcopy(fields), "changes": [],
+                                   "outbox": copy.deepcopy(outbox)}
+        self._owed_by_records += copy.deepcopy(outbox)
+        return True
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         record = self.records.get(ticket_id)
         return copy.deepcopy(record) if record is not None else None
 
-    async def change_severity(self, ticket_id: str, expected_severity: str, fields: dict, change: dict) -> bool:
+    async def republish(self, ticket_id: str) -> None:
+        """Nothing to do: drain() already handed out what the record owes."""
+
+    async def change_severity(self, ticket_id: str, expected_severity: str, fields: dict, change: dict,
+                              outbox: list[dict[str, Any]]) -> bool:
         record = self.records.get(ticket_id)
         if record is None:
             raise LookupError(f"triage_records {ticket_id} does not exist")
@@ -294,7 +330,14 @@ class FakeTriageRecords:
             return False
         record.update(copy.deepcopy(fields))
         record["changes"].append(change)
+        self._owed_by_changes += copy.deepcopy(outbox)
         return True
+
+    def drain(self) -> list[Envelope]:
+        """Return (and forget) the events owed since the last call, as envelopes."""
+        owed = self._owed_by_records + self._owed_by_changes
+        self._owed_by_records, self._owed_by_changes = [], []
+        return [Envelope.model_validate(raw) for raw in owed]
 
 
 class FakeFingerprintGroups:

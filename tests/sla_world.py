@@ -65,7 +65,6 @@ class SlaWorld:
                                        reporter=reporter.model_dump(mode="json"), now=now, outbox=[])
         await self.tickets.insert(document)
         self.escalation.ticket_id = reported.ticket_id
-        await self.escalation.send(reported)
         deadlines = self.policy.sla.deadlines(self.severity, now)
         allowances = self.policy.sla.allowances[self.severity]
         triaged = TicketTriaged(ticket_id=reported.ticket_id, number=reported.number, title=reported.title,
@@ -73,7 +72,8 @@ class SlaWorld:
                                 reported_at=now, acknowledge_due_at=deadlines.acknowledge_due_at,
                                 response_due_at=deadlines.response_due_at,
                                 resolution_due_at=deadlines.resolution_due_at,
-                                response_target=allowances.response.describe(), reporter=reporter)
+                                response_target=allowances.response.describe(), reporter=reporter,
+                                type=reported.type, description=reported.description)
         await self._to_intake(triaged)
         await self.escalation.send(triaged)
         await self.pump()

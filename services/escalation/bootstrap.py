@@ -44,19 +44,20 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
         assert rt.connection is not None
         vendor_channel = await rt.connection.channel(publisher_confirms=True)
         vendor_outbox = VendorOutbox(store, await open_vendor_exchange(vendor_channel),
-                                     poll_seconds=settings.outbox_scan_seconds)  # woken when a hand-off is owed
+                                     poll_seconds=settings.outbox_poll_seconds)
 
-        def wake(ticket_id: str, vendor_messages: bool) -> None:
+        def wake(ticket_id: str, vendor_messages: bool, document: dict | None = None) -> None:
             if rt.relay is not None:
-                rt.relay.hint(clocks.COLLECTION, ticket_id)
+                rt.relay.hint(clocks.COLLECTION, ticket_id, document)
             if vendor_messages:
-                vendor_outbox.wake()
+                vendor_outbox.hint(ticket_id)
 
         updater = ClockUpdater(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake,
                                metrics=metrics)
         loop = TimerLoop(updater, store, clock, poll_seconds=settings.timer_poll_seconds,
                          lease=timedelta(seconds=settings.timer_lease_seconds))
-        rt.consume(CONSUMER_QUEUES["escalation"], handlers(updater))
+        # the clock record is the inbox: it remembers the events it applied, in the same write
+        rt.consume(CONSUMER_QUEUES["escalation"], handlers(updater), inbox=False)
         replies = VendorReplyConsumer(updater, delivery_limit=settings.delivery_limit)
         await replies.start(await rt.connection.channel(publisher_confirms=True), settings.amqp_prefetch)
         rt.background(loop.run)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
 from services.intake.adapters import (
@@ -10,6 +12,7 @@ from services.intake.adapters import (
     idempotency,
     sla_metrics,
     tickets,
+    views,
     votes,
 )
 from services.intake.entrypoints import (
@@ -45,6 +48,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     runtime = ServiceRuntime("intake", settings)
     runtime.indexes += tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
     runtime.outbox_collections.append(tickets.COLLECTION)
+    runtime.recovered_collections.add(tickets.COLLECTION)  # MongoTickets.recover() scans it at start
+    runtime.settled_marks[tickets.COLLECTION] = tickets.VIEWS_PENDING
     ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
     app = create_service_app(
         runtime,
@@ -61,8 +66,13 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint)
+        app.state.views = ticket_views = views.MongoViews(rt.db)
+        store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint, views=ticket_views)
         app.state.tickets = store
+        recovered = await store.recover()  # what a crash left: views to write, events to publish
+        if recovered:
+            logging.getLogger(__name__).warning("recovered tickets a crash left half-done",
+                                                extra={"x_tickets": recovered})
         app.state.api_keys = api_keys.MongoApiKeys(rt.db)
         app.state.votes = votes.MongoVotes(rt.db)
         app.state.idempotency = idempotency.MongoIdempotency(rt.db)
@@ -72,7 +82,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                                      attachments=app.state.attachments, clock=clock)
             server = await start_mailbox(mailbox, settings.smtp_intake_host, settings.smtp_intake_port)
             rt.background(lambda: close_on_cancel(server))
-        rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome))
+        # the ticket is the inbox: it remembers the events it applied, in the same write
+        rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome), inbox=False)
 
     runtime.on_startup(wire)
     for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api):

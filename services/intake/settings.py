@@ -1,5 +1,7 @@
 """Intake settings."""
 
+from datetime import date
+
 from pydantic import Field
 
 from shared.settings import CommonSettings
@@ -27,5 +29,7 @@ class IntakeSettings(CommonSettings):
                                  description="e-mail from an unknown address: create a reporter or bounce")
     work_in_flight_refresh_seconds: float = Field(default=15.0, gt=0,
                                                   description="how often open and at-risk tickets are recounted")
+    history_start: date = Field(default=date(2020, 1, 1),
+                                description="the oldest day lists and searches look back to")
     report_max_tickets: int = Field(default=100_000, ge=1,
                                     description="tickets one SLA report may read; a larger window is refused")

@@ -87,10 +87,11 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
         http_deps.deliveries = store
         handlers = {
             event_type: partial(notify, entry=entry, router=router, renderer=renderer, deliveries=store,
-                                clock=clock, wake=loop.wake)
+                                clock=clock, worker=loop)
             for event_type, entry in REGISTRY.items()
         }
-        rt.consume(CONSUMER_QUEUES["notifier"], handlers)
+        # a delivery's id is (event, channel, recipient): creating it again changes nothing
+        rt.consume(CONSUMER_QUEUES["notifier"], handlers, inbox=False)
 
         async def run_loop() -> None:
             try:

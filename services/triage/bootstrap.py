@@ -32,10 +32,11 @@ def build_app(
     runtime = ServiceRuntime("triage", settings)
     runtime.indexes += triage_records.INDEXES + fingerprints.INDEXES
     record_locks = runtime.document_locks[triage_records.COLLECTION] = KeyedLocks()
+    runtime.outbox_collections.append(triage_records.COLLECTION)
     group_locks = runtime.document_locks[fingerprints.COLLECTION] = KeyedLocks()
 
     async def wire(rt: ServiceRuntime) -> None:
-        records = triage_records.MongoTriageRecords(rt.db, record_locks)
+        records = triage_records.MongoTriageRecords(rt.db, record_locks, on_outbox=rt.relay.hint)
         groups = fingerprints.MongoFingerprintGroups(rt.db, group_locks)
         rt.consume(
             CONSUMER_QUEUES["triage"],
@@ -47,6 +48,7 @@ def build_app(
                     apply_severity_override, policy=policy, records=records, clock=clock
                 ),
             },
+            inbox=False,  # the record is the inbox: one per ticket, holding the events it owes
         )
 
     runtime.on_startup(wire)

@@ -80,6 +80,11 @@ class TicketTriaged(Contract):
     resolution_due_at: AwareDatetime
     response_target: str = Field(min_length=1, max_length=100)
     reporter: Reporter
+    type: IncidentType | None = None
+    """Optional (added in v1): the report's facts escalation's initial triggers look at, so it needs no ticket.reported."""
+    production: bool | None = None
+    component: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=2000)
 
 
 class NotificationDelivered(Contract):

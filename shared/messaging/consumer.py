@@ -46,7 +46,7 @@ class Consumer:
         name: str,
         spec: QueueSpec,
         handlers: dict[str, Handler],
-        inbox: AsyncCollection,
+        inbox: AsyncCollection | None,
         relay: OutboxRelay,
         metrics: PipelineMetrics,
         delivery_limit: int,
@@ -95,27 +95,13 @@ class Consumer:
 
     async def _process(self, message: AbstractIncomingMessage, envelope: Envelope, payload: BaseModel) -> None:
         """Run the handler once per event_id, publish what it emitted, then ack (or retry/DLQ)."""
-        handler = self._handlers.get(envelope.event_type)
-        if handler is None:
+        if envelope.event_type not in self._handlers:
             await self._dead_letter(message, f"{self.name} has no handler for {envelope.event_type}", "unhandled")
             return
         token = bind(ticket_id=envelope.ticket_id, event_id=envelope.event_id, correlation_id=envelope.correlation_id)
         started = time.perf_counter()
         try:
-            record = await self._inbox.find_one({"_id": envelope.event_id})
-            if record is None:
-                emitted = await handler(envelope, payload)
-                record = {
-                    "_id": envelope.event_id,
-                    "event_type": envelope.event_type,
-                    "handled_at": datetime.now(UTC),
-                    "outbox": [event.to_document() for event in emitted],
-                }
-                try:
-                    await self._inbox.insert_one(record)
-                except DuplicateKeyError:
-                    record = await self._inbox.find_one({"_id": envelope.event_id}) or record
-            await self._relay.flush(self._inbox, record)
+            await self.handle(envelope, payload)
             await message.ack()
             self._metrics.messages_handled.labels(self.name, envelope.event_type).inc()
         except PermanentError as exc:
@@ -126,6 +112,36 @@ class Consumer:
         finally:
             self._metrics.handler_duration.labels(self.name).observe(time.perf_counter() - started)
             unbind(token)
+
+    async def handle(self, envelope: Envelope, payload: BaseModel) -> None:
+        """Apply one event once per event_id and publish what its handler emitted; returns when that is stored.
+
+        The broker-independent half of consuming (tests drive it directly). With an inbox, the inbox
+        record is written after the handler with the events it emitted, and those are published from
+        it. Without one, the handlers keep their own idempotency (the event id is recorded in the
+        document they change, in the same write) and keep the events they owe in that document's
+        outbox, so consuming costs no command of its own.
+        """
+        handler = self._handlers[envelope.event_type]
+        if self._inbox is None:
+            emitted = await handler(envelope, payload)
+            if emitted:
+                raise RuntimeError(f"{self.name} has no inbox, so its handlers must keep their events in an outbox")
+            return
+        record = await self._inbox.find_one({"_id": envelope.event_id})
+        if record is None:
+            emitted = await handler(envelope, payload)
+            record = {
+                "_id": envelope.event_id,
+                "event_type": envelope.event_type,
+                "handled_at": datetime.now(UTC),
+                "outbox": [event.to_document() for event in emitted],
+            }
+            try:
+                await self._inbox.insert_one(record)
+            except DuplicateKeyError:
+                record = await self._inbox.find_one({"_id": envelope.event_id}) or record
+        await self._relay.flush(self._inbox, record)
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         """Requeue after a short delay, or dead-letter once the delivery limit is reached."""

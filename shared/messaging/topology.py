@@ -37,7 +37,7 @@ CONSUMER_QUEUES: dict[str, QueueSpec] = {
     "triage": QueueSpec("triage.events", ("ticket.reported", "ticket.severity_changed")),
     "escalation": QueueSpec(
         "escalation.events",
-        ("ticket.triaged", "notification.failed", "ticket.reported", "ticket.reclassified",
+        ("ticket.triaged", "notification.failed", "ticket.reclassified",
          "ticket.status_changed", "ticket.acknowledged", "ticket.commented", "ticket.feedback_received"),
     ),
     "notifier": QueueSpec(

@@ -6,6 +6,7 @@ import pytest
 
 from services.intake.adapters import api_keys, tickets
 from services.intake.domain.principals import Role
+from services.intake.domain.tickets import new_ticket_document
 from shared.clock import SystemClock
 from shared.persistence import ensure_indexes
 
@@ -30,9 +31,14 @@ async def test_duplicate_ticket_number_is_refused(db):
 
     await ensure_indexes(db, tickets.INDEXES)
     store = tickets.MongoTickets(db)
-    await store.insert({"_id": "a", "number": "INC-000001"})
+
+    def ticket(ticket_id: str) -> dict:
+        return new_ticket_document(ticket_id=ticket_id, number="INC-000001", fields={"title": "Export fails"},
+                                   reporter={"id": "r1", "name": "Ada"}, now=SystemClock().now(), outbox=[])
+
+    await store.insert(ticket("a"))
     with pytest.raises(DuplicateKeyError):
-        await store.insert({"_id": "b", "number": "INC-000001"})
+        await store.insert(ticket("b"))
 
 
 async def test_api_keys_are_stored_hashed_and_authenticate(db):

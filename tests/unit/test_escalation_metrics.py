@@ -24,11 +24,11 @@ class RacingClocks(FakeClocks):
         super().__init__()
         self.races = races
 
-    async def save(self, before, after, outbox, vendor_outbox, condition=None) -> bool:
+    async def save(self, before, after, outbox, vendor_outbox, condition=None):
         if self.races > 0 and before["_id"] in self.clocks:
             self.races -= 1
             self.clocks[before["_id"]]["rev"] += 1
-            return False
+            return None
         return await super().save(before, after, outbox, vendor_outbox, condition)
 
 

@@ -29,9 +29,11 @@ from tests.fakes import (
 async def test_triage_emits_triaged_with_due_times_from_the_report_time():
     clock = FakeClock(REPORTED_AT + timedelta(seconds=3))
     event = reported(reported_severity=Severity.HIGH)
-    [out] = await triage_reported_ticket(
-        envelope_for(event), event, policy=triage_policy(), records=FakeTriageRecords(), groups=FakeFingerprintGroups(), clock=clock
+    records = FakeTriageRecords()
+    await triage_reported_ticket(
+        envelope_for(event), event, policy=triage_policy(), records=records, groups=FakeFingerprintGroups(), clock=clock
     )
+    [out] = records.drain()
     assert out.event_type == "ticket.triaged"
     assert out.ticket_id == event.ticket_id
     payload = TicketTriaged.model_validate(out.payload)

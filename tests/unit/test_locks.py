@@ -24,3 +24,11 @@ async def test_holders_of_one_key_run_one_at_a_time_and_other_keys_do_not_wait()
     await asyncio.gather(*(work("a", f"a{i}") for i in range(20)), *(work("b", f"b{i}") for i in range(20)))
     assert overlaps == []
     assert locks.held() == 0
+
+
+async def test_a_task_holding_a_key_may_take_it_again_without_waiting_for_itself():
+    locks = KeyedLocks()
+    async with locks.hold("a"):
+        async with locks.hold("a"):
+            assert locks.held() == 1
+    assert locks.held() == 0

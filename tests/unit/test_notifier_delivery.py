@@ -68,18 +68,28 @@ class Harness:
             rng=random.Random(3),
         )
         self.loop = DeliveryLoop(self.dispatcher, self.deliveries, self.clock, poll_seconds=1, concurrency=4)
-        self.woken = 0
+        self.started = 0
+        self.dies_before_sending = False
+
+    def leased(self, document: dict) -> dict:
+        return self.loop.leased(document)
+
+    def start(self, document: dict) -> None:
+        if self.dies_before_sending:
+            return  # the process died between storing the leased delivery and sending it
+        self.started += 1
+        self.loop.start(document)
 
     async def handle(self, event, envelope=None):
         envelope = envelope or envelope_for(event)
-        def wake():
-            self.woken += 1
         return await notify(envelope, event, entry=REGISTRY["ticket.triaged"], router=self.router,
-                            renderer=self.renderer, deliveries=self.deliveries, clock=self.clock, wake=wake)
+                            renderer=self.renderer, deliveries=self.deliveries, clock=self.clock, worker=self)
 
     async def run(self) -> int:
-        """Run loop passes at the current fake time until nothing more is due; return how many steps started."""
-        total = 0
+        """Finish the deliveries handed over, then run loop passes at the current fake time until nothing more is
+        due; return how many steps started."""
+        await self.loop.drain()
+        total, self.started = self.started, 0
         while started := await self.loop.run_once():
             await self.loop.drain()
             total += started
@@ -99,7 +109,7 @@ async def test_each_recipient_and_channel_gets_one_delivery_even_when_the_event_
     envelope = envelope_for(event)
     assert await h.handle(event, envelope) == []
     await h.handle(event, envelope)
-    assert len(h.deliveries.records) == 2 and h.woken == 1
+    assert len(h.deliveries.records) == 2 and h.started == 2
     assert await h.run() == 2
     assert await h.run() == 0
     [mail] = h.email.sent
@@ -170,11 +180,11 @@ async def test_a_429_retry_after_is_honoured(tmp_path):
 
 async def test_a_live_lease_blocks_a_second_claim_and_an_expired_one_allows_the_resend(tmp_path):
     h = Harness(tmp_path)
+    h.dies_before_sending = True
     await h.handle(triaged())
     delivery_id = h.only("email")["_id"]
     now = h.clock.now()
-    first = await h.deliveries.claim(delivery_id, now, now + timedelta(seconds=30), "crashed-worker")
-    assert first is not None
+    assert await h.deliveries.claim(delivery_id, now, now + timedelta(seconds=30), "another-worker") is None
     await h.run()
     assert h.email.sent == [], "leased by a worker that may still be sending"
     h.clock.advance(timedelta(seconds=31))

@@ -22,7 +22,7 @@ from shared.contracts.escalation_events import (
 from shared.contracts.lifecycle_events import Actor, TicketStatusChanged
 from shared.messaging.topology import CONSUMER_QUEUES
 from tests.factories import REPORTED_AT
-from tests.fakes import FakeDeliveries
+from tests.fakes import FakeDeliveries, RecordingWorker
 
 RENDERER = TemplateRenderer()
 TEAMS = ("SERVICE_DESK", "TECHNICAL_SUPPORT", "SENIOR_ENGINEERING", "VENDOR_MANAGEMENT")
@@ -40,7 +40,7 @@ async def deliveries(event) -> list[dict]:
     store = FakeDeliveries()
     envelope = make_envelope(event, producer="escalation", occurred_at=NOW, ticket_id=event.ticket_id)
     await notify(envelope, event, entry=REGISTRY[event.EVENT_TYPE], router=ROUTER, renderer=RENDERER,
-                 deliveries=store, clock=FakeClock(NOW), wake=lambda: None)
+                 deliveries=store, clock=FakeClock(NOW), worker=RecordingWorker())
     return list(store.records.values())
 
 

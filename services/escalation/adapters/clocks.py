@@ -22,8 +22,9 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.documents import REVISION, guarded_update
+from shared.documents import REVISION, guarded_update, write_at_revision
 from shared.locks import KeyedLocks
+from shared.matching import matches
 from shared.persistence import IndexSpec
 from shared.schedule import Schedule, ScheduledDocuments, claim_lease, due_times
 
@@ -41,8 +42,10 @@ class ClockRecords(Protocol):
 
     async def create(self, document: dict[str, Any]) -> bool: ...
 
+    locks: KeyedLocks
+
     async def save(self, before: dict[str, Any], after: dict[str, Any], outbox: list[dict[str, Any]],
-                   vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> bool: ...
+                   vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> dict[str, Any] | None: ...
 
     async def due(self, now: datetime, limit: int) -> list[str]: ...
 
@@ -90,12 +93,15 @@ class MongoClocks(ScheduledDocuments):
         return True
 
     async def save(self, before: dict[str, Any], after: dict[str, Any], outbox: list[dict[str, Any]],
-                   vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> bool:
-        """Store `after` and append owed messages if the document is still at `before`'s revision.
+                   vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Store `after` and append owed messages if the record is still at `before`'s revision; return it as written.
 
+        The caller holds `locks.hold(id)` since it read `before` (one command: see write_at_revision).
         A new due time is scheduled first; a save under a condition (the timer loop's, which has just
-        used up the entry that brought it) schedules even an unchanged one.
+        used up the entry that brought it) schedules even an unchanged one. None on a lost race.
         """
+        if condition and not matches(before, condition):
+            return None
         due_at = after.get("next_due_at")
         if due_at is not None and (condition is not None or due_at != before.get("next_due_at")):
             await self.schedule.add(after["_id"], due_at, after["updated_at"])
@@ -104,8 +110,7 @@ class MongoClocks(ScheduledDocuments):
                   if items}
         if pushes:
             update["$push"] = pushes
-        guard = {REVISION: before.get(REVISION, 0), **(condition or {})}
-        return await guarded_update(self.collection, before["_id"], guard, update, locks=self.locks)
+        return await write_at_revision(self.collection, before, update, self.locks)
 
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule clocks stored before the schedule existed (once); return how many entries were added."""

@@ -29,7 +29,6 @@ from shared.contracts import (
     FINISHED_STATUSES,
     PAUSED_STATUSES,
     NotificationFailed,
-    TicketReported,
     TicketTriaged,
 )
 from shared.contracts.escalation_events import VendorReply, VendorReplyReceived
@@ -60,14 +59,6 @@ def _learn(doc: dict[str, Any], *, title: str | None = None, reporter: Any = Non
         doc["reporter"] = reporter.model_dump(mode="json") if hasattr(reporter, "model_dump") else reporter
 
 
-def on_reported(doc: dict[str, Any], event: TicketReported, ctx: Context, fx: Effects) -> None:
-    """Remember the facts triggers need (type, production, component) and check the initial triggers."""
-    _learn(doc, title=event.title, reporter=event.reporter)
-    doc["facts"] = {"type": event.type.value, "production": event.production, "component": event.component,
-                    "description": event.description[:2000], "reported_at": event.reported_at}
-    initial_triggers(doc, ctx, fx)
-
-
 def on_triaged(doc: dict[str, Any], event: TicketTriaged, ctx: Context, fx: Effects) -> None:
     """Start the response and resolution clocks from triage's due times (the first triage wins)."""
     if doc["triaged"]:
@@ -75,6 +66,9 @@ def on_triaged(doc: dict[str, Any], event: TicketTriaged, ctx: Context, fx: Effe
     policy = ctx.policy
     _learn(doc, title=event.title, reporter=event.reporter)
     doc.update(triaged=True, severity=event.severity.value, tier=event.tier, team=event.team)
+    if event.type is not None:  # the report's facts the initial triggers and a vendor hand-off look at
+        doc["facts"] = {"type": event.type.value, "production": event.production, "component": event.component,
+                        "description": event.description, "reported_at": event.reported_at}
     for name, due_at in (("response", event.response_due_at), ("resolution", event.resolution_due_at)):
         allowance = policy.sla.allowance(event.severity, name)
         business = allowance.on_business_time if allowance else False
@@ -93,7 +87,7 @@ def on_triaged(doc: dict[str, Any], event: TicketTriaged, ctx: Context, fx: Effe
 
 
 def initial_triggers(doc: dict[str, Any], ctx: Context, fx: Effects) -> None:
-    """Once both the report and triage are known, escalate for third-party, security or production causes."""
+    """Once triage and the report's facts are known, escalate for third-party, security or production causes."""
     if not doc["triaged"] or not doc.get("facts") or "trigger.initial" in doc["fired"]:
         return
     doc["fired"].append("trigger.initial")

@@ -32,36 +32,57 @@ log = logging.getLogger(__name__)
 
 
 class VendorOutbox:
-    """Publishes the `vendor_outbox` of clock documents to `incidents.vendor` with confirms, then pops them."""
+    """Publishes the `vendor_outbox` of clock records to `incidents.vendor` with confirms, then pops them.
+
+    Writers hint the records that owe a hand-off; a scan for what a crash left runs once at start
+    (never at rest), and a failed publish stays hinted and is retried.
+    """
 
     def __init__(self, store: MongoClocks, exchange: AbstractExchange, *, poll_seconds: float = 1.0) -> None:
         self._store = store
         self._exchange = exchange
         self._poll = poll_seconds
         self._wake = asyncio.Event()
+        self._hints: set[str] = set()
+        self._scan_due = True
 
-    def wake(self) -> None:
-        """Ask for a pass now."""
+    def hint(self, ticket_id: str) -> None:
+        """Publish this record's owed hand-offs now."""
+        self._hints.add(ticket_id)
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Publish every owed hand-off once; return how many were published."""
+        """Publish the hinted records' hand-offs (and, once at start, every record's); return how many."""
         published = 0
-        for document in await self._store.pending_vendor_messages(100):
-            for item in document.get("vendor_outbox", []):
-                body = json.dumps(item["body"]).encode()
-                await self._exchange.publish(
-                    aio_pika.Message(body, content_type="application/json", message_id=item["message_id"],
-                                     type="vendor.handoff", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                     headers={"message_version": item["body"].get("message_version", 1)}),
-                    routing_key=item["routing_key"], timeout=10,
-                )
-                await self._store.pop_vendor_message(document["_id"], item["message_id"])
-                published += 1
+        if self._scan_due:
+            for document in await self._store.pending_vendor_messages(1000):
+                self._hints.add(document["_id"])
+            self._scan_due = False
+        while self._hints:
+            ticket_id = self._hints.pop()
+            try:
+                document = await self._store.get(ticket_id)
+                for item in (document or {}).get("vendor_outbox", []):
+                    await self._publish(item)
+                    await self._store.pop_vendor_message(ticket_id, item["message_id"])
+                    published += 1
+            except Exception:
+                self._hints.add(ticket_id)
+                raise
         return published
 
+    async def _publish(self, item: dict) -> None:
+        """Publish one owed hand-off with confirms."""
+        await self._exchange.publish(
+            aio_pika.Message(json.dumps(item["body"]).encode(), content_type="application/json",
+                             message_id=item["message_id"], type="vendor.handoff",
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                             headers={"message_version": item["body"].get("message_version", 1)}),
+            routing_key=item["routing_key"], timeout=10,
+        )
+
     async def run(self) -> None:
-        """Relay forever: when woken or every poll interval; errors are logged and retried."""
+        """Relay forever: when hinted (or every poll interval for a retry); errors are logged and retried."""
         await poll_forever("vendor outbox", self.run_once, self._wake, self._poll)
 
 

@@ -19,7 +19,6 @@ from shared.messaging.consumer import PermanentError
 log = logging.getLogger(__name__)
 
 MUTATIONS = {
-    "ticket.reported": inbound.on_reported,
     "ticket.triaged": inbound.on_triaged,
     "ticket.reclassified": inbound.on_reclassified,
     "ticket.status_changed": inbound.on_lifecycle,
@@ -30,7 +29,7 @@ MUTATIONS = {
 }
 """Event type -> the pure mutation it makes to a ticket's clock record."""
 
-CREATORS = {"ticket.reported", "ticket.triaged", "ticket.status_changed", "ticket.acknowledged", "ticket.commented",
+CREATORS = {"ticket.triaged", "ticket.status_changed", "ticket.acknowledged", "ticket.commented",
             "ticket.feedback_received"}
 """Events that may create the clock record (they carry the ticket number); the others need one already."""
 
@@ -45,7 +44,8 @@ async def apply_to_clock(envelope: Envelope, event: BaseModel, *, updater: Clock
     mutation = MUTATIONS[envelope.event_type]
     creates = getattr(event, "number", None) if envelope.event_type in CREATORS else None
     applied = await updater.apply(ticket_id, envelope.event_id, partial(_call, mutation, event),
-                                  create_number=creates, correlation_id=envelope.correlation_id)
+                                  create_number=creates, correlation_id=envelope.correlation_id,
+                                  expect_new=envelope.event_type == "ticket.triaged")
     if not applied:
         log.info("no clock for this ticket; event ignored", extra={"x_event_type": envelope.event_type})
     return []

@@ -1,25 +1,20 @@
-"""SLA metrics for intake: observes measured outcomes and recounts work in flight from the database."""
+"""SLA metrics for intake: observes measured outcomes and recounts work in flight from the open work."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from services.intake.adapters.tickets import COLLECTION
-from services.intake.domain.work_in_flight import PROJECTION, count_work_in_flight
+from services.intake.adapters.views import MongoViews
+from services.intake.domain.work_in_flight import count_work_in_flight
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock
-from shared.contracts import OPEN_STATUSES
 from shared.contracts.sla_events import SlaMeasured
 from shared.runtime import ServiceRuntime
 from shared.sla.policy import SlaPolicy
 from shared.sla_metrics import SlaMetrics
 
 log = logging.getLogger(__name__)
-MAX_OPEN_TICKETS = 200_000
-"""Upper bound on open tickets read per recount; beyond it the gauges undercount and a warning is logged."""
 
 
 class SlaObserver:
@@ -35,23 +30,20 @@ class SlaObserver:
                                  outcome.elapsed_seconds)
 
 
-async def recount_work_in_flight(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, sla: SlaPolicy) -> int:
-    """Recount open, at-risk and overdue tickets from the database into the gauges; return how many were read."""
-    cursor = db[COLLECTION].find({"status": {"$in": [s.value for s in OPEN_STATUSES]}}, PROJECTION).limit(MAX_OPEN_TICKETS)
-    tickets = await cursor.to_list()
-    if len(tickets) >= MAX_OPEN_TICKETS:
-        log.warning("work-in-flight recount truncated", extra={"x_limit": MAX_OPEN_TICKETS})
-    counts = count_work_in_flight(tickets, clock.now(), sla.calendar, sla.at_risk_fraction)
+async def recount_work_in_flight(views: MongoViews, metrics: SlaMetrics, clock: Clock, sla: SlaPolicy) -> int:
+    """Recount open, at-risk and overdue tickets from the open work into the gauges; return how many were read."""
+    entries = await views.open_entries()
+    counts = count_work_in_flight(entries, clock.now(), sla.calendar, sla.at_risk_fraction)
     metrics.set_work_in_flight(dict(counts.open_tickets), dict(counts.at_risk), dict(counts.overdue))
-    return len(tickets)
+    return len(entries)
 
 
-async def refresh_forever(db: AsyncDatabase, metrics: SlaMetrics, clock: Clock, *, every_seconds: float,
+async def refresh_forever(views: MongoViews, metrics: SlaMetrics, clock: Clock, *, every_seconds: float,
                           sla: SlaPolicy) -> None:
     """Recount now and then every every_seconds for the life of the service; a failed pass is logged and retried."""
     while True:
         try:
-            await recount_work_in_flight(db, metrics, clock, sla)
+            await recount_work_in_flight(views, metrics, clock, sla)
         except asyncio.CancelledError:
             raise
         except Exception:  # the gauges keep their last values; the next pass retries
@@ -63,6 +55,6 @@ def install(runtime: ServiceRuntime, settings: IntakeSettings, clock: Clock, sla
     """Register intake's SLA metrics and the periodic recount on the runtime; return the outcome observer."""
     metrics = SlaMetrics.register(runtime.registry)
     runtime.background(lambda: refresh_forever(
-        runtime.db, metrics, clock, every_seconds=settings.work_in_flight_refresh_seconds, sla=sla,
+        MongoViews(runtime.db), metrics, clock, every_seconds=settings.work_in_flight_refresh_seconds, sla=sla,
     ))
     return SlaObserver(metrics)

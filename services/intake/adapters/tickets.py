@@ -1,16 +1,29 @@
-"""The `tickets` collection: the system of record, with its embedded outbox."""
+"""The `tickets` collection: the system of record, with its embedded outbox, kept lean.
+
+A ticket document carries what is read with it: its fields, its latest timeline entries (older
+ones move to `ticket_timelines` pages), the events it still owes (`outbox`) and its last applied
+event ids. Every write also brings intake's read models up to date (adapters/views.py), and a
+crash between the write and its views is finished later:
+- a change made for a consumed event is finished by the event's redelivery (the broker redelivers
+  what was not acknowledged): the ticket has applied it, so the views are written again from it;
+- any other write sets `views_pending` to its revision, cleared once the views are written (by the
+  relay, in the command that pops the events the write owes, or here); a crash in between leaves
+  the mark, and `recover()` finishes the job at the next start.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.documents import guarded_update
+from services.intake.adapters.views import MongoViews
+from services.intake.domain.views import view_updates
+from shared.documents import guarded_change
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
 
@@ -18,21 +31,34 @@ COLLECTION = "tickets"
 COUNTERS = "counters"
 NUMBERS = "ticket_numbers"
 """number -> ticket id, for every number a ticket has had: lookups by `_id` stay fast on the docstore."""
-HIDDEN = {"outbox": 0, "applied_events": 0, "rev": 0}
+TIMELINES = "ticket_timelines"
+"""Older timeline entries, `<ticket id>:<page>` with TIMELINE_PAGE entries keyed by their sequence number."""
+VIEWS_PENDING = "views_pending"
+"""Set to the revision by every write and cleared once its views are written (see recover())."""
+HIDDEN = {"outbox": 0, "applied_events": 0, "rev": 0, VIEWS_PENDING: 0}
 """Bookkeeping fields never shown outside the repository."""
 
 INDEXES = [
+    # lookups by number go through ticket_numbers (by _id); the unique index guards against a repeat
     IndexSpec(COLLECTION, [("number", 1)], unique=True),
+    # recover(): the documents a crash left owing events or view updates (sparse: almost none match)
+    IndexSpec(COLLECTION, [("views_pending", 1)], options={"sparse": True}),
+    IndexSpec(COLLECTION, [("outbox.event_id", 1)], options={"sparse": True}),
+    # exports and ad-hoc queries by reporter or date on MongoDB (the API reads the views instead)
     IndexSpec(COLLECTION, [("reporter.id", 1), ("created_at", -1)]),
     IndexSpec(COLLECTION, [("created_at", -1)]),
-    IndexSpec(COLLECTION, [("kind", 1), ("votes", -1)]),
 ]
 
-APPLIED_EVENTS_KEPT = 200
+APPLIED_EVENTS_KEPT = 64
 """Event ids a ticket remembers as applied: redeliveries come soon after the first delivery."""
+TIMELINE_KEPT = 50
+"""Timeline entries kept in the ticket; when it holds twice as many, the older ones move to pages."""
+TIMELINE_PAGE = 100
 
 Fields = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 """The $set of a change, or a function computing it from the current ticket (inside the guarded write)."""
+Entries = list[dict[str, Any]] | Callable[[dict[str, Any]], list[dict[str, Any]]]
+"""The timeline entries of a change, or a function computing them from the current ticket."""
 
 
 class Tickets(Protocol):
@@ -51,8 +77,10 @@ class Tickets(Protocol):
     async def applied(self, ticket_id: str, event_id: str) -> bool: ...
 
     async def change(self, ticket_id: str, condition: dict[str, Any], fields: Fields,
-                     entries: list[dict[str, Any]], events: list[dict[str, Any]], *,
+                     entries: Entries, events: list[dict[str, Any]], *,
                      event_id: str | None = None) -> bool: ...
+
+    async def reproject(self, ticket_id: str) -> None: ...
 
 
 def remember_event(ticket: dict[str, Any], event_id: str) -> list[str]:
@@ -60,25 +88,28 @@ def remember_event(ticket: dict[str, Any], event_id: str) -> list[str]:
     return [*ticket.get("applied_events", []), event_id][-APPLIED_EVENTS_KEPT:]
 
 
-class MongoTickets:
-    """Ticket persistence; every update is a guarded single-document write."""
+def numbered(ticket: dict[str, Any], entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Return the entries with their timeline sequence numbers, and the ticket's next sequence number."""
+    start = int(ticket.get("timeline_seq", len(ticket.get("timeline", []))))
+    return [{**entry, "seq": start + offset} for offset, entry in enumerate(entries)], start + len(entries)
 
-    def __init__(
-        self, db: AsyncDatabase, locks: KeyedLocks | None = None, on_outbox: Callable[[str, str], None] | None = None
-    ) -> None:
+
+class MongoTickets:
+    """Ticket persistence; every update is a guarded single-document write followed by its view updates."""
+
+    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None,
+                 on_outbox: Callable[..., None] | None = None, views: MongoViews | None = None) -> None:
         self.collection = db[COLLECTION]
         self._numbers = db[NUMBERS]
-        self._on_outbox = on_outbox or (lambda collection, ticket_id: None)
+        self._timelines = db[TIMELINES]
+        self._on_outbox = on_outbox or (lambda collection, ticket_id, document=None: None)
         self.locks = locks if locks is not None else KeyedLocks()
+        self.views = views or MongoViews(db)
         self._counters = db[COUNTERS]
         self._sequence_lock = asyncio.Lock()
 
     async def next_sequence(self, name: str = "ticket") -> int:
-        """Return the next value of a monotonically increasing counter.
-
-        Calls within one process are serialised because the docstore's `$inc` is not atomic under
-        concurrent writers; across replicas the unique index on `number` catches a repeat.
-        """
+        """Return the next value of a monotonically increasing counter (atomic on MongoDB and the docstore)."""
         async with self._sequence_lock:
             counter = await self._counters.find_one_and_update(
                 {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
@@ -95,11 +126,13 @@ class MongoTickets:
                 raise
 
     async def insert(self, document: dict[str, Any]) -> None:
-        """Reserve the ticket's number, then insert it; raises DuplicateKeyError if the number is taken."""
+        """Reserve the ticket's number, insert it and its views; raises DuplicateKeyError if the number is taken."""
         await self.reserve_number(document["number"], document["_id"])
-        await self.collection.insert_one(document)
-        if document.get("outbox"):
-            self._on_outbox(COLLECTION, document["_id"])
+        entries, next_seq = numbered(document, document.get("timeline", []))
+        document.update(timeline=entries, timeline_seq=next_seq, views_pending=0)
+        async with self.locks.hold(document["_id"]):
+            await self.collection.insert_one(document)
+            await self._settle(None, document)
 
     async def by_number(self, number: str) -> dict[str, Any] | None:
         """Return the ticket that has or had this number, without internal bookkeeping fields."""
@@ -124,7 +157,7 @@ class MongoTickets:
         ticket_id: str,
         condition: dict[str, Any],
         fields: Fields,
-        entries: list[dict[str, Any]],
+        entries: Entries,
         events: list[dict[str, Any]],
         *,
         event_id: str | None = None,
@@ -132,33 +165,107 @@ class MongoTickets:
         """Apply fields, timeline entries and owed events atomically if condition still holds; True once written.
 
         With an event_id the change is applied once per event: a ticket that already applied it
-        does not match. Raises LookupError if the ticket does not exist.
+        does not match, and its views are written again (a redelivery finishes what a crash cut
+        short). Raises LookupError if the ticket does not exist.
         """
 
         def update(current: dict[str, Any]) -> dict[str, Any]:
-            pushes = {name: {"$each": items} for name, items in (("timeline", entries), ("outbox", events)) if items}
-            sets = dict(fields(current) if callable(fields) else fields)
+            numbered_entries, next_seq = numbered(current, entries(current) if callable(entries) else entries)
+            sets = {**(fields(current) if callable(fields) else fields), "timeline_seq": next_seq}
             if event_id is not None:
                 sets["applied_events"] = remember_event(current, event_id)
-            return {**({"$set": sets} if sets else {}), **({"$push": pushes} if pushes else {})}
+            else:
+                sets[VIEWS_PENDING] = int(current.get("rev", 0)) + 1
+            pushes = {name: {"$each": items} for name, items in (("timeline", numbered_entries), ("outbox", events))
+                      if items}
+            return {"$set": sets, **({"$push": pushes} if pushes else {})}
 
         guard = dict(condition)
         if event_id is not None:
             guard["applied_events"] = {"$ne": event_id}
-        changed = await guarded_update(self.collection, ticket_id, guard, update, locks=self.locks)
-        if changed and events:
-            self._on_outbox(COLLECTION, ticket_id)
-        return changed
+        async with self.locks.hold(ticket_id):
+            changed = await guarded_change(self.collection, ticket_id, guard, update, locks=self.locks)
+            if changed is None:
+                if event_id is not None and await self.applied(ticket_id, event_id):
+                    await self.reproject(ticket_id)
+                return False
+            before, after = changed
+            await self._settle(before, after)
+            if len(after.get("timeline", [])) >= 2 * TIMELINE_KEPT:
+                await self._archive_timeline(after)
+        return True
 
-    async def search(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        """Return up to limit tickets matching query, newest first (ids are time-ordered ULIDs)."""
-        cursor = self.collection.find(query, HIDDEN).sort("_id", -1).limit(limit)
-        return await cursor.to_list()
+    async def reproject(self, ticket_id: str) -> None:
+        """Write every view entry of the ticket again from the stored ticket (idempotent)."""
+        async with self.locks.hold(ticket_id):
+            current = await self.collection.find_one({"_id": ticket_id})
+            if current is not None:
+                await self.views.apply(view_updates(None, current, repair=True))
 
-    async def feature_requests(self, limit: int) -> list[dict[str, Any]]:
-        """Return up to limit feature requests not closed, most votes first."""
-        cursor = self.collection.find(
-            {"kind": "feature_request", "status": {"$ne": "closed"}},
-            {"number": 1, "title": 1, "use_case": 1, "importance": 1, "status": 1, "votes": 1, "created_at": 1},
-        ).sort([("votes", -1), ("_id", -1)]).limit(limit)
-        return await cursor.to_list()
+    async def _settle(self, before: dict[str, Any] | None, after: dict[str, Any], *, repair: bool = False) -> None:
+        """Bring the views up to the written ticket, then clear its mark: with the events it owes, the relay does
+        that when it has published them (the same command); without, it is done here."""
+        await self.views.apply(view_updates(before, after, repair=repair))
+        if after.get("outbox"):
+            self._on_outbox(COLLECTION, after["_id"], after)
+            return
+        if VIEWS_PENDING not in after:
+            return
+        target = {"_id": after["_id"]}
+        if not self.locks.exclusive_writer:  # another process may have written since: clear only our own mark
+            target["views_pending"] = after["views_pending"]
+        await self.collection.find_one_and_update(target, {"$unset": {"views_pending": ""}})
+
+    async def _archive_timeline(self, ticket: dict[str, Any]) -> None:
+        """Move all but the latest TIMELINE_KEPT entries to their pages (written first, so nothing is lost)."""
+        timeline = ticket["timeline"]
+        older, kept = timeline[:-TIMELINE_KEPT], timeline[-TIMELINE_KEPT:]
+        pages: dict[int, dict[str, Any]] = {}
+        for entry in older:
+            pages.setdefault(entry["seq"] // TIMELINE_PAGE, {})[f"entries.{entry['seq']}"] = entry
+        for page, values in pages.items():
+            await self._timelines.find_one_and_update({"_id": f"{ticket['_id']}:{page}"}, {"$set": values},
+                                                      upsert=True)
+        cutoff = kept[0]["seq"]
+        await guarded_change(self.collection, ticket["_id"], {},
+                             lambda current: {"$set": {"timeline": [e for e in current["timeline"]
+                                                                    if e.get("seq", cutoff) >= cutoff]},
+                                              "$inc": {"timeline_archived": len(older)}},
+                             locks=self.locks)
+
+    async def older_timeline(self, ticket: dict[str, Any], before_seq: int, limit: int) -> list[dict[str, Any]]:
+        """Return up to limit archived timeline entries older than before_seq, newest first."""
+        found: list[dict[str, Any]] = []
+        if not ticket.get("timeline_archived"):
+            return found
+        newest_archived = int(ticket.get("timeline_seq", 0)) - 1
+        page = (min(before_seq, newest_archived + 1) - 1) // TIMELINE_PAGE
+        while page >= 0 and len(found) < limit:
+            document = await self._timelines.find_one({"_id": f"{ticket['_id']}:{page}"})
+            entries = sorted((document or {}).get("entries", {}).values(), key=lambda e: -e["seq"])
+            found += [entry for entry in entries if entry["seq"] < before_seq][: limit - len(found)]
+            page -= 1
+        return found
+
+    async def recover(self) -> int:
+        """Finish what a crash interrupted: views of marked tickets and the relay of owed events; return how many.
+
+        A scan, run once at start (never at rest): on MongoDB the sparse indexes answer it.
+        """
+        count = 0
+        async for document in self._pending():
+            async with self.locks.hold(document["_id"]):
+                await self._settle(None, document, repair=True)
+            count += 1
+        return count
+
+    async def _pending(self) -> AsyncIterator[dict[str, Any]]:
+        """Yield the tickets marked as owing view updates or events."""
+        query = {"$or": [{"views_pending": {"$exists": True}}, {"outbox.0": {"$exists": True}}]}
+        async for document in self.collection.find(query):
+            yield document
+
+    async def all(self) -> AsyncIterator[dict[str, Any]]:
+        """Yield every ticket (for rebuilding the views)."""
+        async for document in self.collection.find({}):
+            yield document

@@ -1,16 +1,17 @@
-"""Feature-request votes: one document per (ticket, voter), so a user votes once."""
+"""Feature-request votes: one document per request (`_id` = ticket id) whose voters are its keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from shared.persistence import IndexSpec
 
 COLLECTION = "votes"
-INDEXES = [IndexSpec(COLLECTION, [("ticket_id", 1)])]
+INDEXES: list[IndexSpec] = []
+"""Read and written by _id only."""
 
 
 class MongoVotes:
@@ -19,15 +20,17 @@ class MongoVotes:
     def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db[COLLECTION]
 
-    async def add(self, ticket_id: str, voter_id: str, now: datetime) -> bool:
-        """Record a vote; return False if this voter already voted for this ticket."""
-        try:
-            await self.collection.insert_one({"_id": f"{ticket_id}:{voter_id}", "ticket_id": ticket_id,
-                                              "voter_id": voter_id, "at": now})
-        except DuplicateKeyError:
-            return False
-        return True
+    async def add(self, ticket_id: str, voter_id: str, now: datetime) -> int | None:
+        """Record a vote and return the new number of voters; None if this voter had voted already (one write)."""
+        before = await self.collection.find_one_and_update(
+            {"_id": ticket_id}, {"$set": {f"voters.{voter_id}": now}}, upsert=True,
+            return_document=ReturnDocument.BEFORE)
+        voters = (before or {}).get("voters") or {}
+        if voter_id in voters:
+            return None
+        return len(voters) + 1
 
     async def count(self, ticket_id: str) -> int:
         """Return how many distinct users voted for a ticket."""
-        return await self.collection.count_documents({"ticket_id": ticket_id})
+        document = await self.collection.find_one({"_id": ticket_id})
+        return len((document or {}).get("voters") or {})

@@ -1,6 +1,6 @@
 """The exact SLA report: per severity, targets met and breached, compliance and response times (pure).
 
-Input is every ticket created in the window with its stored outcomes (``sla_response`` and
+Input is every ticket (or day-bucket summary) created in the window with its stored outcomes (``sla_response`` and
 ``sla_resolution``, written by the change that measured them, see domain/sla.py). Tickets are
 counted under their current severity; outcomes under the severity they were measured at, which is
 also what the Prometheus counters used. Percentiles are nearest-rank over all values, not sampled.
@@ -19,8 +19,6 @@ from shared.contracts import Severity
 SEVERITIES = tuple(s.value for s in Severity)
 UNTRIAGED = "untriaged"
 ALL = "all"
-PROJECTION = {"_id": 0, "severity": 1, "sla_response": 1, "sla_resolution": 1}
-"""The only ticket fields the report reads."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Work in flight: open tickets by severity, status and tier, and tickets at risk or overdue (pure).
 
+Reads tickets or their open-work summaries (services/intake/domain/views.py), which keep the clocks.
+
 Read from the clocks escalation reported, with the same arithmetic escalation warns and breaches
 with: a target is at risk when its clock runs, the target is not reached yet and at least the
 at-risk share of its budget is used (business time, paused time credited); past its due time it is
@@ -18,9 +20,6 @@ from shared.contracts import OPEN_STATUSES
 from shared.sla.calendar import BusinessCalendar
 from shared.sla.clocks import RUNNING, remaining_at, used_fraction
 
-PROJECTION = {"_id": 0, "severity": 1, "status": 1, "tier": 1, "sla.clocks": 1, "sla_response": 1,
-              "sla_resolution": 1}
-"""The only fields the count reads; the query selects status in OPEN_STATUSES."""
 SEVERITY_TARGETS = ("response", "resolution")
 
 
@@ -40,7 +39,8 @@ def _label(value: Any) -> str:
 def clock_standing(ticket: dict[str, Any], target: str, now: datetime, calendar: BusinessCalendar,
                    at_risk_fraction: float) -> str | None:
     """Return 'overdue', 'at_risk' or None for one target of a ticket, from its clock."""
-    clock = ((ticket.get("sla") or {}).get("clocks") or {}).get(target)
+    clocks = ticket.get("clocks") if "clocks" in ticket else (ticket.get("sla") or {}).get("clocks")
+    clock = (clocks or {}).get(target)
     if clock is None or clock["state"] != RUNNING or ticket.get(OUTCOME_FIELD[target]):
         return None
     if remaining_at(clock, now, calendar) < 0:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
+from services.intake.adapters.attachments import TooManyAttachments
 from services.intake.entrypoints.auth import Caller, actor_of
 from services.intake.entrypoints.common import (
     TICKET_PROBLEMS,
@@ -52,8 +53,11 @@ async def upload(
         raise Problem(422, "Invalid request", "the attachment is empty")
     if len(data) > settings.max_attachment_bytes:
         raise Problem(413, "Body too large", f"attachments are limited to {settings.max_attachment_bytes} bytes")
-    meta = await add_attachment(ticket, actor_of(caller), filename, content_type, data, tickets=state.tickets,
-                                attachments=state.attachments, clock=state.clock)
+    try:
+        meta = await add_attachment(ticket, actor_of(caller), filename, content_type, data, tickets=state.tickets,
+                                    attachments=state.attachments, clock=state.clock)
+    except TooManyAttachments as exc:
+        raise Problem(409, "Too many attachments", str(exc)) from exc
     return _view(number, meta)
 
 

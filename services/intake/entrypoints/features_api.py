@@ -27,7 +27,9 @@ async def list_feature_requests(
     caller: Caller, request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[FeatureRequestSummary]:
     """Open feature requests, most votes first."""
-    return [_summary(d) for d in await request.app.state.tickets.feature_requests(limit)]
+    entries = await request.app.state.views.feature_entries()
+    entries.sort(key=lambda e: (e.get("votes", 0), e["id"]), reverse=True)
+    return [_summary(entry) for entry in entries[:limit]]
 
 
 @router.post("/{number}/votes", response_model=FeatureRequestSummary, responses=TICKET_PROBLEMS)

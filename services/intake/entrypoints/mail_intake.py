@@ -9,6 +9,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from services.intake.adapters.attachments import TooManyAttachments
 from services.intake.domain import actions
 from services.intake.domain.actions import ActionRefused
 from services.intake.domain.mail import IncomingMail, parse_mail
@@ -92,11 +93,14 @@ class SupportMailbox:
         settings = self.settings
         for part in mail.attachments:
             if part.content_type in settings.attachment_types and len(part.data) <= settings.max_attachment_bytes:
-                await add_attachment(ticket, actor, part.filename, part.content_type, part.data,
-                                     tickets=self.tickets, attachments=self.attachments, clock=self.clock)
-            else:
-                await note_refused_attachment(ticket, actor, part.filename, part.content_type, len(part.data),
-                                              tickets=self.tickets, clock=self.clock)
+                try:
+                    await add_attachment(ticket, actor, part.filename, part.content_type, part.data,
+                                         tickets=self.tickets, attachments=self.attachments, clock=self.clock)
+                    continue
+                except TooManyAttachments:
+                    pass
+            await note_refused_attachment(ticket, actor, part.filename, part.content_type, len(part.data),
+                                          tickets=self.tickets, clock=self.clock)
 
 
 async def start_mailbox(mailbox: SupportMailbox, host: str, port: int) -> asyncio.AbstractServer:

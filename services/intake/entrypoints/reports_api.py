@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.adapters.reports import WindowTooLarge, tickets_created_between
 from services.intake.domain.sla_report import SeverityRow, rows_as_csv, sla_report
 from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import PROBLEMS
+from services.intake.service_layer.queries import created_between, day_bucket_count
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -21,6 +21,8 @@ From = Annotated[datetime | None,
 To = Annotated[datetime | None, Query(alias="to", description="exclusive, ISO 8601 with offset; default now")]
 Format = Annotated[Literal["json", "csv"] | None, Query(description="csv, or send Accept: text/csv")]
 DEFAULT_WINDOW = timedelta(days=30)
+MAX_REPORT_DAYS = 400
+"""Day buckets one report reads at most (a year and a bit)."""
 CSV = "text/csv"
 
 
@@ -74,10 +76,12 @@ async def sla(
     state = request.app.state
     now = state.clock.now()
     start, end = _window(start, end, now)
-    try:
-        tickets = await tickets_created_between(state.runtime.db, start, end, state.settings.report_max_tickets)
-    except WindowTooLarge as exc:
-        raise Problem(422, "Window too large", str(exc)) from exc
+    if day_bucket_count(start, end) > MAX_REPORT_DAYS:
+        raise Problem(422, "Window too large", f"a report covers at most {MAX_REPORT_DAYS} days; narrow the window")
+    tickets = await created_between(state.views, start, end)
+    if len(tickets) > state.settings.report_max_tickets:
+        raise Problem(422, "Window too large",
+                      f"more than {state.settings.report_max_tickets} tickets were created in this window; narrow it")
     rows = sla_report(tickets)
     wants_csv = format == "csv" or (format is None and CSV in request.headers.get("accept", ""))
     if wants_csv:

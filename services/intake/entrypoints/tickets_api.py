@@ -20,8 +20,10 @@ from services.intake.entrypoints.common import (
     visible_ticket,
 )
 from services.intake.entrypoints.schemas import TicketCreate
-from services.intake.entrypoints.views import TicketPage, TicketView
+from services.intake.entrypoints.views import TicketPage, TicketSummaryView, TicketView, TimelinePage
+from services.intake.service_layer import queries
 from services.intake.service_layer.commands import report_ticket
+from services.intake.service_layer.queries import TicketFilter
 from shared.contracts import IncidentType, Severity, Status, TicketKind
 from shared.problems import Problem
 
@@ -80,33 +82,35 @@ async def list_tickets(
     kind: TicketKind | None = None,
     created_from: Annotated[datetime | None, Query(description="inclusive, ISO 8601 with offset")] = None,
     created_to: Annotated[datetime | None, Query(description="exclusive, ISO 8601 with offset")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="text in title or description")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="words of the title")] = None,
     cursor: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_=-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> TicketPage:
-    """Your ticket history (agents see all), newest first, filtered; follow next_cursor for more."""
-    query: dict[str, Any] = {}
-    if not caller.is_staff:
-        query["reporter.id"] = caller.id
-    for name, value in (("status", status), ("severity", severity), ("type", type), ("kind", kind)):
-        if value is not None:
-            query[name] = value.value
-    for bound, operator in ((created_from, "$gte"), (created_to, "$lt")):
-        if bound is not None:
-            if bound.tzinfo is None:
-                raise Problem(422, "Invalid request", "created_from and created_to need a UTC offset, e.g. Z")
-            query.setdefault("created_at", {})[operator] = bound
-    if q:
-        pattern = {"$regex": re.escape(q), "$options": "i"}
-        query["$or"] = [{"title": pattern}, {"description": pattern}]
-    if cursor:
-        query["_id"] = {"$lt": _decode_cursor(cursor)}
-    limit = min(limit, request.app.state.settings.page_size_max)
-    documents = await request.app.state.tickets.search(query, limit + 1)
-    more = len(documents) > limit
-    documents = documents[:limit]
-    next_cursor = _encode_cursor(documents[-1]["_id"]) if more and documents else None
-    return TicketPage(items=[view(request, d, caller) for d in documents], next_cursor=next_cursor)
+    """Your ticket history (agents see all), newest first, filtered; follow next_cursor for more.
+
+    `q` finds tickets whose title has every word given (whole words, any order, case and accents
+    ignored). A page may hold fewer items than `limit` and still have a `next_cursor`: it stopped at
+    its scan bound (about two months of history, or two years of the word index) and says where to go on.
+    """
+    for bound in (created_from, created_to):
+        if bound is not None and bound.tzinfo is None:
+            raise Problem(422, "Invalid request", "created_from and created_to need a UTC offset, e.g. Z")
+    state = request.app.state
+    wanted = TicketFilter(
+        status=status.value if status else None, severity=severity.value if severity else None,
+        type=type.value if type else None, kind=kind.value if kind else None,
+        created_from=created_from, created_to=created_to, q=q, reporter_id=None if caller.is_staff else caller.id)
+    before = _decode_cursor(cursor) if cursor else None
+    limit = min(limit, state.settings.page_size_max)
+    now = state.clock.now()
+    settings = state.settings
+    if caller.is_staff:
+        page = await queries.staff_history(state.views, wanted, before, limit, now, settings.history_start)
+    else:
+        page = await queries.reporter_history(state.views, wanted, before, limit, now, settings.history_start.year)
+    items = [TicketSummaryView.from_entry(entry, staff=caller.is_staff, now=now, calendar=state.sla.calendar)
+             for entry in page.items]
+    return TicketPage(items=items, next_cursor=_encode_cursor(page.next_before) if page.next_before else None)
 
 
 def _encode_cursor(ticket_id: str) -> str:
@@ -125,5 +129,22 @@ def _decode_cursor(cursor: str) -> str:
 
 @router.get("/tickets/{number}", response_model=TicketView, responses=TICKET_PROBLEMS)
 async def get_ticket(number: TicketNumber, caller: Caller, request: Request) -> TicketView:
-    """A ticket with its timeline; reporters see only their own (others are 404) and no internal notes."""
+    """A ticket with its latest timeline entries; reporters see only their own (others are 404) and no internal notes.
+
+    Older entries (`timeline_archived` > 0): GET /v1/tickets/{number}/timeline?before=<seq of the oldest shown>.
+    """
     return view(request, await visible_ticket(request, number, caller), caller)
+
+
+@router.get("/tickets/{number}/timeline", response_model=TimelinePage, responses=TICKET_PROBLEMS)
+async def older_timeline(
+    number: TicketNumber, caller: Caller, request: Request,
+    before: Annotated[int, Query(ge=1, le=10_000_000, description="seq of the oldest entry you have")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> TimelinePage:
+    """Older timeline entries of a ticket, newest first (reporters never see internal notes)."""
+    ticket = await visible_ticket(request, number, caller)
+    entries = await request.app.state.tickets.older_timeline(ticket, before, limit)
+    if not caller.is_staff:
+        entries = [e for e in entries if e.get("visibility", "public") == "public"]
+    return TimelinePage(items=entries, next_before=entries[-1]["seq"] if len(entries) == limit else None)

@@ -32,6 +32,8 @@ class TimelineEntry(BaseModel):
     detail: str
     visibility: str = "public"
     data: dict[str, Any] | None = None
+    seq: int | None = None
+    """Position in the ticket's timeline; page older entries with GET …/timeline?before=<seq>."""
 
 
 class SlaClockView(BaseModel):
@@ -130,6 +132,8 @@ class TicketView(BaseModel):
     created_at: datetime
     updated_at: datetime
     timeline: list[TimelineEntry]
+    timeline_archived: int = 0
+    """How many older entries are not shown here (page them with GET …/timeline?before=<seq>)."""
 
     @classmethod
     def from_document(cls, document: dict[str, Any], *, include_internal: bool, now: datetime,
@@ -149,11 +153,48 @@ class TicketView(BaseModel):
         return cls.model_validate({**document, "id": document["_id"], "timeline": timeline, "sla": sla or None})
 
 
+class TicketSummaryView(BaseModel):
+    """A ticket in a list: what the row shows, with its response and resolution clocks as they stand now."""
+
+    id: str
+    number: str
+    title: str
+    kind: TicketKind
+    type: IncidentType | None = None
+    status: str
+    severity: Severity | None = None
+    reported_severity: Severity | None = None
+    tier: int | None = None
+    team: str | None = None
+    assignee: str | None = None
+    reporter: ReporterView
+    created_at: datetime
+    votes: int = 0
+    clocks: list[SlaClockView] = []
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any], *, staff: bool, now: datetime, calendar: BusinessCalendar) -> TicketSummaryView:
+        """Return the row of a view entry at now; reporters see the public part of the clocks."""
+        outcomes = {target: entry.get(field) for target, field in OUTCOME_FIELD.items()}
+        clocks = [clock_summary(target, clock, outcomes.get(target), now, calendar)
+                  for target, clock in (entry.get("clocks") or {}).items()]
+        fields = PUBLIC_CLOCK_FIELDS + (("used_fraction", "outcome") if staff else ())
+        clocks = [{key: c[key] for key in fields} for c in clocks]
+        return cls.model_validate({**entry, "clocks": clocks})
+
+
 class TicketPage(BaseModel):
     """One page of tickets, newest first; pass `next_cursor` as `cursor` for the next page."""
 
-    items: list[TicketView]
+    items: list[TicketSummaryView]
     next_cursor: str | None = None
+
+
+class TimelinePage(BaseModel):
+    """Older timeline entries of a ticket, newest first; pass `next_before` as `before` for the next page."""
+
+    items: list[TimelineEntry]
+    next_before: int | None = None
 
 
 class FeatureRequestSummary(BaseModel):

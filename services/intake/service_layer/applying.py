@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from services.intake.adapters.tickets import Fields, Tickets
+from services.intake.adapters.tickets import Entries, Fields, Tickets
 from services.intake.service_layer.commands import ConcurrentChange, Decide, perform
 from shared.clock import Clock
 from shared.contracts import Envelope
@@ -28,16 +29,25 @@ async def current_ticket(tickets: Tickets, ticket_id: str) -> dict[str, Any]:
     return ticket
 
 
-async def apply_event(tickets: Tickets, envelope: Envelope, fields: Fields, entry: dict[str, Any] | None, *,
+Entry = dict[str, Any] | None | Callable[[dict[str, Any]], dict[str, Any] | None]
+"""A timeline entry (or none), or a function computing it from the current ticket."""
+
+
+async def apply_event(tickets: Tickets, envelope: Envelope, fields: Fields, entry: Entry, *,
                       ticket_id: str | None = None, condition: dict[str, Any] | None = None) -> bool:
     """Set fields and add the timeline entry (if any) once per event; return True if this call wrote it.
 
-    fields may be a function of the current ticket (computed inside the guarded write). A missing
-    ticket is a permanent error (the message is dead-lettered).
+    fields and entry may be functions of the current ticket (computed inside the guarded write). A
+    missing ticket is a permanent error (the message is dead-lettered).
     """
+    if callable(entry):
+        compute = entry
+        entries: Entries = lambda ticket: [found] if (found := compute(ticket)) else []  # noqa: E731
+    else:
+        entries = [entry] if entry else []
     try:
-        return await tickets.change(ticket_id or ticket_id_of(envelope), condition or {}, fields,
-                                    [entry] if entry else [], [], event_id=envelope.event_id)
+        return await tickets.change(ticket_id or ticket_id_of(envelope), condition or {}, fields, entries, [],
+                                    event_id=envelope.event_id)
     except LookupError as exc:
         raise PermanentError(str(exc)) from exc
 
@@ -48,6 +58,7 @@ async def perform_once(tickets: Tickets, envelope: Envelope, decide: Decide, clo
     for _ in range(ATTEMPTS):
         ticket = await current_ticket(tickets, ticket_id)
         if await tickets.applied(ticket_id, envelope.event_id):
+            await tickets.reproject(ticket_id)  # a redelivery: finish the views a crash may have cut short
             return
         try:
             await perform(decide(ticket, clock.now()), tickets=tickets, event_id=envelope.event_id,

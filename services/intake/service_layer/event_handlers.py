@@ -21,7 +21,7 @@ from services.intake.domain.tickets import (
     triage_changes,
 )
 from services.intake.service_layer import escalation_event_handlers as escalation
-from services.intake.service_layer.applying import apply_event, current_ticket, ticket_id_of
+from services.intake.service_layer.applying import apply_event
 from shared.clock import Clock
 from shared.contracts import (
     Envelope,
@@ -43,9 +43,8 @@ async def apply_triage(envelope: Envelope, event: TicketTriaged, *, tickets: Tic
     An agent's severity override wins: triage's severity is then recorded but not applied.
     """
     now = clock.now()
-    current = await current_ticket(tickets, ticket_id_of(envelope))
-    _, entry = triage_changes(current, event, now)
-    await apply_event(tickets, envelope, lambda ticket: triage_changes(ticket, event, now)[0], entry)
+    await apply_event(tickets, envelope, lambda ticket: triage_changes(ticket, event, now)[0],
+                      lambda ticket: triage_changes(ticket, event, now)[1])
     return []
 
 

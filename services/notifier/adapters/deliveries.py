@@ -6,6 +6,11 @@ pops), so every change after creation is a guarded update under the shared per-d
 When each delivery may next be attempted is kept in the `deliveries` timing wheel (shared.schedule),
 written ahead of the document: creating a claimable delivery, leasing one and settling one that stays
 claimable add an entry first, so the delivery loop never queries this collection for due work.
+
+The other questions asked of deliveries are answered by index documents in `delivery_index`, read
+by `_id` and written ahead of what they point to (stale ids are filtered out on reading): a
+ticket's deliveries (`ticket:<id>`), the held deliveries of one contact and channel
+(`held:<channel>:<recipient>`), and a digest's members (`digest:<id>`).
 """
 
 from __future__ import annotations
@@ -17,19 +22,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER
-from shared.documents import guarded_update
+from shared.documents import guarded_update, update_if
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
 from shared.schedule import Schedule, ScheduledDocuments, claim_lease, due_times
 
 COLLECTION = "deliveries"
+INDEX = "delivery_index"
 DUE_FIELDS = ("next_attempt_at", "lease_until")
 """A claimable delivery is looked at when its next attempt is due and when a live lease runs out."""
-INDEXES = [
-    IndexSpec(COLLECTION, [("ticket_id", 1)]),
-    IndexSpec(COLLECTION, [("digest_id", 1)]),
-    IndexSpec(COLLECTION, [("channel", 1), ("recipient", 1), ("state", 1)]),
-]
+INDEXES = [IndexSpec(COLLECTION, [("ticket_id", 1)])]
+"""For exports on MongoDB; the service reads its index documents instead."""
 
 
 class Deliveries(Protocol):
@@ -66,13 +69,28 @@ class MongoDeliveries(ScheduledDocuments):
 
     def __init__(self, db: AsyncDatabase, locks: KeyedLocks) -> None:
         self.collection = db[COLLECTION]
+        self.index = db[INDEX]
         self._locks = locks
         self.schedule = Schedule(db, COLLECTION)
 
+    async def _index_add(self, key: str, delivery_id: str) -> None:
+        """Add a delivery id to an index document (written before what it points to)."""
+        await self.index.find_one_and_update({"_id": key}, {"$addToSet": {"ids": delivery_id}}, upsert=True)
+
+    async def _index_read(self, key: str) -> list[dict[str, Any]]:
+        """Return the deliveries an index document names that exist, oldest first."""
+        listed = await self.index.find_one({"_id": key})
+        found = [await self.get(delivery_id) for delivery_id in (listed or {}).get("ids", [])]
+        return sorted((d for d in found if d is not None), key=lambda d: (d["created_at"], d["_id"]))
+
     async def create(self, document: dict[str, Any]) -> bool:
         """Insert the document unless its id exists; return True if it was new."""
+        if document.get("ticket_id"):
+            await self._index_add(f"ticket:{document['ticket_id']}", document["_id"])
         if document["state"] in CLAIMABLE:
-            await self.schedule.add_many(due_times(document, DUE_FIELDS), document["updated_at"])
+            # one entry, when it can first be claimed; a delivery created leased is handled by its creator
+            await self.schedule.add(document["_id"], claimable_at(document), document["updated_at"],
+                                    offered=bool(document.get("lease_owner")))
         try:
             await self.collection.insert_one(document)
         except DuplicateKeyError:
@@ -112,6 +130,10 @@ class MongoDeliveries(ScheduledDocuments):
         if fields.get("state", CLAIMABLE[0]) in CLAIMABLE:
             at = fields["next_attempt_at"]
             await self.schedule.add(delivery_id, at, fields.get("updated_at", at))
+        if fields.get("state") == HELD:  # rare: a rate-limited message waits for a digest
+            held = await self.get(delivery_id)
+            if held is not None:
+                await self._index_add(held_key(held["channel"], held["recipient"]), delivery_id)
         update: dict[str, Any] = {"$set": {**fields, "lease_until": NEVER, "lease_owner": None}}
         pushes: dict[str, Any] = {}
         if attempt is not None:
@@ -120,15 +142,16 @@ class MongoDeliveries(ScheduledDocuments):
             pushes["outbox"] = {"$each": outbox}
         if pushes:
             update["$push"] = pushes
-        return await guarded_update(self.collection, delivery_id, {"lease_owner": owner}, update, locks=self._locks)
+        async with self._locks.hold(delivery_id):
+            return await update_if(self.collection, delivery_id, {"lease_owner": owner}, update) is not None
 
     async def held_for(self, channel: str, recipient: str) -> list[dict[str, Any]]:
         """Return the held deliveries of one (channel, recipient)."""
-        cursor = self.collection.find({"channel": channel, "recipient": recipient, "state": HELD})
-        return await cursor.to_list()
+        return [d for d in await self._index_read(held_key(channel, recipient)) if d["state"] == HELD]
 
     async def join_digest(self, delivery_id: str, digest_id: str, now: datetime, owner: str | None) -> bool:
         """Move a held delivery into a digest if it is unleased (or leased by owner); return True if moved."""
+        await self._index_add(f"digest:{digest_id}", delivery_id)
         condition: dict[str, Any] = {"state": HELD}
         condition.update({"lease_owner": owner} if owner is not None else {"lease_until": {"$lte": now}})
         update = {"$set": {"state": "digested", "digest_id": digest_id, "updated_at": now,
@@ -137,8 +160,18 @@ class MongoDeliveries(ScheduledDocuments):
 
     async def items(self, digest_id: str) -> list[dict[str, Any]]:
         """Return the deliveries folded into a digest."""
-        return await self.collection.find({"digest_id": digest_id}).to_list()
+        return [d for d in await self._index_read(f"digest:{digest_id}") if d.get("digest_id") == digest_id]
 
     async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
         """Return a ticket's deliveries, oldest first."""
-        return await self.collection.find({"ticket_id": ticket_id}).sort("created_at", 1).to_list()
+        return await self._index_read(f"ticket:{ticket_id}")
+
+
+def claimable_at(document: dict[str, Any]) -> datetime:
+    """Return when a delivery can next be claimed: its next attempt is due and no lease is live."""
+    return max(document["next_attempt_at"], document["lease_until"])
+
+
+def held_key(channel: str, recipient: str) -> str:
+    """Return the index key of the held deliveries of one contact on one channel."""
+    return f"held:{channel}:{recipient}"

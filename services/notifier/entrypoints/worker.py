@@ -1,9 +1,13 @@
-"""The delivery loop: polls the deliveries' schedule and processes each due one with bounded concurrency."""
+"""The delivery loop: processes new deliveries at once and polls the deliveries' schedule for due ones,
+with bounded concurrency."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
+from collections.abc import Awaitable
+from typing import Any
 
 from services.notifier.adapters.deliveries import Deliveries
 from services.notifier.service_layer.dispatch import Dispatcher
@@ -25,11 +29,41 @@ class DeliveryLoop:
         self._concurrency = concurrency
         self._wake = asyncio.Event()
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._waiting: deque[dict[str, Any]] = deque()
         self._indexed = False
 
     def wake(self) -> None:
         """Ask for a pass now instead of at the next poll."""
         self._wake.set()
+
+    def leased(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Return a new delivery leased to this loop, to be stored and then given to start()."""
+        return self._dispatcher.leased(document)
+
+    def start(self, document: dict[str, Any]) -> None:
+        """Process a stored delivery leased to this loop now, or as soon as a slot is free.
+
+        No poll and no claim: its lease keeps every other worker off it, and its schedule entry
+        (at the lease's end) brings it back if this process dies first.
+        """
+        self._waiting.append(document)
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        """Start waiting leased deliveries while slots are free; one whose lease is half gone is left to the poll."""
+        now = self._clock.now()
+        while self._waiting and len(self._inflight) < self._concurrency:
+            document = self._waiting.popleft()
+            if document["_id"] in self._inflight:
+                continue
+            if (document["lease_until"] - now).total_seconds() < self._dispatcher.lease.total_seconds() / 2:
+                continue  # it would be claimed by the poll while we send: let the poll have it
+            self._launch(document["_id"], self._dispatcher.process_leased(document, document["lease_owner"]))
+
+    def _launch(self, delivery_id: str, step: Awaitable[None]) -> None:
+        """Run one delivery step as a task of its own."""
+        self._inflight[delivery_id] = asyncio.create_task(self._process(delivery_id, step),
+                                                          name=f"delivery-{delivery_id}")
 
     async def run_once(self) -> int:
         """Start processing of due deliveries not already in flight; return how many were started."""
@@ -38,6 +72,7 @@ class DeliveryLoop:
             if added is not None:
                 log.info("scheduled deliveries stored before the schedule existed", extra={"x_entries": added})
             self._indexed = True
+        self._start_waiting()
         free = self._concurrency - len(self._inflight)
         if free <= 0:
             return 0
@@ -46,14 +81,13 @@ class DeliveryLoop:
         for delivery_id in due:
             if delivery_id in self._inflight or started >= free:
                 continue
-            task = asyncio.create_task(self._process(delivery_id), name=f"delivery-{delivery_id}")
-            self._inflight[delivery_id] = task
+            self._launch(delivery_id, self._dispatcher.process(delivery_id))
             started += 1
         return started
 
-    async def _process(self, delivery_id: str) -> None:
+    async def _process(self, delivery_id: str, step: Awaitable[None]) -> None:
         try:
-            await self._dispatcher.process(delivery_id)
+            await step
             await self._deliveries.handled(delivery_id)
         except asyncio.CancelledError:
             raise
@@ -64,6 +98,7 @@ class DeliveryLoop:
                           extra={"x_delivery_id": delivery_id})
         finally:
             self._inflight.pop(delivery_id, None)
+            self._start_waiting()
             self._wake.set()
 
     async def drain(self) -> None:

@@ -52,13 +52,25 @@ class Dispatcher:
     """Called with a delivery's id once its final events are in its outbox (the relay publishes them)."""
     owner_prefix: str = ""
 
+    def leased(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Return a new delivery document leased to a fresh owner from now, so its creator can process it at once."""
+        return {**document, "lease_owner": self._new_owner(), "lease_until": self.clock.now() + self.lease}
+
+    def _new_owner(self) -> str:
+        """Return a lease owner no other step uses."""
+        return f"{self.owner_prefix}{new_id()}"
+
     async def process(self, delivery_id: str) -> None:
         """Advance one delivery by one step if it is due and nobody else holds it."""
         now = self.clock.now()
-        owner = f"{self.owner_prefix}{new_id()}"
+        owner = self._new_owner()
         document = await self.deliveries.claim(delivery_id, now, now + self.lease, owner)
         if document is None:
             return
+        await self.process_leased(document, owner)
+
+    async def process_leased(self, document: dict[str, Any], owner: str) -> None:
+        """Advance a delivery this step holds the lease of by one step."""
         if document["state"] == d.ASSEMBLING:
             await self._assemble(document, owner)
             await self.process(document["_id"])

@@ -1,12 +1,14 @@
 """Notifier's message handler: turn one event into delivery documents, once per (event, recipient, channel).
 
-Sending happens in the delivery loop (entrypoints/worker.py), never in the consumer: the handler only
-stores what is owed, so a crash or a redelivered event cannot send twice.
+Sending happens in the delivery loop (entrypoints/worker.py), never in the consumer: the handler
+stores each delivery already leased to the loop and hands it over, so the loop sends it at once
+without polling or claiming. A redelivered event creates nothing (the ids are taken), and a crash
+before the send leaves the delivery to come due when its lease runs out: nothing is sent twice or lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any, Protocol
 
 from jinja2 import TemplateError
 from pydantic import BaseModel
@@ -21,6 +23,14 @@ from shared.contracts import Envelope
 from shared.messaging.consumer import PermanentError
 
 
+class Worker(Protocol):
+    """What takes new deliveries off the handler's hands (the delivery loop)."""
+
+    def leased(self, document: dict[str, Any]) -> dict[str, Any]: ...
+
+    def start(self, document: dict[str, Any]) -> None: ...
+
+
 async def notify(
     envelope: Envelope,
     event: BaseModel,
@@ -30,12 +40,12 @@ async def notify(
     renderer: TemplateRenderer,
     deliveries: Deliveries,
     clock: Clock,
-    wake: Callable[[], None],
+    worker: Worker,
 ) -> list[Envelope]:
-    """Store a pending delivery per routed recipient and channel; return no events (the loop emits them)."""
+    """Store a pending delivery per routed recipient and channel and start them; return no events (the loop emits them)."""
     notice = entry.translate(envelope.event_id, event)
     now = clock.now()
-    created = 0
+    created: list[dict[str, Any]] = []
     for message in notice.messages:
         for recipient in router.recipients(message, notice):
             context = {**notice.context, "recipient_name": recipient.name, "role": recipient.role.value}
@@ -43,8 +53,9 @@ async def notify(
                 content = renderer.content(message, recipient.channel.value, context, notice.number)
             except (LookupError, TemplateError, ValueError) as exc:
                 raise PermanentError(f"cannot render {message} for {recipient.channel}: {exc}") from exc
-            if await deliveries.create(new_delivery(notice, message, recipient, content, now)):
-                created += 1
-    if created:
-        wake()
+            document = worker.leased(new_delivery(notice, message, recipient, content, now))
+            if await deliveries.create(document):
+                created.append(document)
+    for document in created:  # only once all are stored: a failure above redelivers the event
+        worker.start(document)
     return []

@@ -3,7 +3,7 @@ counters and the ids of its latest members; `triage_fingerprint_members` holds o
 
 A group document stays small however many reports join (an incident storm is when triage must be
 fast): joining is one guarded write of the counters and the recent-members ring, and the member's
-own document is written after it. A report counts once: it is in the group if it is in the ring
+own document is written after it (the primary's with the first duplicate's: a group of one needs none). A report counts once: it is in the group if it is in the ring
 or has a member document, and a crash between the two writes leaves it in the ring, where the
 retry finds it (the ring holds the last RECENT members, far more than can join between a crash
 and the redelivery of the messages that were in flight).
@@ -100,6 +100,11 @@ class MongoFingerprintGroups:
     async def register(self, fingerprint: str, member: Member, window: timedelta) -> Registration:
         """Open a group with this report or add it to the open one; a repeated report is not counted again."""
         async with self.locks.hold(("register", fingerprint)):
+            try:  # most reports open their own group: try that first (one command)
+                await self.collection.insert_one(new_group(fingerprint, member))
+                return Registration(view(new_group(fingerprint, member)), is_primary=True, newly_joined=False)
+            except DuplicateKeyError:
+                pass
             for _ in range(ATTEMPTS):
                 document = await self.collection.find_one({"_id": fingerprint})
                 if document is None:
@@ -107,11 +112,9 @@ class MongoFingerprintGroups:
                         await self.collection.insert_one(new_group(fingerprint, member))
                     except DuplicateKeyError:
                         continue
-                    await self._record(fingerprint, member.ticket_id, member)
                     return Registration(view(new_group(fingerprint, member)), is_primary=True, newly_joined=False)
                 group = view(document)
                 if member.ticket_id == group.primary_ticket_id:
-                    await self._record(fingerprint, group.primary_ticket_id, member)
                     return Registration(group, is_primary=True, newly_joined=False)
                 recent_ids = document.get("recent_ids", document.get("member_ids", []))  # member_ids: before members had documents
                 if member.ticket_id in recent_ids:
@@ -123,7 +126,6 @@ class MongoFingerprintGroups:
                     fresh = new_group(fingerprint, member)
                     fresh.pop("_id"), fresh.pop("rev")
                     if await self._guarded(fingerprint, {"rev": document.get("rev", 0)}, {"$set": fresh, **_legacy(document)}):
-                        await self._record(fingerprint, member.ticket_id, member)
                         return Registration(view({"_id": fingerprint, **fresh}), is_primary=True, newly_joined=False)
                     continue
                 recent = [*recent_ids, member.ticket_id][-RECENT:]
@@ -138,6 +140,9 @@ class MongoFingerprintGroups:
                 )
                 if joined:
                     await self._record(fingerprint, group.primary_ticket_id, member)
+                    if group.reports == 1:  # the first duplicate: the primary's own member document too
+                        primary = Member(group.primary_ticket_id, group.primary_number, group.opened_at, 0)
+                        await self._record(fingerprint, group.primary_ticket_id, primary)
                     after = await self.collection.find_one({"_id": fingerprint}, {"recent_ids": 0})
                     assert after is not None
                     return Registration(view(after), is_primary=False, newly_joined=True)

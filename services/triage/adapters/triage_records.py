@@ -6,6 +6,7 @@ report it judged (so growth of a duplicate group can be judged again) and the lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,14 +23,17 @@ INDEXES = [IndexSpec(COLLECTION, [("number", 1)])]
 
 
 class TriageRecords(Protocol):
-    """Triage's per-ticket records (decision, due times, the report it judged)."""
+    """Triage's per-ticket records (decision, due times, the report it judged) and the events they owe."""
 
-    async def record(self, ticket_id: str, fields: dict[str, Any]) -> dict[str, Any]: ...
+    async def record(self, ticket_id: str, fields: dict[str, Any], outbox: list[dict[str, Any]]) -> bool: ...
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None: ...
 
+    async def republish(self, ticket_id: str) -> None: ...
+
     async def change_severity(
-        self, ticket_id: str, expected_severity: str, fields: dict[str, Any], change: dict[str, Any]
+        self, ticket_id: str, expected_severity: str, fields: dict[str, Any], change: dict[str, Any],
+        outbox: list[dict[str, Any]],
     ) -> bool: ...
 
 
@@ -60,33 +64,42 @@ def report_from_document(document: dict[str, Any]) -> Report:
 class MongoTriageRecords:
     """Triage records in MongoDB; severity changes are guarded single-document writes."""
 
-    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None) -> None:
+    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None,
+                 on_outbox: Callable[[str, str, dict[str, Any] | None], None] | None = None) -> None:
         self.collection = db[COLLECTION]
         self.locks = locks if locks is not None else KeyedLocks()
+        self._on_outbox = on_outbox or (lambda collection, record_id, document: None)
 
-    async def record(self, ticket_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Store the first decision for a ticket and return the stored record (a repeat keeps the first)."""
+    async def record(self, ticket_id: str, fields: dict[str, Any], outbox: list[dict[str, Any]]) -> bool:
+        """Store the first decision for a ticket with the events it owes; False if a record exists (kept as it is)."""
         # insert rather than a $setOnInsert upsert: the docstore drops empty arrays from upserts
+        document = {"_id": ticket_id, **fields, "changes": [], "outbox": outbox, "rev": 0}
         try:
-            await self.collection.insert_one({"_id": ticket_id, **fields, "changes": [], "rev": 0})
+            await self.collection.insert_one(document)
         except DuplicateKeyError:
-            pass
-        stored = await self.collection.find_one({"_id": ticket_id})
-        assert stored is not None
-        return stored
+            return False
+        if outbox:
+            self._on_outbox(COLLECTION, ticket_id, document)
+        return True
+
+    async def republish(self, ticket_id: str) -> None:
+        """Have the relay publish whatever the record still owes (after a redelivery)."""
+        self._on_outbox(COLLECTION, ticket_id, None)
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         """Return triage's record of a ticket, if any."""
         return await self.collection.find_one({"_id": ticket_id})
 
     async def change_severity(
-        self, ticket_id: str, expected_severity: str, fields: dict[str, Any], change: dict[str, Any]
+        self, ticket_id: str, expected_severity: str, fields: dict[str, Any], change: dict[str, Any],
+        outbox: list[dict[str, Any]],
     ) -> bool:
-        """Set fields and log the change if the severity is still `expected_severity`; return True if written."""
-        return await guarded_update(
-            self.collection,
-            ticket_id,
-            {"severity": expected_severity},
-            {"$set": fields, "$push": {"changes": change}},
-            locks=self.locks,
-        )
+        """Set fields, log the change and owe its events if the severity is still `expected_severity`; True if written."""
+        pushes: dict[str, Any] = {"changes": change}
+        if outbox:
+            pushes["outbox"] = {"$each": outbox}
+        written = await guarded_update(self.collection, ticket_id, {"severity": expected_severity},
+                                       {"$set": fields, "$push": pushes}, locks=self.locks)
+        if written and outbox:
+            self._on_outbox(COLLECTION, ticket_id, None)
+        return written

@@ -56,14 +56,48 @@ async def triage_reported_ticket(
     groups: FingerprintGroups,
     clock: Clock,
 ) -> list[Envelope]:
-    """Return ticket.triaged, plus ticket.duplicate_detected (and a growth ticket.reclassified) for a duplicate."""
+    """Store triage's record of a reported ticket with the events it owes: ticket.triaged, and for a duplicate
+    ticket.duplicate_detected (and the primary's growth ticket.reclassified, stored with the primary's record).
+
+    Once per ticket: the record's `_id` is the ticket's, so a redelivery finds it and only republishes
+    what it still owes. Returns no events (they are in the records' outboxes).
+    """
     report = report_from_event(event)
     decision = classify(report, policy.rulebook)
     start = event.reported_at
     deadlines = policy.sla.deadlines(decision.severity, start)
     allowances = policy.sla.allowances[decision.severity]
     now = clock.now()
-    await records.record(
+    triaged = TicketTriaged(
+        ticket_id=event.ticket_id,
+        number=event.number,
+        title=event.title,
+        reported_severity=event.reported_severity,
+        severity=decision.severity,
+        rule=decision.rule,
+        reason=decision.reason,
+        tier=decision.tier,
+        team=decision.team,
+        reported_at=start,
+        acknowledge_due_at=deadlines.acknowledge_due_at,
+        response_due_at=deadlines.response_due_at,
+        resolution_due_at=deadlines.resolution_due_at,
+        response_target=allowances.response.describe(),
+        reporter=event.reporter,
+        type=event.type,
+        production=event.production,
+        component=event.component,
+        description=event.description[:2000],
+    )
+    owed = [_envelope(triaged, envelope, now, event.ticket_id)]
+    registration = await groups.register(
+        fingerprint(event.type, event.component, event.title),
+        Member(event.ticket_id, event.number, start, users_counted(event.users_affected)),
+        policy.duplicate_window,
+    )
+    if not registration.is_primary:
+        owed += await _report_duplicate(envelope, event, registration, policy=policy, records=records, now=now)
+    stored = await records.record(
         event.ticket_id,
         {
             "number": event.number,
@@ -82,40 +116,18 @@ async def triage_reported_ticket(
             "triaged_at": now,
             "updated_at": now,
         },
+        [e.to_document() for e in owed],
     )
-    triaged = TicketTriaged(
-        ticket_id=event.ticket_id,
-        number=event.number,
-        title=event.title,
-        reported_severity=event.reported_severity,
-        severity=decision.severity,
-        rule=decision.rule,
-        reason=decision.reason,
-        tier=decision.tier,
-        team=decision.team,
-        reported_at=start,
-        acknowledge_due_at=deadlines.acknowledge_due_at,
-        response_due_at=deadlines.response_due_at,
-        resolution_due_at=deadlines.resolution_due_at,
-        response_target=allowances.response.describe(),
-        reporter=event.reporter,
-    )
-    emitted = [_envelope(triaged, envelope, now, event.ticket_id)]
-    registration = await groups.register(
-        fingerprint(event.type, event.component, event.title),
-        Member(event.ticket_id, event.number, start, users_counted(event.users_affected)),
-        policy.duplicate_window,
-    )
-    if registration.newly_joined:
-        emitted += await _report_duplicate(envelope, event, registration, policy=policy, records=records, now=now)
-    return emitted
+    if not stored:  # a redelivery: the record was stored before, with everything it owes
+        await records.republish(event.ticket_id)
+    return []
 
 
 async def _report_duplicate(
     envelope: Envelope, event: TicketReported, registration: Registration, *, policy: TriagePolicy,
     records: TriageRecords, now: datetime,
 ) -> list[Envelope]:
-    """Return ticket.duplicate_detected, and ticket.reclassified if the group's growth raises the primary."""
+    """Return ticket.duplicate_detected; a growth that raises the primary is stored (with its event) in the primary's record."""
     group = registration.group
     detected = TicketDuplicateDetected(
         primary_ticket_id=group.primary_ticket_id,
@@ -130,13 +142,13 @@ async def _report_duplicate(
         duplicate_reported_at=event.reported_at,
         detected_at=now,
     )
-    emitted = [_envelope(detected, envelope, now, group.primary_ticket_id)]
+    owed = [_envelope(detected, envelope, now, group.primary_ticket_id)]
     primary = await records.get(group.primary_ticket_id)
     if primary is None or primary.get("overridden"):
-        return emitted  # an agent's override wins over growth; an unknown primary has nothing to raise
+        return owed  # an agent's override wins over growth; an unknown primary has nothing to raise
     grown = classify(report_from_document(primary["report"]).with_users_affected(group.users_affected), policy.rulebook)
     if not is_more_severe(grown.severity, Severity(primary["severity"])):
-        return emitted
+        return owed
     request = SeverityChangeRequest(
         severity=grown.severity,
         rule=grown.rule,
@@ -145,16 +157,15 @@ async def _report_duplicate(
         changed_at=now,
         users_affected=group.users_affected,
     )
-    reclassified = await reclassify(group.primary_ticket_id, request, policy=policy, records=records, now=now)
-    if reclassified is not None:
-        emitted.append(_envelope(reclassified, envelope, now, group.primary_ticket_id))
-    return emitted
+    await reclassify(group.primary_ticket_id, request, policy=policy, records=records, now=now,
+                     correlation_id=envelope.correlation_id)
+    return owed
 
 
 async def apply_severity_override(
     envelope: Envelope, event: TicketSeverityChanged, *, policy: TriagePolicy, records: TriageRecords, clock: Clock
 ) -> list[Envelope]:
-    """Return ticket.reclassified with the new due times for an agent's override (nothing if unchanged)."""
+    """Store an agent's override and its ticket.reclassified (with the new due times) in triage's record."""
     now = clock.now()
     request = SeverityChangeRequest(
         severity=event.new_severity,
@@ -166,8 +177,9 @@ async def apply_severity_override(
         actor=event.actor,
         override=True,
     )
-    reclassified = await reclassify(event.ticket_id, request, policy=policy, records=records, now=now)
-    return [] if reclassified is None else [_envelope(reclassified, envelope, now, event.ticket_id)]
+    await reclassify(event.ticket_id, request, policy=policy, records=records, now=now,
+                     correlation_id=envelope.correlation_id)
+    return []
 
 
 def _envelope(payload, incoming: Envelope, now: datetime, ticket_id: str) -> Envelope:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from services.triage.adapters.triage_records import TriageRecords, report_from_document
 from services.triage.domain.classification import route
 from services.triage.domain.policy import TriagePolicy
-from shared.contracts import Severity
+from shared.contracts import Severity, make_envelope
 from shared.contracts.triage_events import (
     Actor,
     ReclassificationTrigger,
@@ -19,6 +19,7 @@ from shared.sla.policy import Deadlines
 from shared.sla.reschedule import reschedule
 
 ATTEMPTS = 5
+PRODUCER = "triage"
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,13 @@ class SeverityChangeRequest:
 
 
 async def reclassify(
-    ticket_id: str, request: SeverityChangeRequest, *, policy: TriagePolicy, records: TriageRecords, now: datetime
+    ticket_id: str, request: SeverityChangeRequest, *, policy: TriagePolicy, records: TriageRecords, now: datetime,
+    correlation_id: str | None = None,
 ) -> TicketReclassified | None:
-    """Store the change and return its event; None if the severity is already the requested one.
+    """Store the change with its ticket.reclassified in the record's outbox and return the event.
 
-    Raises LookupError if triage has no record of the ticket (yet), so the message is retried.
+    None if the severity is already the requested one (a repeat changes nothing). Raises LookupError
+    if triage has no record of the ticket (yet), so the message is retried.
     """
     for _ in range(ATTEMPTS):
         record = await records.get(ticket_id)
@@ -53,7 +56,10 @@ async def reclassify(
         event, fields = _planned(record, request, policy, now)
         entry = {"at": request.changed_at, "from": old_severity.value, "to": request.severity.value,
                  "trigger": request.trigger, "rule": request.rule, "recorded_at": now}
-        if await records.change_severity(ticket_id, old_severity.value, fields, entry):
+        owed = [] if request.severity is old_severity else [
+            make_envelope(event, producer=PRODUCER, occurred_at=now, ticket_id=ticket_id,
+                          correlation_id=correlation_id).to_document()]
+        if await records.change_severity(ticket_id, old_severity.value, fields, entry, owed):
             return None if request.severity is old_severity else event
     raise LostRace(f"triage record of {ticket_id} kept changing during a reclassification")
 

@@ -1,0 +1,167 @@
+"""Intake's read paths: ticket lists, search, the open work, feature requests and the SLA report.
+
+Every read fetches view documents by `_id` (services/intake/domain/views.py) and filters in
+memory, so its cost depends on what is asked, not on how many tickets are stored. Pages are
+newest first; a cursor means "tickets older than this id" (ticket ids are time-ordered ULIDs),
+so a page can also end early at its scan bound and say where to go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ulid import ULID
+
+from services.intake.adapters.views import MongoViews
+from services.intake.domain.views import words_of
+from shared.contracts import OPEN_STATUSES
+
+DAYS_PER_PAGE = 62
+"""Day buckets one history page reads at most before it returns what it found and a cursor to go on."""
+MONTHS_PER_SEARCH = 24
+"""Months of the word index one search page reads at most."""
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """What a list asks for; None means any."""
+
+    status: str | None = None
+    severity: str | None = None
+    type: str | None = None
+    kind: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: str | None = None
+    reporter_id: str | None = None
+
+    @property
+    def words(self) -> list[str]:
+        """Return the searched words (empty when there is no text query)."""
+        return words_of(self.q) if self.q else []
+
+    def admits(self, entry: dict[str, Any]) -> bool:
+        """Return True if a summary passes every filter."""
+        for name in ("status", "severity", "type", "kind"):
+            wanted = getattr(self, name)
+            if wanted is not None and entry.get(name) != wanted:
+                return False
+        created = entry["created_at"]
+        if (self.created_from and created < self.created_from) or (self.created_to and created >= self.created_to):
+            return False
+        if self.reporter_id is not None and (entry.get("reporter") or {}).get("id") != self.reporter_id:
+            return False
+        if self.q is not None:
+            words = self.words
+            return bool(words) and set(words) <= set(words_of(entry["title"]))
+        return True
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of summaries, newest first, and where the next page starts (None: no more)."""
+
+    items: list[dict[str, Any]]
+    next_before: str | None
+
+
+def id_at(moment: datetime) -> str:
+    """Return the smallest ticket id of a moment: every ticket created before it has a smaller id."""
+    return str(ULID.from_timestamp(moment.timestamp()))[:10] + "0" * 16
+
+
+def time_of(ticket_id: str) -> datetime:
+    """Return when a ticket id was made (its creation time)."""
+    return ULID.from_str(ticket_id).datetime.astimezone(UTC)
+
+
+def _page(entries: list[dict[str, Any]], wanted: TicketFilter, before: str | None, limit: int,
+          exhausted_at: str | None) -> Page:
+    """Return the newest `limit` admitted entries older than `before`; continue at exhausted_at if there may be more."""
+    found = sorted((e for e in entries if wanted.admits(e) and (before is None or e["id"] < before)),
+                   key=lambda e: e["id"], reverse=True)
+    if len(found) > limit:
+        return Page(found[:limit], found[limit - 1]["id"])
+    return Page(found, exhausted_at)
+
+
+async def reporter_history(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int,
+                           now: datetime, first_year: int) -> Page:
+    """Return a page of one reporter's tickets (My Tickets): their year documents, filtered in memory."""
+    assert wanted.reporter_id is not None
+    newest = min(now, wanted.created_to or now, time_of(before) if before else now).year
+    oldest = max(first_year, wanted.created_from.year if wanted.created_from else first_year)
+    ids = [f"mine:{wanted.reporter_id}:{year}" for year in range(newest, oldest - 1, -1)]
+    return _page(await views.entries(ids), wanted, before, limit, None)
+
+
+async def open_work(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int) -> Page:
+    """Return a page of tickets not Closed (the open work), filtered in memory."""
+    return _page(await views.open_entries(), wanted, before, limit, None)
+
+
+async def staff_history(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int, now: datetime,
+                        first_day: date) -> Page:
+    """Return a page of every reporter's tickets, newest first, from the day buckets (or the open work)."""
+    if wanted.q is not None:
+        return await search(views, wanted, before, limit, now, first_day)
+    if wanted.status in OPEN_STATUSES:
+        return await open_work(views, wanted, before, limit)
+    start = min(now, wanted.created_to or now, time_of(before) if before else now).date()
+    stop = max(first_day, wanted.created_from.date() if wanted.created_from else first_day)
+    entries: list[dict[str, Any]] = []
+    day = start
+    scanned = 0
+    while day >= stop and scanned < DAYS_PER_PAGE:
+        entries += await views.entries([f"day:{day.isoformat()}"])
+        scanned += 1
+        if sum(1 for e in entries if wanted.admits(e) and (before is None or e["id"] < before)) > limit:
+            break
+        day -= timedelta(days=1)
+    more = id_at(datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)) if day >= stop else None
+    return _page(entries, wanted, before, limit, more)
+
+
+async def search(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int, now: datetime,
+                 first_day: date) -> Page:
+    """Return a page of tickets whose title has every searched word: month word indexes, then their days."""
+    words = wanted.words
+    if not words:
+        return Page([], None)
+    newest = min(now, wanted.created_to or now, time_of(before) if before else now)
+    stop = max(first_day, wanted.created_from.date() if wanted.created_from else first_day)
+    month = date(newest.year, newest.month, 1)
+    entries: list[dict[str, Any]] = []
+    scanned = 0
+    while month >= date(stop.year, stop.month, 1) and scanned < MONTHS_PER_SEARCH:
+        index = (await views.documents([f"words:{month.strftime('%Y-%m')}"])).get(f"words:{month.strftime('%Y-%m')}")
+        postings = (index or {}).get("words") or {}
+        days = set.intersection(*(set(postings.get(word, [])) for word in words))
+        for day in sorted(days, reverse=True):
+            entries += await views.entries([f"day:{day}"])
+        scanned += 1
+        if sum(1 for e in entries if wanted.admits(e) and (before is None or e["id"] < before)) > limit:
+            break
+        month = (month - timedelta(days=1)).replace(day=1)
+    more = None
+    if month >= date(stop.year, stop.month, 1) and scanned >= MONTHS_PER_SEARCH:
+        more = id_at(datetime.combine(month + timedelta(days=32), datetime.min.time(), UTC).replace(day=1))
+    return _page(entries, wanted, before, limit, more)
+
+
+async def created_between(views: MongoViews, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Return the summaries (with their outcomes) of every ticket created in [start, end): the SLA report's input."""
+    days = []
+    day = start.date()
+    while datetime.combine(day, datetime.min.time(), UTC) < end:
+        days.append(f"day:{day.isoformat()}")
+        day += timedelta(days=1)
+    return [e for e in await views.entries(days) if start <= e["created_at"] < end]
+
+
+def day_bucket_count(start: datetime, end: datetime) -> int:
+    """Return how many day buckets a window reads."""
+    return (end.date() - start.date()).days + 1
+
