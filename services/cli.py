@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -73,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("rebuild-views", help="rebuild intake's read models (lists, search, report) from the tickets")
 
+    seed = commands.add_parser("seed", help="store many copies of the database's triaged tickets (for benchmarks)")
+    seed.add_argument("--count", type=int, required=True, help="tickets to store")
+    seed.add_argument("--open", type=int, default=0, help="how many of them are still open (created in the last 30 days)")
+    seed.add_argument("--reporters", type=int, default=500, help="reporter identities to spread them over")
+    seed.add_argument("--days", type=int, default=365, help="how far back the finished ones go")
+    seed.add_argument("--seed", type=int, default=1, help="random seed")
+    seed.add_argument("--keys-out", type=Path, help="write the reporters' API keys here as JSON (mode 600)")
+
     sink = commands.add_parser("mailcatcher", help="local SMTP server storing each message under a directory")
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=1025)
@@ -87,6 +96,17 @@ def main(argv: list[str] | None = None) -> int:
         print(asyncio.run(create_key(args.role, args.name, args.email)))
     elif args.command == "rebuild-views":
         print(f"{asyncio.run(rebuild_views())} view documents written")
+    elif args.command == "seed":
+        if not 0 <= args.open <= args.count or args.count < 1 or args.reporters < 1 or args.days < 2:
+            parser.error("need --count >= 1, 0 <= --open <= --count, --reporters >= 1 and --days >= 2")
+        try:
+            seeded = asyncio.run(seed_tickets(args.count, args.open, args.reporters, args.days, args.seed))
+        except LookupError as exc:
+            parser.exit(2, f"incidents seed: {exc}\n")
+        if args.keys_out:
+            args.keys_out.touch(mode=0o600)
+            args.keys_out.write_text(json.dumps(seeded.reporter_keys))
+        print(f"{seeded.tickets} tickets and {seeded.view_documents} view documents written")
     elif args.command == "mailcatcher":
         from shared.logs import configure_logging
 
@@ -96,6 +116,27 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+async def seed_tickets(count: int, open_count: int, reporters: int, days: int, seed: int):
+    """Store copies of the database's triaged tickets; return what was stored (services.intake...seeding)."""
+    import random
+
+    from services.intake.adapters.api_keys import MongoApiKeys
+    from services.intake.adapters.tickets import MongoTickets
+    from services.intake.service_layer.seeding import Seeder, SeedPlan
+    from shared.clock import SystemClock
+    from shared.persistence import make_client
+    from shared.settings import CommonSettings
+
+    settings = CommonSettings()
+    client = make_client(settings.mongodb_url)
+    try:
+        db = client[settings.mongodb_db]
+        seeder = Seeder(MongoTickets(db), MongoApiKeys(db), random.Random(seed))
+        return await seeder.seed(SeedPlan(count, open_count, reporters, days), SystemClock().now())
+    finally:
+        await client.close()
 
 
 async def rebuild_views() -> int:

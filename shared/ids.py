@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from ulid import ULID
 
 API_KEY_PREFIX = "ik_"
 
 
-def new_id() -> str:
-    """Return a new ULID string: unique and sortable by creation time."""
-    return str(ULID())
+def new_id(at: datetime | None = None) -> str:
+    """Return a new ULID string: unique and sortable by creation time (now, or `at` for records of the past)."""
+    return str(ULID.from_datetime(at)) if at is not None else str(ULID())
 
 
 def new_api_key() -> str:

@@ -116,6 +116,20 @@ class MongoTickets:
             )
         return int(counter["seq"])
 
+    async def reserve_sequence(self, count: int, name: str = "ticket") -> int:
+        """Reserve count consecutive values of a counter at once; return the first (for seeding)."""
+        async with self._sequence_lock:
+            counter = await self._counters.find_one_and_update(
+                {"_id": name}, {"$inc": {"seq": count}}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        return int(counter["seq"]) - count + 1
+
+    async def insert_copies(self, documents: list[dict[str, Any]]) -> None:
+        """Insert many tickets and their numbers in bulk, without views (the seeder writes those merged)."""
+        if documents:
+            await self._numbers.insert_many([{"_id": d["number"], "ticket_id": d["_id"]} for d in documents])
+            await self.collection.insert_many(documents)
+
     async def reserve_number(self, number: str, ticket_id: str) -> None:
         """Record that number belongs to ticket_id; raises DuplicateKeyError if another ticket has it."""
         try:
