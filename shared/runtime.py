@@ -91,7 +91,10 @@ class ServiceRuntime:
         self.docstore = await is_docstore(self.db)
         for locks in self.document_locks.values():
             locks.exclusive_writer = self.docstore  # see shared.documents: one writer process per document
-        await ensure_indexes(self.db, self.indexes)
+        # the relay's start-up scan asks for documents owing events (shared.messaging.outbox.PENDING)
+        outbox_indexes = [IndexSpec(name, [("outbox.event_id", 1)], options={"sparse": True})
+                          for name in self.outbox_collections]
+        await ensure_indexes(self.db, [*self.indexes, *outbox_indexes])
         self.connection = await aio_pika.connect_robust(
             settings.amqp_url, client_properties={"connection_name": self.name}
         )

@@ -25,7 +25,8 @@ from shared.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
 
-PENDING = {"outbox.0": {"$exists": True}}
+PENDING = {"outbox.event_id": {"$exists": True}}
+"""Documents owing events; on MongoDB a sparse index on outbox.event_id answers it (shared/runtime.py)."""
 
 
 class OutboxRelay:

@@ -30,7 +30,8 @@ from shared.schedule import Schedule, ScheduledDocuments, claim_lease, due_times
 
 COLLECTION = "sla_clocks"
 COUNTERS = "escalation_counters"
-INDEXES = [IndexSpec(COLLECTION, [("vendor_outbox.0.message_id", 1)])]
+INDEXES = [IndexSpec(COLLECTION, [("vendor_outbox.message_id", 1)], options={"sparse": True})]
+"""For the start-up scan of hand-offs still owed to vendors (pending_vendor_messages), on MongoDB."""
 APPENDED = ("outbox", "vendor_outbox")
 """Arrays only ever appended to by a change (relays pop them concurrently), never replaced."""
 
@@ -138,7 +139,7 @@ class MongoClocks(ScheduledDocuments):
 
     async def pending_vendor_messages(self, limit: int) -> list[dict[str, Any]]:
         """Return documents that owe vendors a hand-off (only the vendor outbox is read)."""
-        return await self.collection.find({"vendor_outbox.0": {"$exists": True}}, {"vendor_outbox": 1}).limit(
+        return await self.collection.find({"vendor_outbox.message_id": {"$exists": True}}, {"vendor_outbox": 1}).limit(
             limit).to_list()
 
     async def pop_vendor_message(self, ticket_id: str, message_id: str) -> None:

@@ -41,12 +41,14 @@ HIDDEN = {"outbox": 0, "applied_events": 0, "rev": 0, VIEWS_PENDING: 0}
 INDEXES = [
     # lookups by number go through ticket_numbers (by _id); the unique index guards against a repeat
     IndexSpec(COLLECTION, [("number", 1)], unique=True),
-    # recover(): the documents a crash left owing events or view updates (sparse: almost none match)
+    # recover(): the documents a crash left owing view updates (sparse: almost none match); those owing
+    # events use the outbox.event_id index every outbox collection gets (shared/runtime.py)
     IndexSpec(COLLECTION, [("views_pending", 1)], options={"sparse": True}),
-    IndexSpec(COLLECTION, [("outbox.event_id", 1)], options={"sparse": True}),
-    # exports and ad-hoc queries by reporter or date on MongoDB (the API reads the views instead)
+    # exports and ad-hoc queries on MongoDB (the API reads the views instead): by reporter, by date,
+    # and the agents' usual filter, status and severity, newest first
     IndexSpec(COLLECTION, [("reporter.id", 1), ("created_at", -1)]),
     IndexSpec(COLLECTION, [("created_at", -1)]),
+    IndexSpec(COLLECTION, [("status", 1), ("severity", 1), ("created_at", -1)]),
 ]
 
 APPLIED_EVENTS_KEPT = 64
@@ -275,7 +277,7 @@ class MongoTickets:
 
     async def _pending(self) -> AsyncIterator[dict[str, Any]]:
         """Yield the tickets marked as owing view updates or events."""
-        query = {"$or": [{"views_pending": {"$exists": True}}, {"outbox.0": {"$exists": True}}]}
+        query = {"$or": [{"views_pending": {"$exists": True}}, {"outbox.event_id": {"$exists": True}}]}
         async for document in self.collection.find(query):
             yield document
 
