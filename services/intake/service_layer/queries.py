@@ -134,15 +134,20 @@ async def search(views: MongoViews, wanted: TicketFilter, before: str | None, li
     stop = max(first_day, wanted.created_from.date() if wanted.created_from else first_day)
     month = date(newest.year, newest.month, 1)
     entries: list[dict[str, Any]] = []
+    found = 0
     scanned = 0
-    while month >= date(stop.year, stop.month, 1) and scanned < MONTHS_PER_SEARCH:
+    while month >= date(stop.year, stop.month, 1) and scanned < MONTHS_PER_SEARCH and found <= limit:
         index = (await views.documents([f"words:{month.strftime('%Y-%m')}"])).get(f"words:{month.strftime('%Y-%m')}")
         postings = (index or {}).get("words") or {}
         days = set.intersection(*(set(postings.get(word, [])) for word in words))
-        for day in sorted(days, reverse=True):
-            entries += await views.entries([f"day:{day}"])
+        for day in sorted(days, reverse=True):  # newest first, and no further than the page needs
+            day_entries = await views.entries([f"day:{day}"])
+            entries += day_entries
+            found += sum(1 for e in day_entries if wanted.admits(e) and (before is None or e["id"] < before))
+            if found > limit:
+                break
         scanned += 1
-        if sum(1 for e in entries if wanted.admits(e) and (before is None or e["id"] < before)) > limit:
+        if found > limit:
             break
         month = (month - timedelta(days=1)).replace(day=1)
     more = None
