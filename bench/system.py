@@ -71,6 +71,7 @@ class System:
             "ENVIRONMENT": "test",
             "RATE_LIMIT_PER_MINUTE": "100000",
             "RATE_LIMIT_BURST": "10000",
+            "AUTH_FAILURES_PER_MINUTE": "100000",
             "INTAKE_URL": self.url("intake"),
             **self.extra_env,
         }

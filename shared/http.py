@@ -46,19 +46,27 @@ class BodySizeLimit:
             await self._reject(scope, receive, send, max_bytes)
             return
         seen = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
+                    too_large = True
                     raise _TooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            if not too_large:  # the app may turn our exception into its own error response: ours wins
+                await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
+            pass
+        if too_large:
             await self._reject(scope, receive, send, max_bytes)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
@@ -72,8 +80,16 @@ class _TooLarge(Exception):
     pass
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """Return the metrics label of an HTTP method: a known method, or `other` (clients choose any token)."""
+    return method if method in KNOWN_METHODS else "other"
+
+
 class RequestMetrics:
-    """Counts requests and observes latency by route template (never the raw path)."""
+    """Counts requests and observes latency by route template and known method (never the raw path or token)."""
 
     def __init__(self, app: ASGIApp, metrics: PipelineMetrics) -> None:
         self.app = app
@@ -97,7 +113,7 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "GET")
+            method = method_label(scope.get("method", "GET"))
             self.metrics.http_requests.labels(template, method, str(status)).inc()
             self.metrics.http_duration.labels(template, method).observe(time.perf_counter() - started)
 

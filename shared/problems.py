@@ -51,6 +51,23 @@ def describe_validation_errors(errors: list[dict[str, Any]], limit: int = 5) -> 
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+MAX_ERRORS_SHOWN = 20
+"""Validation errors listed in a 422: a body with 60,000 unknown keys must not get a 5 MB answer."""
+MAX_LOCATION_PART = 64
+
+
+def validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    """Return one validation error as shown to the client: where (names cut to 64 characters), what and its type."""
+    location = [part if not isinstance(part, str) or len(part) <= MAX_LOCATION_PART
+                else part[:MAX_LOCATION_PART] + "…" for part in error.get("loc", ())]
+    return {"loc": location, "msg": str(error.get("msg", ""))[:300], "type": error.get("type", "")}
+
+
+def _more(total: int) -> str:
+    """Return the note that more errors exist than the 422 lists."""
+    return f" ({total} errors in all; the first {MAX_ERRORS_SHOWN} are listed)" if total > MAX_ERRORS_SHOWN else ""
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error the app returns a problem+json document."""
 
@@ -62,11 +79,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
-        ]
+        found = exc.errors()
+        errors = [validation_error(e) for e in found[:MAX_ERRORS_SHOWN]]
         return problem_response(
-            422, "Invalid request", describe_validation_errors(errors), instance=request.url.path, errors=errors
+            422, "Invalid request", describe_validation_errors(errors) + _more(len(found)), instance=request.url.path,
+            errors=errors, errors_total=len(found),
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -23,6 +23,7 @@ from services.intake.entrypoints import (
     reports_api,
     tickets_api,
 )
+from services.intake.entrypoints.auth import AuthenticateFirst, FailedAuthentications
 from services.intake.entrypoints.mail_intake import (
     SupportMailbox,
     close_on_cancel,
@@ -88,4 +89,6 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     runtime.on_startup(wire)
     for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api):
         app.include_router(api.router)
+    app.add_middleware(AuthenticateFirst, state=app.state,
+                       failures=FailedAuthentications(settings.auth_failures_per_minute, 60.0))
     return app

@@ -20,6 +20,8 @@ class IntakeSettings(CommonSettings):
     )
     rate_limit_per_minute: int = Field(default=600, ge=1, description="requests per API key per minute")
     rate_limit_burst: int = Field(default=100, ge=1, description="requests a key may send at once")
+    auth_failures_per_minute: int = Field(
+        default=60, ge=1, description="requests with a bad API key one address may send per minute before it waits")
     page_size_max: int = Field(default=100, ge=1, le=1000)
     smtp_intake_enabled: bool = True
     smtp_intake_host: str = "127.0.0.1"
