@@ -22,9 +22,10 @@ def run_service(name: str, port: int | None) -> None:
     import uvicorn
 
     from shared.logs import configure_logging
+    from shared.settings import load_settings
 
     bootstrap_module, settings_module, settings_class = SERVICES[name]
-    settings = getattr(importlib.import_module(settings_module), settings_class)()
+    settings = load_settings(getattr(importlib.import_module(settings_module), settings_class))
     configure_logging(name, settings.log_level)
     app = importlib.import_module(bootstrap_module).build_app(settings)
     uvicorn.run(
@@ -37,23 +38,48 @@ def run_service(name: str, port: int | None) -> None:
     )
 
 
-async def create_key(role: str, name: str, email: str | None) -> str:
-    """Store a new API key and return it."""
+async def with_api_keys(work):
+    """Run work(MongoApiKeys) against the configured database and return its result."""
     from services.intake.adapters.api_keys import INDEXES, MongoApiKeys
-    from services.intake.domain.principals import Role
-    from shared.clock import SystemClock
     from shared.persistence import ensure_indexes, make_client
-    from shared.settings import CommonSettings
+    from shared.settings import CommonSettings, load_settings
 
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     client = make_client(settings.mongodb_url)
     try:
         db = client[settings.mongodb_db]
         await ensure_indexes(db, INDEXES)
-        key, _ = await MongoApiKeys(db).create(Role(role), name, email, SystemClock().now())
-        return key
+        return await work(MongoApiKeys(db))
     finally:
         await client.close()
+
+
+async def create_key(role: str, name: str, email: str | None, expires_in_days: int | None = None,
+                     vendor: str | None = None) -> str:
+    """Store a new API key and return it."""
+    from datetime import timedelta
+
+    from services.intake.domain.principals import Role
+    from shared.clock import SystemClock
+
+    now = SystemClock().now()
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+
+    async def create(keys):
+        key, _ = await keys.create(Role(role), name, email, now, expires_at=expires_at, vendor_id=vendor)
+        return key
+
+    return await with_api_keys(create)
+
+
+def print_keys(keys: list[dict]) -> None:
+    """Print keys as an aligned table."""
+    columns = ("key_id", "state", "role", "name", "email", "vendor_id", "created_at", "expires_at", "principal_id")
+    rows = [[str(k.get(c) or "-") if c not in ("created_at", "expires_at") or not k.get(c)
+             else k[c].strftime("%Y-%m-%d %H:%M") for c in columns] for k in keys]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    for row in [list(columns), *rows]:
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=["reporter", "agent", "admin", "vendor"])
     create.add_argument("--name", required=True)
     create.add_argument("--email")
+    create.add_argument("--expires-in-days", type=int, help="the key stops working after this many days")
+    create.add_argument("--vendor", help="for --role vendor: the vendor id whose hand-offs the key may see")
+    listing = key_commands.add_parser("list", help="list keys and e-mail identities (never the keys themselves)")
+    listing.add_argument("--role", choices=["reporter", "agent", "admin", "vendor"])
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id, or every key of a user")
+    revoke_target = revoke.add_mutually_exclusive_group(required=True)
+    revoke_target.add_argument("key_id", nargs="?", help="the key_id `keys list` shows")
+    revoke_target.add_argument("--user", help="a principal id: revoke all of its keys")
 
     commands.add_parser("rebuild-views", help="rebuild intake's read models (lists, search, report) from the tickets")
 
@@ -91,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         run_service(args.service, args.port)
     elif args.command == "keys":
-        if args.email is not None and "@" not in args.email:
-            parser.error(f"--email {args.email!r} is not an e-mail address")
-        print(asyncio.run(create_key(args.role, args.name, args.email)))
+        return keys_command(parser, args)
     elif args.command == "rebuild-views":
         print(f"{asyncio.run(rebuild_views())} view documents written")
     elif args.command == "seed":
@@ -118,6 +150,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def keys_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run `incidents keys create|list|revoke`; return the exit code."""
+    from services.intake.domain.principals import Role
+    from shared.clock import SystemClock
+
+    if args.keys_command == "create":
+        if args.email is not None and "@" not in args.email:
+            parser.error(f"--email {args.email!r} is not an e-mail address")
+        if (args.role == "vendor") != (args.vendor is not None):
+            parser.error("--vendor is required with --role vendor, and only with it")
+        if args.expires_in_days is not None and args.expires_in_days < 1:
+            parser.error("--expires-in-days must be at least 1")
+        print(asyncio.run(create_key(args.role, args.name, args.email, args.expires_in_days, args.vendor)))
+    elif args.keys_command == "list":
+        print_keys(asyncio.run(with_api_keys(lambda keys: keys.list(Role(args.role) if args.role else None))))
+    elif args.user:
+        count = asyncio.run(with_api_keys(lambda keys: keys.revoke_principal(args.user, SystemClock().now())))
+        print(f"{count} keys of {args.user} revoked")
+    else:
+        revoked = asyncio.run(with_api_keys(lambda keys: keys.revoke(args.key_id, SystemClock().now())))
+        if revoked is None:
+            parser.exit(1, f"incidents keys revoke: no key {args.key_id}\n")
+        print(f"key {revoked['key_id']} of {revoked['name']} ({revoked['role']}) revoked")
+    return 0
+
+
 async def seed_tickets(count: int, open_count: int, reporters: int, days: int, seed: int):
     """Store copies of the database's triaged tickets; return what was stored (services.intake...seeding)."""
     import random
@@ -127,9 +185,9 @@ async def seed_tickets(count: int, open_count: int, reporters: int, days: int, s
     from services.intake.service_layer.seeding import Seeder, SeedPlan
     from shared.clock import SystemClock
     from shared.persistence import make_client
-    from shared.settings import CommonSettings
+    from shared.settings import CommonSettings, load_settings
 
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     client = make_client(settings.mongodb_url)
     try:
         db = client[settings.mongodb_db]
@@ -144,9 +202,9 @@ async def rebuild_views() -> int:
     from services.intake.adapters.tickets import MongoTickets
     from services.intake.service_layer.rebuild import rebuild_views as rebuild
     from shared.persistence import make_client
-    from shared.settings import CommonSettings
+    from shared.settings import CommonSettings, load_settings
 
-    settings = CommonSettings()
+    settings = load_settings(CommonSettings)
     client = make_client(settings.mongodb_url)
     try:
         return await rebuild(MongoTickets(client[settings.mongodb_db]))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_MARKERS = ("guest:guest@", "changeme", "change-me", "example.invalid")
+PLACEHOLDER_MARKERS = ("guest:guest@", "changeme", "change-me", "example.invalid", "dev-only")
+MIN_SECRET_LENGTH = 16
+S = TypeVar("S", bound="CommonSettings")
 
 
 class CommonSettings(BaseSettings):
@@ -29,12 +32,51 @@ class CommonSettings(BaseSettings):
     service_levels_file: Path | None = Field(
         default=None, description="teams per tier, SLA allowances and business calendar (default: packaged KB-005)")
 
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """Fields of a service's settings that hold secrets: production refuses them empty, short or defaulted."""
+
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> CommonSettings:
-        """Refuse to start in production with default or placeholder credentials."""
+        """Refuse to start in production with default, placeholder or missing credentials; name them, never their values."""
         if self.environment == "production":
-            for name in ("amqp_url", "mongodb_url"):
-                value = getattr(self, name)
-                if any(marker in value for marker in PLACEHOLDER_MARKERS):
-                    raise ValueError(f"{name.upper()} holds a placeholder credential in production")
+            problems = production_problems(self)
+            if problems:
+                raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+
+def production_problems(settings: CommonSettings) -> list[str]:
+    """Return what production refuses in these settings, each naming the setting and never its value."""
+    problems = []
+    for name in ("amqp_url", "mongodb_url"):
+        if any(marker in getattr(settings, name) for marker in PLACEHOLDER_MARKERS):
+            problems.append(f"{name.upper()} holds a placeholder credential")
+    amqp = urlsplit(settings.amqp_url)
+    if not amqp.username or amqp.username == "guest" or not amqp.password:
+        problems.append("AMQP_URL must name the services' own RabbitMQ user and its password (not guest)")
+    mongo = urlsplit(settings.mongodb_url)
+    if not mongo.username and "MONGODB-X509" not in mongo.query.upper():
+        problems.append("MONGODB_URL has no credentials: the database must require authentication")
+    for name in settings.SECRET_FIELDS:
+        value = getattr(settings, name) or ""
+        default = type(settings).model_fields[name].default
+        if len(value) < MIN_SECRET_LENGTH or value == default or any(m in value for m in PLACEHOLDER_MARKERS):
+            problems.append(f"{name.upper()} must be set to a secret of at least {MIN_SECRET_LENGTH} characters "
+                            "(not its development default)")
+    return problems
+
+
+class SettingsError(SystemExit):
+    """Settings that cannot be used; the message names each setting and what is wrong, never a value."""
+
+
+def load_settings(settings_class: type[S]) -> S:
+    """Return the settings read from the environment, or raise SettingsError without echoing any value."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False, include_context=False):
+            where = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            lines.append(f"  {where}: {error['msg']}")
+        raise SettingsError(f"invalid {settings_class.__name__}:\n" + "\n".join(lines)) from None

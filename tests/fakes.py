@@ -86,9 +86,10 @@ class FakeApiKeys:
     def __init__(self) -> None:
         self.keys: dict[str, Principal] = {}
 
-    async def create(self, role: Role, name: str, email: str | None, now: datetime) -> tuple[str, Principal]:
+    async def create(self, role: Role, name: str, email: str | None, now: datetime, *,
+                     expires_at: datetime | None = None, vendor_id: str | None = None) -> tuple[str, Principal]:
         key = f"ik_{new_id()}"
-        principal = Principal(id=new_id(), role=role, name=name, email=email)
+        principal = Principal(id=new_id(), role=role, name=name, email=email, vendor_id=vendor_id)
         self.keys[key] = principal
         return key, principal
 
@@ -347,7 +348,7 @@ class FakeFingerprintGroups:
         self.documents: dict[str, dict[str, Any]] = {}
 
     async def register(self, fingerprint: str, member, window):
-        from services.triage.adapters.fingerprints import Registration, new_group, view
+        from services.triage.adapters.fingerprints import Registration, joining_users, new_group, view
         from services.triage.domain.duplicates import joins
 
         document = self.documents.get(fingerprint)
@@ -359,6 +360,9 @@ class FakeFingerprintGroups:
         if member.ticket_id in members:
             return Registration(view(document), document["primary_ticket_id"] == member.ticket_id, False)
         document["reports"] += 1
-        document["users_affected"] += member.users
+        adds = joining_users(document, member)
+        document["users_affected"] += adds
+        if adds:
+            document["reporters"] = [*document.get("reporters", []), member.reporter_id]
         members.append(member.ticket_id)
         return Registration(view(document), is_primary=False, newly_joined=True)

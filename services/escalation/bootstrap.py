@@ -24,13 +24,14 @@ from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
+from shared.settings import load_settings
 from shared.sla.config import load_service_levels
 
 
 def build_runtime(settings: EscalationSettings | None = None, clock: Clock | None = None,
                   policy: EscalationPolicy | None = None) -> ServiceRuntime:
     """Return the escalation runtime: event consumer, timer loop, vendor relay and reply consumer."""
-    settings = settings or EscalationSettings()
+    settings = settings or load_settings(EscalationSettings)
     clock = clock or SystemClock()
     policy = policy or load_policy(load_service_levels(settings.service_levels_file), settings.escalation_policy_file)
     runtime = ServiceRuntime("escalation", settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from services.intake.adapters import (
 )
 from services.intake.entrypoints import (
     actions_api,
+    admin_api,
     attachments_api,
     features_api,
     identity_api,
@@ -32,11 +34,12 @@ from services.intake.entrypoints.mail_intake import (
 from services.intake.entrypoints.ratelimit import TokenBuckets
 from services.intake.service_layer.event_handlers import handlers
 from services.intake.settings import IntakeSettings
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, SystemClock, poll_forever
 from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
+from shared.settings import load_settings
 from shared.sla.config import load_service_levels
 
 ATTACHMENT_UPLOAD = r"^/v1/tickets/[^/]+/attachments$"
@@ -44,7 +47,7 @@ ATTACHMENT_UPLOAD = r"^/v1/tickets/[^/]+/attachments$"
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """Return the intake app: the HTTP API, plus a consumer applying other services' events."""
-    settings = settings or IntakeSettings()
+    settings = settings or load_settings(IntakeSettings)
     clock = clock or SystemClock()
     runtime = ServiceRuntime("intake", settings)
     runtime.indexes += tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
@@ -74,9 +77,11 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         if recovered:
             logging.getLogger(__name__).warning("recovered tickets a crash left half-done",
                                                 extra={"x_tickets": recovered})
-        app.state.api_keys = api_keys.MongoApiKeys(rt.db)
+        app.state.api_keys = api_keys.MongoApiKeys(rt.db, clock)
         app.state.votes = votes.MongoVotes(rt.db)
         app.state.idempotency = idempotency.MongoIdempotency(rt.db)
+        rt.background(lambda: poll_forever("idempotency expiry", lambda: app.state.idempotency.expire(clock.now()),
+                                           asyncio.Event(), 60.0))
         app.state.attachments = attachments.MongoAttachments(rt.db)
         if settings.smtp_intake_enabled:
             mailbox = SupportMailbox(settings=settings, tickets=store, api_keys=app.state.api_keys,
@@ -87,7 +92,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome), inbox=False)
 
     runtime.on_startup(wire)
-    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api):
+    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api):
         app.include_router(api.router)
     app.add_middleware(AuthenticateFirst, state=app.state,
                        failures=FailedAuthentications(settings.auth_failures_per_minute, 60.0))

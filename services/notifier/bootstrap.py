@@ -34,6 +34,7 @@ from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
+from shared.settings import load_settings
 
 
 def build_router(settings: NotifierSettings, renderer: TemplateRenderer, environ: Mapping[str, str]) -> Router:
@@ -56,7 +57,7 @@ def retry_policy(settings: NotifierSettings) -> RetryPolicy:
 def build_app(settings: NotifierSettings | None = None, clock: Clock | None = None,
               senders: dict[str, ChannelSender] | None = None) -> FastAPI:
     """Return the notifier app: routes events to deliveries and runs the delivery loop."""
-    settings = settings or NotifierSettings()
+    settings = settings or load_settings(NotifierSettings)
     clock = clock or SystemClock()
     renderer = TemplateRenderer()
     router = build_router(settings, renderer, os.environ)

@@ -10,6 +10,8 @@ from shared.settings import CommonSettings
 class NotifierSettings(CommonSettings):
     """Settings for the notifier service (port 8083), its channels, routing file and delivery loop."""
 
+    SECRET_FIELDS = ("webhook_signing_secret",)
+
     http_port: int = 8083
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
@@ -47,6 +49,4 @@ class NotifierSettings(CommonSettings):
             )
         if self.retry_max_seconds < self.retry_base_seconds:
             raise ValueError("RETRY_MAX_SECONDS must be at least RETRY_BASE_SECONDS")
-        if self.environment == "production" and len(self.webhook_signing_secret) < 16:
-            raise ValueError("WEBHOOK_SIGNING_SECRET must be set (at least 16 characters) in production")
         return self

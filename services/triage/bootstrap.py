@@ -19,6 +19,7 @@ from shared.http import create_service_app
 from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
+from shared.settings import load_settings
 from shared.sla.config import load_service_levels
 
 
@@ -26,7 +27,7 @@ def build_app(
     settings: TriageSettings | None = None, clock: Clock | None = None, policy: TriagePolicy | None = None
 ) -> FastAPI:
     """Return the triage app: classifies ticket.reported, applies overrides; a bad rules file fails here."""
-    settings = settings or TriageSettings()
+    settings = settings or load_settings(TriageSettings)
     clock = clock or SystemClock()
     policy = policy or load_rules(load_service_levels(settings.service_levels_file), settings.triage_rules_file)
     runtime = ServiceRuntime("triage", settings)

@@ -57,6 +57,8 @@ class TicketReported(Contract):
     component: str | None = Field(default=None, max_length=100)
     reporter: Reporter
     reported_at: AwareDatetime
+    reporter_verified: bool = True
+    """False when nothing proved who reported it (an e-mail without a valid reply token or DKIM)."""
 
 
 class TicketTriaged(Contract):

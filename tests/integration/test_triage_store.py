@@ -15,8 +15,9 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=24)
 
 
-def member(i: int, users: int = 1, at: datetime = START) -> Member:
-    return Member(ticket_id=f"t{i}", number=f"INC-{i:06d}", reported_at=at + timedelta(seconds=i), users=users)
+def member(i: int, users: int = 1, at: datetime = START, reporter: str | None = None, verified: bool = True) -> Member:
+    return Member(ticket_id=f"t{i}", number=f"INC-{i:06d}", reported_at=at + timedelta(seconds=i), users=users,
+                  reporter_id=reporter or f"r{i}", verified=verified)
 
 
 async def test_concurrent_reports_of_one_fingerprint_are_each_counted_once(db):
@@ -26,7 +27,8 @@ async def test_concurrent_reports_of_one_fingerprint_are_each_counted_once(db):
     assert sum(r.newly_joined for r in results) == 11
     document = await db.triage_fingerprints.find_one({"_id": "fp"})
     assert document["reports"] == 12
-    assert document["users_affected"] == sum(range(1, 13))
+    primary_claim = int(document["primary_ticket_id"][1:]) + 1
+    assert document["users_affected"] == primary_claim + 11, "the primary's claim, and one per other reporter"
     members = await db.triage_fingerprint_members.find({}).to_list()
     assert sorted(m["ticket_id"] for m in members) == sorted(f"t{i}" for i in range(12))
     assert {m["primary_ticket_id"] for m in members} == {document["primary_ticket_id"]}
@@ -88,3 +90,17 @@ async def test_a_group_stored_with_member_arrays_is_joined_once_and_slimmed(db):
     document = await db.triage_fingerprints.find_one({"_id": "old"})
     assert "members" not in document and "member_ids" not in document
     assert document["recent_ids"] == ["t0", "t1", "t2"]
+
+
+async def test_look_alike_reports_cannot_raise_someone_elses_ticket(db):
+    groups = MongoFingerprintGroups(db)
+    await groups.register("fp", member(0, users=3, reporter="victim"), WINDOW)
+    for i in range(1, 6):  # one attacker, five look-alikes, each claiming a hundred million users
+        await groups.register("fp", member(i, users=100_000_000, reporter="attacker"), WINDOW)
+    for i in range(6, 9):  # unverified senders count for nothing
+        await groups.register("fp", member(i, users=50, reporter=f"spoofed{i}", verified=False), WINDOW)
+    document = await db.triage_fingerprints.find_one({"_id": "fp"})
+    assert document["reports"] == 9
+    assert document["users_affected"] == 3 + 1, "the victim's own claim and one distinct verified reporter"
+    await groups.register("fp", member(9, reporter="colleague"), WINDOW)
+    assert (await db.triage_fingerprints.find_one({"_id": "fp"}))["users_affected"] == 5

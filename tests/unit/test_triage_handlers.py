@@ -79,21 +79,41 @@ async def test_triaged_event_carries_severity_routing_and_due_times(overrides, s
     assert record["severity"] == severity.value and record["deadlines"]["response_due_at"] == payload.response_due_at
 
 
+def person(n: int) -> Reporter:
+    """Return the nth distinct reporter."""
+    return Reporter(id=f"r{n}", name=f"Reporter {n}", email=f"r{n}@example.com")
+
+
+async def test_one_reporter_claiming_millions_in_look_alikes_cannot_raise_anothers_ticket():
+    triage = Triage()
+    await triage.report(title="Checkout is slow", users_affected=2, reporter=person(1))
+    for _ in range(5):
+        _, out, _ = await triage.report(title="Checkout is slow", users_affected=100_000_000, reporter=person(666))
+        assert "ticket.reclassified" not in types(out)
+    unverified = reported(title="Checkout is slow", users_affected=500, reporter=person(7), reporter_verified=False)
+    assert await triage_reported_ticket(envelope_for(unverified), unverified, policy=POLICY, records=triage.decisions,
+                                        groups=triage.groups, clock=triage.clock) == []
+    detected = [TicketDuplicateDetected.model_validate(o.payload) for o in triage.decisions.drain()
+                if o.event_type == "ticket.duplicate_detected"]
+    assert detected[-1].users_affected == 3, "the primary's 2 and one distinct verified reporter"
+
+
 async def test_a_duplicate_is_grouped_under_the_first_ticket():
     triage = Triage()
     primary, _, _ = await triage.report(title="Checkout is slow", number="INC-000001", users_affected=3)
-    duplicate, out, _ = await triage.report(title="checkout is SLOW!", number="INC-000002", users_affected=2)
+    duplicate, out, _ = await triage.report(title="checkout is SLOW!", number="INC-000002", users_affected=2,
+                                            reporter=person(2))
     assert types(out) == ["ticket.triaged", "ticket.duplicate_detected"]
     detected_envelope = out[1]
     assert detected_envelope.ticket_id == primary.ticket_id
     detected = TicketDuplicateDetected.model_validate(detected_envelope.payload)
     assert (detected.primary_ticket_id, detected.primary_number) == (primary.ticket_id, "INC-000001")
     assert (detected.duplicate_ticket_id, detected.duplicate_number) == (duplicate.ticket_id, "INC-000002")
-    assert (detected.reports, detected.users_affected) == (2, 5)
+    assert (detected.reports, detected.users_affected) == (2, 4), "the primary's claim, and one more reporter"
 
-    _, out, _ = await triage.report(title="Checkout is slow", number="INC-000003")
+    _, out, _ = await triage.report(title="Checkout is slow", number="INC-000003", reporter=person(3))
     third = TicketDuplicateDetected.model_validate(out[1].payload)
-    assert (third.reports, third.users_affected) == (3, 6)
+    assert (third.reports, third.users_affected) == (3, 5)
 
 
 @pytest.mark.parametrize(
@@ -127,21 +147,23 @@ async def test_a_redelivered_report_is_not_counted_twice():
 
 
 @pytest.mark.parametrize(
-    ("primary_users", "duplicate_users", "new_severity", "rule"),
+    ("primary_users", "others", "new_severity", "rule"),
     [
-        (5, 20, Severity.HIGH, "high-significant-users"),
-        (5, 150, Severity.CRITICAL, "critical-large-group"),
-        (25, 80, Severity.CRITICAL, "critical-large-group"),
+        (5, 15, Severity.HIGH, "high-significant-users"),  # 5 + 15 distinct reporters = 20 users
+        (25, 75, Severity.CRITICAL, "critical-large-group"),  # 25 + 75 = 100
         (5, 3, None, None),  # 8 users: still Medium, no change
         (1, 2, None, None),  # 3 users: Low stays Low
     ],
 )
-async def test_growth_of_affected_users_raises_the_primary(primary_users, duplicate_users, new_severity, rule):
+async def test_growth_counts_distinct_reporters_and_raises_the_primary(primary_users, others, new_severity, rule):
     triage = Triage()
     primary, [triaged], _ = await triage.report(title="Checkout is slow", users_affected=primary_users)
     old = TicketTriaged.model_validate(triaged.payload)
     triage.clock.advance(timedelta(minutes=30))
-    _, out, _ = await triage.report(title="Checkout is slow", users_affected=duplicate_users)
+    for n in range(2, others + 1):
+        _, out, _ = await triage.report(title="Checkout is slow", users_affected=1000, reporter=person(n))
+        assert "ticket.reclassified" not in types(out), "no single report's claim raises someone else's ticket"
+    _, out, _ = await triage.report(title="Checkout is slow", users_affected=1, reporter=person(others + 1))
     if new_severity is None:
         assert "ticket.reclassified" not in types(out)
         return
@@ -150,8 +172,8 @@ async def test_growth_of_affected_users_raises_the_primary(primary_users, duplic
     event = TicketReclassified.model_validate(out[2].payload)
     assert (event.old_severity, event.severity, event.rule) == (old.severity, new_severity, rule)
     assert event.trigger == "growth" and event.escalation_trigger is True
-    assert event.users_affected == primary_users + duplicate_users
-    assert f"{primary_users + duplicate_users} users affected in total" in event.reason
+    assert event.users_affected == primary_users + others
+    assert f"{primary_users + others} users affected in total" in event.reason
     assert (event.old_response_due_at, event.old_resolution_due_at) == (old.response_due_at, old.resolution_due_at)
     assert event.resolution_due_at < old.resolution_due_at
     assert event.changed_at == triage.clock.now() and event.spent_seconds == pytest.approx(1803)

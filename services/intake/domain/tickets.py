@@ -123,15 +123,17 @@ def duplicate_changes(
     return {
         event.primary_ticket_id: (
             {"group": {"reports": event.reports, "users_affected": event.users_affected}, "updated_at": now},
-            timeline_entry(now, actor, "duplicate_grouped",
-                           f"{event.duplicate_number} reports the same problem; {event.reports} reports, "
-                           f"{event.users_affected} users affected", duplicate=event.duplicate_number)
+            # internal: the primary's reporter sees the counts (`group`), never another reporter's ticket number
+            {**timeline_entry(now, actor, "duplicate_grouped",
+                              f"{event.duplicate_number} reports the same problem; {event.reports} reports, "
+                              f"{event.users_affected} users affected", duplicate=event.duplicate_number),
+             "visibility": "internal"}
             if worth_a_timeline_entry(event.reports) else None,
         ),
         event.duplicate_ticket_id: (
             {"duplicate_of": {"ticket_id": event.primary_ticket_id, "number": event.primary_number}, "updated_at": now},
-            timeline_entry(now, actor, "grouped_as_duplicate",
-                           f"Grouped under {event.primary_number}, which reports the same problem",
-                           primary=event.primary_number),
+            {**timeline_entry(now, actor, "grouped_as_duplicate",
+                              f"Grouped under {event.primary_number}, which reports the same problem",
+                              primary=event.primary_number), "visibility": "internal"},
         ),
     }

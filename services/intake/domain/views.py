@@ -63,6 +63,7 @@ def summary(ticket: dict[str, Any]) -> dict[str, Any]:
         "severity": ticket.get("severity"),
         "reported_severity": ticket.get("reported_severity"), "tier": ticket.get("tier"), "team": ticket.get("team"),
         "assignee": ticket.get("assignee"), "reporter": {"id": reporter.get("id"), "name": reporter.get("name")},
+        "vendor": (ticket.get("vendor") or {}).get("id") if isinstance(ticket.get("vendor"), dict) else None,
         "created_at": ticket["created_at"], "votes": ticket.get("votes", 0), "rev": ticket.get("rev", 0),
     }
 

@@ -89,6 +89,15 @@ class ResolutionView(BaseModel):
     by: str
 
 
+class VendorView(BaseModel):
+    """The third party a ticket was handed to (support staff see it)."""
+
+    id: str
+    name: str | None = None
+    state: str | None = None
+    handoff_id: str | None = None
+
+
 class TicketView(BaseModel):
     """A ticket as the API shows it; reporters do not see internal notes."""
 
@@ -123,6 +132,7 @@ class TicketView(BaseModel):
     votes: int = 0
     duplicate_of: dict[str, str] | None = None
     group: dict[str, int] | None = None
+    vendor: VendorView | None = None
     reporter: ReporterView
     sla: SlaView | None = None
     triage: TriageView | None = None
@@ -150,7 +160,11 @@ class TicketView(BaseModel):
             if not include_internal:
                 clocks = [{key: c[key] for key in PUBLIC_CLOCK_FIELDS} for c in clocks]
             sla = {**sla, "clocks": clocks}
-        return cls.model_validate({**document, "id": document["_id"], "timeline": timeline, "sla": sla or None})
+        vendor = document.get("vendor") if include_internal and isinstance(document.get("vendor"), dict) else None
+        # another reporter's ticket: a reporter never learns its number or id through duplicate grouping
+        duplicate_of = document.get("duplicate_of") if include_internal else None
+        return cls.model_validate({**document, "id": document["_id"], "timeline": timeline, "sla": sla or None,
+                                   "vendor": vendor, "duplicate_of": duplicate_of})
 
 
 class TicketSummaryView(BaseModel):

@@ -36,6 +36,7 @@ class TicketFilter:
     created_to: datetime | None = None
     q: str | None = None
     reporter_id: str | None = None
+    vendor_id: str | None = None
 
     @property
     def words(self) -> list[str]:
@@ -52,6 +53,8 @@ class TicketFilter:
         if (self.created_from and created < self.created_from) or (self.created_to and created >= self.created_to):
             return False
         if self.reporter_id is not None and (entry.get("reporter") or {}).get("id") != self.reporter_id:
+            return False
+        if self.vendor_id is not None and entry.get("vendor") != self.vendor_id:
             return False
         if self.q is not None:
             words = self.words

@@ -28,16 +28,21 @@ MEMBERS = "triage_fingerprint_members"
 INDEXES = [IndexSpec(COLLECTION, [("primary_ticket_id", 1)]), IndexSpec(MEMBERS, [("primary_ticket_id", 1)])]
 ATTEMPTS = 10
 RECENT = 200
+MAX_REPORTERS = 2000
+"""Distinct reporters a group remembers; beyond them growth stops counting (severity is at its top long before)."""
 
 
 @dataclass(frozen=True)
 class Member:
-    """One report as a member of a duplicate group."""
+    """One report as a member of a duplicate group, with who reported it."""
 
     ticket_id: str
     number: str
     reported_at: datetime
     users: int
+    """The users the report claims are affected: they count for the group only if it opened the group."""
+    reporter_id: str | None = None
+    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,23 @@ def new_group(fingerprint: str, member: Member) -> dict[str, Any]:
         "last_report_at": member.reported_at,
         "reports": 1,
         "users_affected": member.users,
+        "reporters": [member.reporter_id] if member.reporter_id else [],
         "recent_ids": [member.ticket_id],
         "rev": 0,
     }
+
+
+def joining_users(document: dict[str, Any], member: Member) -> int:
+    """Return how many affected users a joining report adds: one for a verified reporter new to the group, else none.
+
+    A report's own claim (`users_affected`) counts only for the ticket it opened: a look-alike report
+    cannot raise someone else's ticket by claiming a huge number, and the same reporter filing again
+    adds nothing.
+    """
+    known = document.get("reporters") or []
+    if not member.verified or member.reporter_id is None or member.reporter_id in known:
+        return 0
+    return 0 if len(known) >= MAX_REPORTERS else 1
 
 
 def view(document: dict[str, Any]) -> GroupView:
@@ -129,14 +148,14 @@ class MongoFingerprintGroups:
                         return Registration(view({"_id": fingerprint, **fresh}), is_primary=True, newly_joined=False)
                     continue
                 recent = [*recent_ids, member.ticket_id][-RECENT:]
+                adds = joining_users(document, member)
+                sets: dict[str, Any] = {"last_report_at": member.reported_at, "recent_ids": recent}
+                if adds:
+                    sets["reporters"] = [*(document.get("reporters") or []), member.reporter_id]
                 joined = await self._guarded(
                     fingerprint,
                     {"rev": document.get("rev", 0)},
-                    {
-                        "$inc": {"reports": 1, "users_affected": member.users},
-                        "$set": {"last_report_at": member.reported_at, "recent_ids": recent},
-                        **_legacy(document),
-                    },
+                    {"$inc": {"reports": 1, "users_affected": adds}, "$set": sets, **_legacy(document)},
                 )
                 if joined:
                     await self._record(fingerprint, group.primary_ticket_id, member)

@@ -92,7 +92,8 @@ async def triage_reported_ticket(
     owed = [_envelope(triaged, envelope, now, event.ticket_id)]
     registration = await groups.register(
         fingerprint(event.type, event.component, event.title),
-        Member(event.ticket_id, event.number, start, users_counted(event.users_affected)),
+        Member(event.ticket_id, event.number, start, users_counted(event.users_affected),
+               reporter_id=event.reporter.id, verified=event.reporter_verified),
         policy.duplicate_window,
     )
     if not registration.is_primary:

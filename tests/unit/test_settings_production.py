@@ -1,0 +1,55 @@
+"""Production refuses default and missing secrets, and settings errors never print a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake.settings import IntakeSettings
+from services.notifier.settings import NotifierSettings
+from shared.settings import SettingsError, load_settings
+
+GOOD = {"ENVIRONMENT": "production", "AMQP_URL": "amqp://incidents:S3cret-broker-pass@rabbit:5672/",
+        "MONGODB_URL": "mongodb://incidents:S3cret-db-pass@mongo:27017/?authSource=admin",
+        "WEBHOOK_SIGNING_SECRET": "a-real-webhook-secret-0123456789"}
+
+
+def load(cls, monkeypatch, **env):
+    for name, value in {**GOOD, **env}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return load_settings(cls)
+
+
+def test_production_starts_with_real_credentials(monkeypatch):
+    assert load(NotifierSettings, monkeypatch).environment == "production"
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"AMQP_URL": "amqp://guest:guest@rabbit:5672/"}, "AMQP_URL"),
+    ({"AMQP_URL": "amqp://rabbit:5672/"}, "AMQP_URL"),
+    ({"MONGODB_URL": "mongodb://mongo:27017/"}, "MONGODB_URL"),
+    ({"MONGODB_URL": "mongodb://root:changeme@mongo:27017/"}, "MONGODB_URL"),
+    ({"WEBHOOK_SIGNING_SECRET": None}, "WEBHOOK_SIGNING_SECRET"),
+    ({"WEBHOOK_SIGNING_SECRET": "short"}, "WEBHOOK_SIGNING_SECRET"),
+])
+def test_production_refuses_defaults_and_names_them(monkeypatch, env, named):
+    with pytest.raises(SettingsError) as refused:
+        load(NotifierSettings, monkeypatch, **env)
+    message = str(refused.value)
+    assert named in message and "production" in message
+    for secret in ("guest:guest", "changeme", "S3cret", "a-real-webhook-secret"):
+        assert secret not in message, "the refusal names the setting, never its value"
+
+
+def test_development_keeps_working_without_secrets(monkeypatch):
+    settings = load(IntakeSettings, monkeypatch, ENVIRONMENT="development", AMQP_URL="amqp://guest:guest@127.0.0.1/",
+                    MONGODB_URL="mongodb://127.0.0.1:27017/")
+    assert settings.environment == "development"
+
+
+def test_an_invalid_setting_is_reported_without_its_value(monkeypatch):
+    with pytest.raises(SettingsError) as refused:
+        load(IntakeSettings, monkeypatch, MONGODB_DB="bad name with S3cret-db-pass inside")
+    assert "MONGODB_DB" in str(refused.value) and "S3cret" not in str(refused.value)
