@@ -72,11 +72,11 @@ def test_a_vendor_key_sees_only_what_was_handed_to_its_vendor(system, people):
                "the vendor to see its hand-off", 30)
     acme.get(f"/v1/tickets/{mine['number']}", expect=404)
     globex.get(f"/v1/tickets/{handed['number']}", expect=404)
-    listed = wait_until(lambda: [t["number"] for t in acme.get("/v1/tickets").json()["items"]] or None,
+    listed = wait_until(lambda: [t["id"] for t in acme.get("/v1/tickets").json()["items"]] or None,
                         "the vendor's list", 30)
-    assert listed == [handed["number"]]
+    assert listed == [handed["id"]]
     assert globex.get("/v1/tickets").json()["items"] == []
-    refused = acme.post("/v1/tickets", {"title": "x", "type": "data", "description": "y"}, expect=403)
+    refused = acme.post("/v1/tickets", {"title": "Vendor opens one", "type": "data", "description": "y"}, expect=403)
     assert "vendor" in refused.json()["detail"]
     assert acme.post(f"/v1/tickets/{mine['number']}/comments", {"body": "hi"}).status_code == 404
 
