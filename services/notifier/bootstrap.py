@@ -50,7 +50,8 @@ def build_router(settings: NotifierSettings, renderer: TemplateRenderer, environ
 def retry_policy(settings: NotifierSettings) -> RetryPolicy:
     """Return the retry policy the settings describe."""
     return RetryPolicy(base_seconds=settings.retry_base_seconds, max_seconds=settings.retry_max_seconds,
-                       max_attempts=settings.delivery_max_attempts, jitter=settings.retry_jitter)
+                       max_attempts=settings.delivery_max_attempts, jitter=settings.retry_jitter,
+                       max_interrupted=settings.delivery_max_interrupted_steps)
 
 
 def build_app(settings: NotifierSettings | None = None, clock: Clock | None = None,

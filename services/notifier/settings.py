@@ -32,6 +32,8 @@ class NotifierSettings(CommonSettings):
     delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     delivery_concurrency: int = Field(default=16, ge=1, le=256)
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)
+    delivery_max_interrupted_steps: int = Field(default=5, ge=1, le=50)
+    """Steps in a row that may end without storing a result (process stopped, store failed) before the delivery fails."""
     retry_base_seconds: float = Field(default=2.0, gt=0, le=3600)
     retry_max_seconds: float = Field(default=300.0, gt=0, le=86_400)
     retry_jitter: float = Field(default=0.5, ge=0, le=1)
