@@ -68,9 +68,14 @@ class SlackSender:
 
     async def send(self, outgoing: Outgoing) -> SendResult:
         """Return the classified result of one POST of the message text and blocks."""
-        body: dict[str, Any] = {"text": outgoing.content.text}
-        if outgoing.content.blocks:
-            body["blocks"] = outgoing.content.blocks
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    IDEMPOTENCY_HEADER: outgoing.idempotency_key}
-        return await post(self._client, outgoing.address, encode(body), headers, self._clock)
+        return await post(self._client, outgoing.address, encode(slack_body(outgoing)), headers, self._clock)
+
+
+def slack_body(outgoing: Outgoing) -> dict[str, Any]:
+    """Return the incoming-webhook body: the rendered text and blocks (their values were escaped when rendered)."""
+    body: dict[str, Any] = {"text": outgoing.content.text}
+    if outgoing.content.blocks:
+        body["blocks"] = outgoing.content.blocks
+    return body
