@@ -25,7 +25,10 @@ class NotifierSettings(CommonSettings):
     notifier_routing_file: Path | None = None
     """Routing YAML; the packaged services/notifier/routing.yaml when unset."""
     webhook_signing_secret: str = ""
-    """HMAC-SHA256 key for generic webhooks; required when a webhook endpoint is configured, >= 16 chars in production."""
+    """Development only: signs generic webhook endpoints that have no secret of their own (key id `development`).
+
+    Never used in production, where every webhook endpoint needs its own (secret_env/secret_file in the routing file).
+    """
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     delivery_poll_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -40,7 +43,7 @@ class NotifierSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> "NotifierSettings":
-        """Leases must outlast a send; signed webhooks need a real secret outside development."""
+        """Leases must outlast a send (per-endpoint webhook secrets are checked with the routing file)."""
         longest_send = max(self.smtp_timeout_seconds, self.webhook_timeout_seconds)
         if self.delivery_lease_seconds <= longest_send:
             raise ValueError(
@@ -49,6 +52,4 @@ class NotifierSettings(CommonSettings):
             )
         if self.retry_max_seconds < self.retry_base_seconds:
             raise ValueError("RETRY_MAX_SECONDS must be at least RETRY_BASE_SECONDS")
-        if self.environment == "production" and len(self.webhook_signing_secret) < 16:
-            raise ValueError("WEBHOOK_SIGNING_SECRET must be set (at least 16 characters) in production")
         return self
