@@ -26,6 +26,7 @@ from services.notifier.adapters.metrics import NotifierMetrics
 from services.notifier.adapters.rate_slots import RateSlots
 from services.notifier.adapters.templates import TemplateRenderer
 from services.notifier.domain import deliveries as d
+from services.notifier.domain.outcomes import final_events
 from services.notifier.domain.retry import (
     Decision,
     Outcome,
@@ -36,17 +37,10 @@ from services.notifier.domain.retry import (
 )
 from services.notifier.domain.routing import Channel, Router
 from shared.clock import Clock
-from shared.contracts import (
-    Envelope,
-    NotificationDelivered,
-    NotificationFailed,
-    make_envelope,
-)
 from shared.ids import new_id
 from shared.persistence import while_unreachable
 
 log = logging.getLogger(__name__)
-PRODUCER = "notifier"
 
 
 class RecordingFailed(RuntimeError):
@@ -266,23 +260,11 @@ class Dispatcher:
             raise RecordingFailed(f"cannot read the items of digest {document['_id']}: {type(exc).__name__}: {exc}") \
                 from exc
         try:
-            now = self.clock.now()
-            via_digest = document["kind"] == d.DIGEST or None
-            envelopes: list[Envelope] = []
-            for item in subjects:
-                common = dict(delivery_id=item["_id"], source_event_id=item["source_event_id"],
-                              message=item["message"], channel=item["channel"], recipient=item["recipient"],
-                              attempts=attempts, role=item.get("role"))
-                payload = (NotificationDelivered(**common) if decision.state == d.DELIVERED
-                           else NotificationFailed(**common, error=(decision.error or "failed")[:2000],
-                                                   via_digest=via_digest))
-                envelopes.append(make_envelope(payload, producer=PRODUCER, occurred_at=now,
-                                               ticket_id=item.get("ticket_id"), correlation_id=item["source_event_id"]))
+            return final_events(document, subjects, attempts, decision, self.clock.now())
         except Exception:
             log.exception("cannot build the final events of a delivery; it is finished without them",
                           extra={"x_delivery_id": document["_id"]})
             return []
-        return [envelope.to_document() for envelope in envelopes]
 
     async def _start_digest(self, held: dict[str, Any], owner: str) -> None:
         """When a held delivery's slot frees, start a digest of everything held for that contact and channel."""
