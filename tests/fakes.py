@@ -152,14 +152,14 @@ class FakeDeliveries:
         record = self.records.get(delivery_id)
         if record is None or not self._due(record, now):
             return None
-        record.update(lease_until=lease_until, lease_owner=owner)
+        record.update(lease_until=lease_until, lease_owner=owner, unsettled_leases=record.get("unsettled_leases", 0) + 1)
         return copy.deepcopy(record)
 
     async def settle(self, delivery_id: str, owner: str, fields: dict[str, Any], *, attempt=None, outbox=None) -> bool:
         record = self.records[delivery_id]
         if record.get("lease_owner") != owner:
             return False
-        record.update(copy.deepcopy(fields), lease_until=NEVER, lease_owner=None)
+        record.update(copy.deepcopy(fields), lease_until=NEVER, lease_owner=None, unsettled_leases=0)
         if attempt is not None:
             record["attempts"].append(copy.deepcopy(attempt))
         record["outbox"].extend(copy.deepcopy(outbox or []))

@@ -38,20 +38,24 @@ from shared.settings import load_settings
 
 
 def build_router(settings: NotifierSettings, renderer: TemplateRenderer, environ: Mapping[str, str]) -> Router:
-    """Return the validated router; raises ConfigFileError naming every problem."""
+    """Return the validated router, every configured webhook endpoint with a signing key; raises ConfigFileError."""
     path = settings.notifier_routing_file or DEFAULT_ROUTING_FILE
-    router = load_router(path, environ, renderer.exists)
-    webhook_endpoints = {c.webhook for c in router.config.contacts.values() if c.webhook}
-    webhook_endpoints |= {p.webhook for p in router.config.reporters.values() if p.webhook}
-    if not settings.webhook_signing_secret and any(router.endpoint_url(e) for e in webhook_endpoints):
-        raise ConfigFileError(f"{path}: a generic webhook endpoint is configured but WEBHOOK_SIGNING_SECRET is not set")
+    production = settings.environment == "production"
+    router = load_router(path, environ, renderer.exists, production=production,
+                         fallback_secret=None if production else settings.webhook_signing_secret or None)
+    unsigned = router.unsigned_webhook_endpoints()
+    if unsigned:
+        raise ConfigFileError(f"{path}: generic webhook endpoints without a signing secret: {', '.join(unsigned)} "
+                              "(give each its own with secret_env or secret_file; outside production "
+                              "WEBHOOK_SIGNING_SECRET may stand in for them)")
     return router
 
 
 def retry_policy(settings: NotifierSettings) -> RetryPolicy:
     """Return the retry policy the settings describe."""
     return RetryPolicy(base_seconds=settings.retry_base_seconds, max_seconds=settings.retry_max_seconds,
-                       max_attempts=settings.delivery_max_attempts, jitter=settings.retry_jitter)
+                       max_attempts=settings.delivery_max_attempts, jitter=settings.retry_jitter,
+                       max_interrupted=settings.delivery_max_interrupted_steps)
 
 
 def build_app(settings: NotifierSettings | None = None, clock: Clock | None = None,
@@ -70,7 +74,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     if senders is None:
         senders = {
             Channel.EMAIL.value: SmtpEmailSender(settings),
-            Channel.WEBHOOK.value: WebhookSender(http_client, settings.webhook_signing_secret, clock),
+            Channel.WEBHOOK.value: WebhookSender(http_client, router.signing_key, clock),
             Channel.SLACK.value: SlackSender(http_client, clock),
         }
     http_deps = HttpDeps(keys=IntakeIdentities(http_client, settings.intake_url))

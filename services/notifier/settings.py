@@ -27,20 +27,25 @@ class NotifierSettings(CommonSettings):
     notifier_routing_file: Path | None = None
     """Routing YAML; the packaged services/notifier/routing.yaml when unset."""
     webhook_signing_secret: str = ""
-    """HMAC-SHA256 key for generic webhooks; required when a webhook endpoint is configured, >= 16 chars in production."""
+    """Development only: signs generic webhook endpoints that have no secret of their own (key id `development`).
+
+    Never used in production, where every webhook endpoint needs its own (secret_env/secret_file in the routing file).
+    """
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     delivery_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     delivery_concurrency: int = Field(default=16, ge=1, le=256)
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)
+    delivery_max_interrupted_steps: int = Field(default=5, ge=1, le=50)
+    """Steps in a row that may end without storing a result (process stopped, store failed) before the delivery fails."""
     retry_base_seconds: float = Field(default=2.0, gt=0, le=3600)
     retry_max_seconds: float = Field(default=300.0, gt=0, le=86_400)
     retry_jitter: float = Field(default=0.5, ge=0, le=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> "NotifierSettings":
-        """Leases must outlast a send; signed webhooks need a real secret outside development."""
+        """Leases must outlast a send (per-endpoint webhook secrets are checked with the routing file)."""
         longest_send = max(self.smtp_timeout_seconds, self.webhook_timeout_seconds)
         if self.delivery_lease_seconds <= longest_send:
             raise ValueError(

@@ -101,6 +101,8 @@ class NotificationDelivered(Contract):
     channel: str = Field(min_length=1, max_length=50)
     recipient: str = Field(min_length=1, max_length=300)
     attempts: int = Field(ge=1)
+    role: str | None = Field(default=None, max_length=50)
+    """Optional: the recipient's role in routing (reporter, on_call, lead, team); intake shows reporters only theirs."""
 
 
 class NotificationFailed(Contract):

@@ -91,13 +91,20 @@ async def record_outcome(envelope: Envelope, event: SlaMeasured, *, tickets: Tic
 async def record_notification(
     envelope: Envelope, event: NotificationDelivered | NotificationFailed, *, tickets: Tickets, clock: Clock
 ) -> list[Envelope]:
-    """Add a delivered or failed notification to the ticket's timeline, once per event."""
+    """Add a delivered or failed notification to the ticket's timeline, once per event.
+
+    Failures carry internal addresses, endpoints and error text: they are internal entries. A notice
+    sent to the reporter is public; one sent to staff (pages, team channels) is internal.
+    """
     now = clock.now()
     if isinstance(event, NotificationFailed):
         action, detail = "notification_failed", f"{event.message} by {event.channel} failed after {event.attempts} attempts: {event.error}"
+        public = False
     else:
         action, detail = "notification_sent", f"{event.message} sent by {event.channel}"
+        public = event.role == "reporter"
     entry = timeline_entry(now, system_actor("notifier"), action, detail, channel=event.channel, message=event.message)
+    entry["visibility"] = "public" if public else "internal"
     await apply_event(tickets, envelope, {"updated_at": now}, entry)
     return []
 
