@@ -10,8 +10,6 @@ from shared.settings import CommonSettings
 class NotifierSettings(CommonSettings):
     """Settings for the notifier service (port 8083), its channels, routing file and delivery loop."""
 
-    SECRET_FIELDS = ("webhook_signing_secret",)
-
     http_port: int = 8083
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
