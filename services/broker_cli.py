@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from shared.messaging.accounts import (
+    VENDOR_MAX_CONNECTIONS,
     VendorExists,
     add_vendor,
     amqp_url_for,
@@ -30,6 +31,8 @@ def add_broker_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument("vendor_id", help="the vendor's id in the escalation policy, e.g. acme")
     add.add_argument("--broker-url", help="the AMQP URL vendors reach the broker at (default: VENDOR_BROKER_URL, "
                                           "else AMQP_URL's host); credentials in it are ignored")
+    add.add_argument("--max-connections", type=int, default=VENDOR_MAX_CONNECTIONS,
+                     help=f"connections the vendor may hold open at once (default {VENDOR_MAX_CONNECTIONS})")
     add.add_argument("--rotate", action="store_true",
                      help="the vendor exists: give it a new password and close its connections")
     vendor_commands.add_parser("list", help="the vendors provisioned on AMQP_URL's vhost")
@@ -66,7 +69,10 @@ async def _vendors(args: argparse.Namespace, settings: BrokerAdminSettings) -> i
     async with ManagementApi.from_settings(settings) as api:
         if args.vendors_command == "add":
             broker_url = args.broker_url or settings.vendor_broker_url or settings.amqp_url
-            made = await add_vendor(api, vhost, args.vendor_id, broker_url, rotate=args.rotate)
+            if not 1 <= args.max_connections <= 1000:
+                raise ValueError("--max-connections must be between 1 and 1000")
+            made = await add_vendor(api, vhost, args.vendor_id, broker_url, rotate=args.rotate,
+                                    max_connections=args.max_connections)
             _warn_if_not_in_policy(args.vendor_id)
             print(f"vendor {made.vendor_id}: RabbitMQ user {made.user} on vhost {made.vhost}\n"
                   f"  receive hand-offs from queue {made.queue} (routing key {made.handoff_routing_key})\n"

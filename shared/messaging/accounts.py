@@ -17,6 +17,10 @@ from shared.messaging.identity import (
 from shared.messaging.management import ManagementApi
 from shared.messaging.topology import VENDOR_EXCHANGE
 
+VENDOR_MAX_CONNECTIONS = 10
+"""Per vendor user: enough for a few replicas of a vendor's consumer, too few to exhaust the broker."""
+VENDOR_MAX_CHANNELS = 100
+
 
 class VendorExists(ValueError):
     """The vendor already has a user; rotate its password or remove it first."""
@@ -65,9 +69,9 @@ def _check_id(vendor_id: str) -> None:
         raise ValueError(f"vendor id {vendor_id!r} must match {VENDOR_ID_PATTERN} (as in the escalation policy)")
 
 
-async def add_vendor(api: ManagementApi, vhost: str, vendor_id: str, broker_url: str, *,
-                     rotate: bool = False) -> VendorCredentials:
-    """Create the vendor's user, hand-off queue, binding and permissions; return its new credentials.
+async def add_vendor(api: ManagementApi, vhost: str, vendor_id: str, broker_url: str, *, rotate: bool = False,
+                     max_connections: int = VENDOR_MAX_CONNECTIONS) -> VendorCredentials:
+    """Create the vendor's user, hand-off queue, binding, permissions and limits; return its new credentials.
 
     With rotate, an existing vendor gets a new password and its open connections are closed.
     """
@@ -81,6 +85,8 @@ async def add_vendor(api: ManagementApi, vhost: str, vendor_id: str, broker_url:
     await api.declare_quorum_queue(vhost, queue)
     await api.bind_queue(vhost, VENDOR_EXCHANGE, queue, vendor_routing_key(vendor_id, "handoff"))
     await api.put_user(user, password)
+    await api.set_user_limit(user, "max-connections", max_connections)
+    await api.set_user_limit(user, "max-channels", VENDOR_MAX_CHANNELS)
     await api.set_permissions(vhost, user, configure=grants.configure, write=grants.write, read=grants.read)
     await api.set_topic_permissions(vhost, user, exchange=grants.topic_exchange, write=grants.topic_write,
                                     read=grants.topic_read)

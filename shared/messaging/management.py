@@ -101,6 +101,10 @@ class ManagementApi:
         """Create the user (or set its password) with no management tags."""
         await self.call("PUT", "users", user, body={"password": password, "tags": ""})
 
+    async def set_user_limit(self, user: str, limit: str, value: int) -> None:
+        """Set a per-user limit, e.g. max-connections or max-channels."""
+        await self.call("PUT", "user-limits", user, limit, body={"value": value})
+
     async def delete_user(self, user: str) -> bool:
         """Delete the user and its permissions; return False if there was none."""
         if not await self.user_exists(user):

@@ -215,3 +215,20 @@ async def test_the_services_user_works_on_its_vhost_without_management_rights(se
                                               password)
         finally:
             await api.delete_user(user)
+
+
+async def test_a_vendor_cannot_hold_more_connections_than_its_limit(servers, amqp_url):
+    vhost = vhost_of(amqp_url)
+    async with management_api(servers, amqp_url) as api:
+        made = await add_vendor(api, vhost, "acme", amqp_url, max_connections=2)
+        opened = []
+        try:
+            opened = [await aio_pika.connect(made.amqp_url) for _ in range(2)]
+            with pytest.raises(Exception, match="got <Connection.Close"):  # the broker closes it at once
+                opened.append(await aio_pika.connect(made.amqp_url))
+            assert await api.call("GET", "user-limits", made.user) == [
+                {"user": made.user, "value": {"max-connections": 2, "max-channels": 100}}]
+        finally:
+            for connection in opened:
+                await connection.close()
+            await remove_vendor(api, vhost, "acme")
