@@ -11,6 +11,8 @@ LOG="$VAR/log"
 VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
 RABBIT_NODE="${RABBITMQ_NODENAME:-incidents@localhost}"
+SERVICES_USER="${RABBITMQ_SERVICES_USER:-incidents}"
+SERVICES_PASSWORD_FILE="$VAR/secrets/rabbitmq-services.password"
 SERVICES=(intake triage escalation notifier)
 declare -A PORTS=([intake]=8080 [triage]=8081 [escalation]=8082 [notifier]=8083)
 
@@ -81,6 +83,7 @@ start_rabbitmq() {
   echo '[rabbitmq_management,rabbitmq_prometheus].' >"$VAR/rabbitmq/enabled_plugins"
   cat >"$VAR/rabbitmq/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:5672
+loopback_users.guest = true
 management.tcp.ip = 127.0.0.1
 management.tcp.port = 15672
 prometheus.tcp.ip = 127.0.0.1
@@ -91,6 +94,22 @@ CONF
   (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBIT_NODE" wait "$RUN/rabbitmq.pid" --timeout 90 >>"$LOG/rabbitmq-start.log" 2>&1) \
     || { tail -20 "$LOG/rabbitmq-start.log"; die "RabbitMQ did not start"; }
   wait_for 30 "RabbitMQ management" port_open 127.0.0.1 15672
+}
+
+provision_broker() { # the services connect as their own user (never guest), its password kept under var/secrets
+  if [[ -n "${AMQP_URL:-}" ]]; then
+    say "AMQP_URL is set; the services connect with it as given"; BROKER_LOGIN="as AMQP_URL says"; return 0
+  fi
+  mkdir -p "$VAR/secrets" && chmod 700 "$VAR/secrets"
+  local url
+  # the broker this script uses is on loopback, where guest administers it (RabbitMQ's default)
+  url=$(RABBITMQ_ADMIN_USER="${RABBITMQ_ADMIN_USER:-guest}" RABBITMQ_ADMIN_PASSWORD="${RABBITMQ_ADMIN_PASSWORD:-guest}" \
+        RABBITMQ_MANAGEMENT_URL="${RABBITMQ_MANAGEMENT_URL:-http://127.0.0.1:15672}" \
+        "$VENV/bin/incidents" broker provision --user "$SERVICES_USER" --password-file "$SERVICES_PASSWORD_FILE" \
+        --print-url 2>>"$LOG/broker.log") \
+    || { tail -5 "$LOG/broker.log"; die "could not provision the services' RabbitMQ user through the management API"; }
+  export AMQP_URL="$url"
+  BROKER_LOGIN="as \"$SERVICES_USER\" (password in ${SERVICES_PASSWORD_FILE#"$ROOT"/})"
 }
 
 start_docstore() {
@@ -142,6 +161,7 @@ infra() {
 up() {
   local started=$SECONDS
   infra
+  provision_broker
   start_mailcatcher; start_services; start_prometheus
   for service in "${SERVICES[@]}"; do wait_for 60 "$service" ready "${PORTS[$service]}"; done
   running prometheus && wait_for 30 "Prometheus" prometheus_ready
@@ -154,11 +174,13 @@ The incident platform is up ($((SECONDS - started)) s).
   notifier         http://127.0.0.1:8083/metrics
   Prometheus       http://127.0.0.1:9090/targets
   RabbitMQ         amqp://127.0.0.1:5672   management: http://127.0.0.1:15672 (guest/guest, loopback only)
+                   services connect $BROKER_LOGIN
   Database         ${MONGODB_URL:-mongodb://127.0.0.1:27017/ (docstore, data in var/docstore)}
   Logs             $LOG/<service>.log
   Mail             $VAR/mail/*.eml (SMTP catcher on 127.0.0.1:1025)
 
 Get an API key:   .venv/bin/incidents keys create --role reporter --name "Ada" --email ada@example.com
+Add a vendor:     .venv/bin/incidents vendors add acme     (prints its AMQP URL once)
 Stop:             make down
 INFO
 }

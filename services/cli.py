@@ -1,4 +1,4 @@
-"""The `incidents` command: run a service, mint API keys, run the local mail sink."""
+"""The `incidents` command: run a service, mint API keys, manage broker accounts, run the local mail sink."""
 
 from __future__ import annotations
 
@@ -121,7 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     sink.add_argument("--port", type=int, default=1025)
     sink.add_argument("--dir", type=Path, default=Path("var/mail"))
 
+    # broker accounts (vendors, the services' user): services/broker_cli.py
+    from services.broker_cli import add_broker_commands, run_broker_command
+
+    add_broker_commands(commands)
+
     args = parser.parse_args(argv)
+    if args.command in ("vendors", "broker"):
+        return run_broker_command(args, parser)
     if args.command == "run":
         run_service(args.service, args.port)
     elif args.command == "keys":

@@ -22,6 +22,7 @@ from services.escalation.settings import EscalationSettings
 from shared.clock import Clock, SystemClock
 from shared.http import create_service_app
 from shared.locks import KeyedLocks
+from shared.messaging.identity import vhost_of
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from shared.settings import load_settings
@@ -59,7 +60,8 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
                          lease=timedelta(seconds=settings.timer_lease_seconds))
         # the clock record is the inbox: it remembers the events it applied, in the same write
         rt.consume(CONSUMER_QUEUES["escalation"], handlers(updater), inbox=False)
-        replies = VendorReplyConsumer(updater, delivery_limit=settings.delivery_limit)
+        replies = VendorReplyConsumer(updater, delivery_limit=settings.delivery_limit,
+                                      vhost=vhost_of(settings.amqp_url))
         await replies.start(await rt.connection.channel(publisher_confirms=True), settings.amqp_prefetch)
         rt.background(loop.run)
         rt.background(vendor_outbox.run)
