@@ -56,6 +56,18 @@ async def create_key(role: str, name: str, email: str | None) -> str:
         await client.close()
 
 
+def checked_email(parser: argparse.ArgumentParser, email: str | None) -> str | None:
+    """Return the address as every way in accepts it (shared/contracts/addresses.py), or exit with the reason."""
+    from shared.contracts.addresses import parse_email_address
+
+    if email is None:
+        return None
+    try:
+        return parse_email_address(email)
+    except ValueError as exc:
+        parser.error(f"--email {email!r}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command; return the exit code."""
     parser = argparse.ArgumentParser(prog="incidents", description="Incident response and escalation platform")
@@ -91,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         run_service(args.service, args.port)
     elif args.command == "keys":
-        if args.email is not None and "@" not in args.email:
-            parser.error(f"--email {args.email!r} is not an e-mail address")
-        print(asyncio.run(create_key(args.role, args.name, args.email)))
+        print(asyncio.run(create_key(args.role, args.name, checked_email(parser, args.email))))
     elif args.command == "rebuild-views":
         print(f"{asyncio.run(rebuild_views())} view documents written")
     elif args.command == "seed":

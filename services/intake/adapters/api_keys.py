@@ -24,6 +24,8 @@ class ApiKeys(Protocol):
 
     async def register_reporter(self, email: str, name: str, now: datetime) -> Principal: ...
 
+    async def active_staff_by_email(self, email: str) -> Principal | None: ...
+
     async def authenticate(self, key: str) -> Principal | None: ...
 
 
@@ -57,6 +59,14 @@ class MongoApiKeys:
         if role is not None:
             query["role"] = role.value
         record = await self._keys.find_one(query)
+        if record is None:
+            return None
+        return Principal(id=record["principal_id"], role=Role(record["role"]), name=record["name"], email=record["email"])
+
+    async def active_staff_by_email(self, email: str) -> Principal | None:
+        """Return the agent or admin holding an unrevoked key with this e-mail address, if any."""
+        record = await self._keys.find_one({"email": email.lower(), "role": {"$in": [Role.AGENT.value, Role.ADMIN.value]},
+                                            "revoked": False})
         if record is None:
             return None
         return Principal(id=record["principal_id"], role=Role(record["role"]), name=record["name"], email=record["email"])
