@@ -46,3 +46,14 @@ def test_the_contracts_and_schemas_use_the_one_check():
     assert Schema.model_json_schema()["properties"]["email"]["format"] == "email"
     with pytest.raises(ValueError):
         Schema(email="not an address")
+
+
+@pytest.mark.parametrize("address", INTERNAL)
+def test_an_event_carrying_an_internal_address_parses(address):
+    from shared.contracts import make_envelope, parse_message
+    from tests.factories import REPORTED_AT, triaged
+
+    event = triaged(reporter=Reporter(id="r1", name="Ada", email=address))
+    envelope = make_envelope(event, producer="test", occurred_at=REPORTED_AT, ticket_id=event.ticket_id)
+    _, payload = parse_message(envelope.model_dump_json().encode())
+    assert payload.reporter.email == parse_email_address(address)
