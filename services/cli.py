@@ -82,6 +82,18 @@ def print_keys(keys: list[dict]) -> None:
         print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
 
 
+def checked_email(parser: argparse.ArgumentParser, email: str | None) -> str | None:
+    """Return the address as every way in accepts it (shared/contracts/addresses.py), or exit with the reason."""
+    from shared.contracts.addresses import parse_email_address
+
+    if email is None:
+        return None
+    try:
+        return parse_email_address(email)
+    except ValueError as exc:
+        parser.error(f"--email {email!r}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command; return the exit code."""
     parser = argparse.ArgumentParser(prog="incidents", description="Incident response and escalation platform")
@@ -163,13 +175,12 @@ def keys_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
     from shared.clock import SystemClock
 
     if args.keys_command == "create":
-        if args.email is not None and "@" not in args.email:
-            parser.error(f"--email {args.email!r} is not an e-mail address")
+        email = checked_email(parser, args.email)
         if (args.role == "vendor") != (args.vendor is not None):
             parser.error("--vendor is required with --role vendor, and only with it")
         if args.expires_in_days is not None and args.expires_in_days < 1:
             parser.error("--expires-in-days must be at least 1")
-        print(asyncio.run(create_key(args.role, args.name, args.email, args.expires_in_days, args.vendor)))
+        print(asyncio.run(create_key(args.role, args.name, email, args.expires_in_days, args.vendor)))
     elif args.keys_command == "list":
         print_keys(asyncio.run(with_api_keys(lambda keys: keys.list(Role(args.role) if args.role else None))))
     elif args.user:

@@ -85,6 +85,7 @@ class FakeApiKeys:
 
     def __init__(self) -> None:
         self.keys: dict[str, Principal] = {}
+        self.revoked: set[str] = set()
 
     async def create(self, role: Role, name: str, email: str | None, now: datetime, *,
                      expires_at: datetime | None = None, vendor_id: str | None = None) -> tuple[str, Principal]:
@@ -101,6 +102,78 @@ class FakeApiKeys:
             if principal.email == email and (role is None or principal.role is role):
                 return principal
         return None
+
+    async def register_reporter(self, email: str, name: str, now: datetime) -> Principal:
+        known = await self.find_by_email(email, Role.REPORTER)
+        if known is not None:
+            return known
+        principal = Principal(id=new_id(), role=Role.REPORTER, name=name, email=email.lower())
+        self.keys[f"no-key:{principal.id}"] = principal
+        self.revoked.add(f"no-key:{principal.id}")
+        return principal
+
+    async def active_staff_by_email(self, email: str) -> Principal | None:
+        for key, principal in self.keys.items():
+            if principal.email == email.lower() and principal.is_staff and key not in self.revoked:
+                return principal
+        return None
+
+
+class FakeAttachments:
+    """Attachment metadata in a dict; `fail_next` makes the next store raise, as a database outage would."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, Any]] = {}
+        self.fail_next = 0
+
+    async def store(self, attachment_id: str, ticket_id: str, filename: str, content_type: str, data: bytes,
+                    uploader_id: str, now: datetime) -> dict[str, Any]:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("the database is unreachable")
+        meta = {"_id": attachment_id, "ticket_id": ticket_id, "filename": filename, "content_type": content_type,
+                "size": len(data), "uploaded_by": uploader_id, "uploaded_at": now}
+        self.files[attachment_id] = meta
+        return meta
+
+    def of(self, ticket_id: str) -> list[dict[str, Any]]:
+        return [meta for meta in self.files.values() if meta["ticket_id"] == ticket_id]
+
+
+class FakeMailReceipts:
+    """Mail receipts in a dict, with the same claim-with-lease contract as MongoMailReceipts."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    async def begin(self, key: str, *, ticket_id: str, owner: str, now: datetime,
+                    lease_until: datetime) -> dict[str, Any] | None:
+        existing = self.documents.get(key)
+        if existing is None:
+            self.documents[key] = {"_id": key, "state": "accepting", "ticket_id": ticket_id, "owner": owner,
+                                   "lease_until": lease_until, "parts_done": 0}
+            return copy.deepcopy(self.documents[key])
+        if existing["state"] == "done":
+            return copy.deepcopy(existing)
+        if existing["lease_until"] >= now:
+            return None
+        existing.update(owner=owner, lease_until=lease_until)
+        return copy.deepcopy(existing)
+
+    async def progress(self, key: str, owner: str, fields: dict[str, Any]) -> bool:
+        document = self.documents.get(key)
+        if document is None or document["owner"] != owner or document["state"] != "accepting":
+            return False
+        document.update(fields)
+        return True
+
+    async def finish(self, key: str, owner: str, reply: str, now: datetime) -> bool:
+        return await self.progress(key, owner, {"state": "done", "reply": reply})
+
+    async def abandon(self, key: str, owner: str) -> None:
+        document = self.documents.get(key)
+        if document is not None and document["owner"] == owner and document["state"] == "accepting":
+            del self.documents[key]
 
 
 class RecordingWorker:

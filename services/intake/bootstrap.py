@@ -16,6 +16,8 @@ from services.intake.adapters import (
     views,
     votes,
 )
+from services.intake.adapters.dkim_verifier import DkimVerifier, load_pinned_keys
+from services.intake.adapters.mail_receipts import MongoMailReceipts
 from services.intake.entrypoints import (
     actions_api,
     admin_api,
@@ -26,13 +28,11 @@ from services.intake.entrypoints import (
     tickets_api,
 )
 from services.intake.entrypoints.auth import AuthenticateFirst, FailedAuthentications
-from services.intake.entrypoints.mail_intake import (
-    SupportMailbox,
-    close_on_cancel,
-    start_mailbox,
-)
+from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel
 from services.intake.entrypoints.ratelimit import TokenBuckets
+from services.intake.entrypoints.smtp_server import start_smtp
 from services.intake.service_layer.event_handlers import handlers
+from services.intake.service_layer.mail import MailIntake
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock, poll_forever
 from shared.http import create_service_app
@@ -68,6 +68,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     levels = load_service_levels(settings.service_levels_file)
     app.state.sla = levels.sla
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
+    dkim_keys = load_pinned_keys(settings.mail_dkim_keys_file)  # a bad file stops start-up, naming the line
 
     async def wire(rt: ServiceRuntime) -> None:
         app.state.views = ticket_views = views.MongoViews(rt.db)
@@ -84,9 +85,14 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                                            asyncio.Event(), 60.0))
         app.state.attachments = attachments.MongoAttachments(rt.db)
         if settings.smtp_intake_enabled:
-            mailbox = SupportMailbox(settings=settings, tickets=store, api_keys=app.state.api_keys,
-                                     attachments=app.state.attachments, clock=clock)
-            server = await start_mailbox(mailbox, settings.smtp_intake_host, settings.smtp_intake_port)
+            intake = MailIntake(tickets=store, api_keys=app.state.api_keys, attachments=app.state.attachments,
+                                receipts=MongoMailReceipts(rt.db), clock=clock, ticket_prefix=settings.ticket_prefix,
+                                unknown_senders=settings.unknown_senders, attachment_types=settings.attachment_types,
+                                max_attachment_bytes=settings.max_attachment_bytes)
+            mailbox = SupportMailbox(settings=settings, intake=intake, dkim=DkimVerifier(dkim_keys))
+            server = await start_smtp(mailbox, settings.smtp_intake_host, settings.smtp_intake_port,
+                                      max_message_bytes=settings.mail_max_message_bytes,
+                                      max_sessions_per_ip=settings.mail_max_sessions_per_ip)
             rt.background(lambda: close_on_cancel(server))
         # the ticket is the inbox: it remembers the events it applied, in the same write
         rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome), inbox=False)

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from shared.settings import CommonSettings
+from shared.settings import SupportMailSettings
 
 
-class NotifierSettings(CommonSettings):
+class NotifierSettings(SupportMailSettings):
     """Settings for the notifier service (port 8083), its channels, routing file and delivery loop."""
 
     http_port: int = 8083

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.contracts.addresses import EmailAddress
 from shared.contracts.envelope import Envelope
 from shared.contracts.vocabulary import (
     TICKET_NUMBER_PATTERN,
@@ -35,7 +36,10 @@ class Reporter(BaseModel):
 
     id: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
+    verified: bool | None = None
+    """Optional (added in v1): False when the report came by e-mail from a sender that proved nothing (no reply
+    token, no DKIM signature of a trusted domain); None when not stated (an API key proves who calls)."""
 
 
 class TicketReported(Contract):
@@ -57,8 +61,6 @@ class TicketReported(Contract):
     component: str | None = Field(default=None, max_length=100)
     reporter: Reporter
     reported_at: AwareDatetime
-    reporter_verified: bool = True
-    """False when nothing proved who reported it (an e-mail without a valid reply token or DKIM)."""
 
 
 class TicketTriaged(Contract):

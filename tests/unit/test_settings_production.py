@@ -9,7 +9,8 @@ from services.notifier.settings import NotifierSettings
 from shared.settings import SettingsError, load_settings
 
 GOOD = {"ENVIRONMENT": "production", "AMQP_URL": "amqp://incidents:S3cret-broker-pass@rabbit:5672/",
-        "MONGODB_URL": "mongodb://incidents:S3cret-db-pass@mongo:27017/?authSource=admin"}
+        "MONGODB_URL": "mongodb://incidents:S3cret-db-pass@mongo:27017/?authSource=admin",
+        "MAIL_REPLY_SECRET": "S3cret-mail-reply-key-of-32-characters"}
 
 
 def load(cls, monkeypatch, **env):

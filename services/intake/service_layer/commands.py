@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,11 +32,15 @@ class ConcurrentChange(Exception):
 
 async def report_ticket(
     fields: dict[str, Any], reporter: dict[str, Any], *, tickets: Tickets, clock: Clock, prefix: str,
-    correlation_id: str | None = None,
+    correlation_id: str | None = None, ticket_id: str | None = None, notes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Store a new ticket with its ticket.reported event in the outbox; return the stored document."""
+    """Store a new ticket with its ticket.reported event in the outbox; return the stored document.
+
+    `ticket_id` (default: a new one) lets a caller that must not open two tickets for one report
+    choose the id beforehand; `notes` are public timeline entries by intake after the report.
+    """
     now = clock.now()
-    ticket_id = new_id()
+    ticket_id = ticket_id or new_id()
     for attempt in range(NUMBER_ATTEMPTS):
         number = format_number(prefix, await tickets.next_sequence())
         reported = TicketReported(
@@ -57,7 +61,7 @@ async def report_ticket(
         envelope = make_envelope(reported, producer=PRODUCER, occurred_at=now, ticket_id=ticket_id,
                                  correlation_id=correlation_id)
         document = new_ticket_document(ticket_id=ticket_id, number=number, fields=fields, reporter=reporter,
-                                       now=now, outbox=[envelope.to_document()])
+                                       now=now, outbox=[envelope.to_document()], notes=notes)
         try:
             await tickets.insert(document)
             return document
@@ -88,10 +92,11 @@ async def perform(update: TicketUpdate, *, tickets: Tickets, event_id: str | Non
 
 
 async def perform_retrying(ticket: dict[str, Any], decide: DecideAsync, *, tickets: Tickets,
-                           clock: Clock) -> dict[str, Any]:
+                           clock: Clock, once_key: str | None = None) -> dict[str, Any]:
     """Store decide(ticket, now), deciding again on the fresh ticket after a concurrent change; return the ticket.
 
     For updates that do not depend on what the person saw (a system note, an attachment, a vote).
+    With `once_key` the update is applied at most once per key (a retried e-mail comments once).
     Raises ConcurrentChange if the ticket kept changing.
     """
     for _ in range(RETRIES):
@@ -99,10 +104,12 @@ async def perform_retrying(ticket: dict[str, Any], decide: DecideAsync, *, ticke
             update = decide(ticket, clock.now())
             if inspect.isawaitable(update):
                 update = await update
-            return await perform(update, tickets=tickets)
+            return await perform(update, tickets=tickets, event_id=once_key)
         except ConcurrentChange:
             fresh = await tickets.get(ticket["_id"])
             if fresh is None:
                 raise LookupError(f"ticket {ticket['_id']} does not exist") from None
+            if once_key is not None and await tickets.applied(ticket["_id"], once_key):
+                return fresh
             ticket = fresh
     raise ConcurrentChange(f"ticket {ticket['number']} kept changing; retry")

@@ -23,13 +23,16 @@ class Person:
     id: str
     name: str
     email: str | None = None
+    verified: bool | None = None
+    """False when the report came by e-mail from a sender that proved nothing."""
 
 
 def person_of(reporter: Reporter | None) -> Person | None:
     """Return the Person a contract's reporter names, or None."""
     if reporter is None:
         return None
-    return Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None)
+    return Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None,
+                  verified=reporter.verified)
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,12 @@ def notice_about(event_id: str, event: Any, messages: tuple[str, ...], *, team_r
     """Return a notice about a ticket event, with the facts every template may use (number, reporter name).
 
     The event's ticket_id, number, team, tier, severity and reporter (where it has them) fill the
-    routing facts; `context` adds what this event's templates need.
+    routing facts; `context` adds what this event's templates need. `sender_unverified` is True when
+    the reporter's identity is unproven (an e-mail report without a reply token or trusted DKIM).
     """
     reporter = getattr(event, "reporter", None)
     severity = getattr(event, "severity", None)
+    unverified = reporter is not None and getattr(reporter, "verified", None) is False
     return Notice(
         event_id=event_id,
         event_type=event.EVENT_TYPE,
@@ -70,7 +75,8 @@ def notice_about(event_id: str, event: Any, messages: tuple[str, ...], *, team_r
         severity=severity.value if severity else None,
         reporter=person_of(reporter),
         team_roles=team_roles,
-        context={"number": event.number, "reporter_name": reporter.name if reporter is not None else "", **context},
+        context={"number": event.number, "reporter_name": reporter.name if reporter is not None else "",
+                 "sender_unverified": unverified, **context},
     )
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.notifier.domain.messages import KNOWN_MESSAGES, Notice
 from services.notifier.domain.signing import SigningKey
+from shared.contracts.addresses import EmailAddress
 
 
 class Channel(StrEnum):
@@ -73,7 +74,7 @@ class Contact(_Strict):
     """A person or team inbox, with an address per channel (webhook/slack name an endpoint)."""
 
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=300)
+    email: EmailAddress | None = None
     webhook: str | None = None
     slack: str | None = None
 
