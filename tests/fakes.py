@@ -366,3 +366,47 @@ class FakeFingerprintGroups:
             document["reporters"] = [*document.get("reporters", []), member.reporter_id]
         members.append(member.ticket_id)
         return Registration(view(document), is_primary=False, newly_joined=True)
+
+
+class FakeVotes:
+    """Votes per ticket in a dict of voter sets."""
+
+    def __init__(self) -> None:
+        self.voters: dict[str, dict[str, datetime]] = {}
+
+    async def add(self, ticket_id: str, voter_id: str, now: datetime) -> int | None:
+        voters = self.voters.setdefault(ticket_id, {})
+        if voter_id in voters:
+            return None
+        voters[voter_id] = now
+        return len(voters)
+
+    async def count(self, ticket_id: str) -> int:
+        return len(self.voters.get(ticket_id, {}))
+
+    async def voted(self, ticket_ids: list[str], voter_id: str) -> set[str]:
+        return {t for t in ticket_ids if voter_id in self.voters.get(t, {})}
+
+
+class FakeAttachments:
+    """Attachments in dicts."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, bytes] = {}
+
+    async def store(self, attachment_id, ticket_id, filename, content_type, data, uploader_id, now) -> dict[str, Any]:
+        meta = {"_id": attachment_id, "ticket_id": ticket_id, "filename": filename, "content_type": content_type,
+                "size": len(data), "uploaded_by": uploader_id, "uploaded_at": now}
+        self.files[attachment_id] = meta
+        self.data[attachment_id] = data
+        return meta
+
+    async def get(self, attachment_id: str) -> dict[str, Any] | None:
+        return self.files.get(attachment_id)
+
+    async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
+        return [meta for meta in self.files.values() if meta["ticket_id"] == ticket_id]
+
+    async def read(self, attachment_id: str):
+        yield self.data[attachment_id]
