@@ -102,6 +102,14 @@ class FakeApiKeys:
                 return principal
         return None
 
+    async def register_reporter(self, email: str, name: str, now: datetime) -> Principal:
+        known = await self.find_by_email(email, Role.REPORTER)
+        if known is not None:
+            return known
+        principal = Principal(id=new_id(), role=Role.REPORTER, name=name, email=email)
+        self.keys[f"no-key:{principal.id}"] = principal
+        return principal
+
 
 class RecordingWorker:
     """Stands in for the delivery loop in a notifier handler: leases nothing, records the deliveries handed over."""
@@ -410,3 +418,67 @@ class FakeAttachments:
 
     async def read(self, attachment_id: str):
         yield self.data[attachment_id]
+
+
+class FakeSignInTokens:
+    """Sign-in links, claims and counters in dicts, with MongoSignInTokens' single-use contract."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, dict[str, Any]] = {}
+        self.claims: set[str] = set()
+        self.counters: dict[str, int] = {}
+
+    async def issue(self, email: str, next_path: str, now: datetime, expires_at: datetime) -> str:
+        token = f"tok-{new_id()}"
+        self.links[token] = {"email": email, "next": next_path, "expires_at": expires_at}
+        return token
+
+    async def peek(self, token: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.links.get(token))
+
+    async def redeem(self, token: str, now: datetime) -> dict[str, Any] | None:
+        link = self.links.get(token)
+        if link is None or "used_at" in link or link["expires_at"] <= now:
+            return None
+        link["used_at"] = now
+        return copy.deepcopy(link)
+
+    async def claim_once(self, claim_id: str, now: datetime, expires_at: datetime) -> bool:
+        if claim_id in self.claims:
+            return False
+        self.claims.add(claim_id)
+        return True
+
+    async def count(self, kind: str, subject: str, now: datetime, window: timedelta) -> int:
+        key = f"{kind}:{subject}:{int(now.timestamp() // window.total_seconds())}"
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return self.counters[key]
+
+
+class FakeWebSessions:
+    """Sessions in a dict."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, tuple[Principal, datetime, str]] = {}
+
+    async def create(self, principal: Principal, now: datetime, expires_at: datetime, via: str) -> str:
+        session_id = f"s-{new_id()}"
+        self.sessions[session_id] = (principal, expires_at, via)
+        return session_id
+
+    async def principal(self, session_id: str, now: datetime) -> Principal | None:
+        found = self.sessions.get(session_id)
+        return found[0] if found is not None and found[1] > now else None
+
+    async def end(self, session_id: str) -> None:
+        self.sessions.pop(session_id, None)
+
+
+class FakeMailer:
+    """Records the e-mails it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, to: str, subject: str, text: str, html: str | None = None) -> None:
+        self.sent.append({"to": to, "subject": subject, "text": text, "html": html})

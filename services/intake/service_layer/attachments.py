@@ -36,6 +36,19 @@ def safe_filename(name: str, fallback: str = "attachment") -> str:
     return cleaned
 
 
+def attachment_refusal(content_type: str, size: int, *, allowed_types: Collection[str],
+                       max_bytes: int) -> AttachmentRefused | None:
+    """Return why a file of this type and size is not kept (None: it is), before anything is stored."""
+    if content_type not in allowed_types:
+        return AttachmentRefused(415, f"{content_type or 'no Content-Type'} is not accepted; use one of "
+                                      f"{', '.join(allowed_types)}")
+    if size == 0:
+        return AttachmentRefused(422, "the attachment is empty")
+    if size > max_bytes:
+        return AttachmentRefused(413, f"attachments are limited to {max_bytes} bytes")
+    return None
+
+
 async def accept_attachment(ticket: dict[str, Any], actor: Actor, filename: str, content_type: str, data: bytes, *,
                             allowed_types: Collection[str], max_bytes: int, tickets: Tickets, attachments: Any,
                             clock: Clock) -> dict[str, Any]:
@@ -43,13 +56,9 @@ async def accept_attachment(ticket: dict[str, Any], actor: Actor, filename: str,
 
     Raises AttachmentRefused naming what is wrong (nothing is stored then).
     """
-    if content_type not in allowed_types:
-        raise AttachmentRefused(415, f"{content_type or 'no Content-Type'} is not accepted; use one of "
-                                     f"{', '.join(allowed_types)}")
-    if not data:
-        raise AttachmentRefused(422, "the attachment is empty")
-    if len(data) > max_bytes:
-        raise AttachmentRefused(413, f"attachments are limited to {max_bytes} bytes")
+    refusal = attachment_refusal(content_type, len(data), allowed_types=allowed_types, max_bytes=max_bytes)
+    if refusal is not None:
+        raise refusal
     try:
         return await add_attachment(ticket, actor, filename, content_type, data, tickets=tickets,
                                     attachments=attachments, clock=clock)
