@@ -64,6 +64,15 @@ def duration(seconds: float) -> str:
     return f"{days} d" + (f" {hours} h" if hours else "")
 
 
+def working_duration(seconds: float) -> str:
+    """Return working time in working hours (a business day counts only its working hours): '8 working hours'."""
+    minutes = max(1, round(abs(seconds) / 60))
+    if minutes < 60:
+        return f"{minutes} working minutes"
+    hours = round(minutes / 60)
+    return "1 working hour" if hours == 1 else f"{hours} working hours"
+
+
 def clock_words(clock: dict[str, Any], status: str) -> tuple[str, str]:
     """Return what one SLA clock means for the reporter, and its tone (ok, late, paused, done).
 
@@ -72,9 +81,9 @@ def clock_words(clock: dict[str, Any], status: str) -> tuple[str, str]:
     target = TARGET_NAMES.get(clock.get("target", ""), str(clock.get("target", ""))).lower()
     state = clock.get("state")
     left = clock.get("time_left_seconds") or 0.0
-    working = " of working time" if clock.get("business_time") else ""
     if state == "paused":
-        return ("paused: waiting for you" if status == Status.WAITING_FOR_INFO else "paused: on hold"), "paused"
+        why = "waiting for you" if status == Status.WAITING_FOR_INFO else "on hold"
+        return f"{target} paused: {why}", "paused"
     if state == "met":
         return f"{target} met", "done"
     if state == "breached":
@@ -84,7 +93,9 @@ def clock_words(clock: dict[str, Any], status: str) -> tuple[str, str]:
     if state == "running":
         if left < 0:
             return f"{target} overdue by {duration(left)}", "late"
-        return f"{target} due in {duration(left)}{working}", "ok"
+        if clock.get("business_time"):
+            return f"{target} due in {working_duration(left)}", "ok"
+        return f"{target} due in {duration(left)}", "ok"
     return f"{target} {state or 'not started'}", "done"
 
 

@@ -184,7 +184,8 @@ async def ticket_live(request: Request, number: str, shown_status: str = "") -> 
     person = await portal.require_person(request)
     document = await _ticket_for(request, number, person)
     context = await ticket_context(request, document, person)
-    context.update(error=None, values={}, with_actions=shown_status != document["status"])
+    context.update(error=None, values={}, with_actions=shown_status != document["status"],
+                   created=request.query_params.get("created") == "1")
     return await portal.render(request, "_ticket_live.html", context)
 
 

@@ -51,7 +51,7 @@
   var panel = el("div", { id: "incidents-help-panel", role: "dialog", "aria-modal": "false", "aria-label": "Support",
     hidden: "" }, { position: "fixed", right: "20px", bottom: "76px", zIndex: "2147483001", width: "min(480px, calc(100vw - 40px))",
     height: "min(720px, calc(100vh - 100px))", background: "#fff", border: "1px solid #d5dbe3", borderRadius: "12px",
-    boxShadow: "0 12px 32px rgba(0,0,0,.25)", overflow: "hidden", display: "flex", flexDirection: "column" });
+    boxShadow: "0 12px 32px rgba(0,0,0,.25)", overflow: "hidden", display: "none", flexDirection: "column" });
   var bar = el("div", {}, { display: "flex", alignItems: "center", justifyContent: "space-between", padding: "8px 12px",
     borderBottom: "1px solid #d5dbe3", font: "600 15px " + font, color: "#1b2430" });
   var title = el("span", { text: "Support" });
@@ -63,6 +63,11 @@
     flex: "1", width: "100%" });
   panel.appendChild(bar);
   panel.appendChild(frame);
+
+  function showPanel(show) {  // display, not only `hidden`: the inline flex layout would override the attribute
+    panel.hidden = !show;
+    panel.style.display = show ? "flex" : "none";
+  }
 
   function toggleMenu(show) {
     menu.hidden = !show;
@@ -89,21 +94,21 @@
       return;
     }
     title.textContent = name;
-    panel.hidden = false;
+    showPanel(true);
     if (token && !tokenUsed) signInWithToken(path, frameName);
     else frame.src = portal + "/embed?next=" + encodeURIComponent(path);
     frame.focus();
   }
 
   button.addEventListener("click", function () {
-    if (!panel.hidden) { panel.hidden = true; }
+    if (!panel.hidden) showPanel(false);
     toggleMenu(menu.hidden);
   });
-  close.addEventListener("click", function () { panel.hidden = true; button.focus(); });
+  close.addEventListener("click", function () { showPanel(false); button.focus(); });
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Escape") return;
     if (!menu.hidden) { toggleMenu(false); button.focus(); }
-    else if (!panel.hidden) { panel.hidden = true; button.focus(); }
+    else if (!panel.hidden) { showPanel(false); button.focus(); }
   });
 
   function mount() {
