@@ -103,3 +103,45 @@ def test_durations_read_like_speech(seconds, words):
 def test_severities_and_statuses_are_labelled_in_kb005_words():
     assert fmt.severity_label("high") == "High (Severity 2)" and fmt.severity_label(None) == "Not assessed yet"
     assert fmt.status_label("waiting_for_info") == "Waiting for Info"
+
+
+def test_behind_tls_every_portal_cookie_is_secure_httponly_and_lax(monkeypatch):
+    from fastapi.responses import Response
+
+    portal = Portal(IntakeSettings(portal_url="https://support.example.com"))
+    response = Response()
+    portal.set_session(response, "session-id")
+    portal.csrf.set_csrf_cookie(portal.csrf.generate_csrf_tokens()[1], response)
+    cookies = response.headers.getlist("set-cookie")
+    assert len(cookies) == 2
+    for cookie in cookies:
+        flags = {part.strip().lower() for part in cookie.split(";")}
+        assert {"secure", "httponly", "samesite=lax"} <= flags, cookie
+    plain = Portal(IntakeSettings(portal_url="http://127.0.0.1:8080"))
+    response = Response()
+    plain.set_session(response, "session-id")
+    assert "secure" not in response.headers["set-cookie"].lower(), "plain http (development): no Secure, or no cookie"
+
+
+def test_pages_may_be_framed_only_by_the_configured_hosts():
+    portal = Portal(IntakeSettings(widget_origins="https://app.example.com"))
+    policy = portal.content_security_policy
+    assert "frame-ancestors 'self' https://app.example.com" in policy
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+
+
+@pytest.mark.parametrize("secret", ["PORTAL_SECRET", "WIDGET_SECRET"])
+def test_production_refuses_the_development_portal_secrets(monkeypatch, secret):
+    from shared.settings import SettingsError, load_settings
+
+    good = {"ENVIRONMENT": "production", "AMQP_URL": "amqp://incidents:S3cret-broker-pass@rabbit:5672/",
+            "MONGODB_URL": "mongodb://incidents:S3cret-db-pass@mongo:27017/?authSource=admin",
+            "PORTAL_SECRET": "a-real-portal-secret-0123456789abcdef",
+            "WIDGET_SECRET": "a-real-widget-secret-0123456789abcdef"}
+    for name, value in good.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(IntakeSettings).environment == "production"
+    monkeypatch.delenv(secret)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(IntakeSettings)
+    assert secret in str(refused.value) and "a-real" not in str(refused.value)

@@ -44,10 +44,12 @@ def _choice(value: str | None, allowed: type) -> str | None:
 
 
 def _day(value: str | None) -> date | None:
+    """Return a YYYY-MM-DD filter day, or None for anything else (ignored, like an unknown filter)."""
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value and len(value) <= 10 else None
     except ValueError:
         return None
+    return day if day is not None and date(1970, 1, 1) <= day <= date(9998, 12, 31) else None
 
 
 def _cursor(value: str | None) -> str | None:
