@@ -203,6 +203,8 @@ async def _act_from_form(request: Request, number: str, decide, done: str, *, fi
                                          max_bytes=settings.max_attachment_bytes,
                                          max_files=settings.portal_files_per_submit) if files_field else ([], [])
     error = "; ".join(problems) or None
+    if error is None and decide is None and not files:
+        error = "Choose the files to attach first."
     if error is None and decide is not None:
         try:
             document = await act(number, person, lambda ticket, actor, now: decide(form, ticket, actor, now),

@@ -40,6 +40,9 @@ CSRF_SALT = "fastapi-csrf-token"
 pages open in several tabs all stay valid (tests/unit/test_portal_web.py checks it against the library)."""
 
 
+_UNKNOWN = object()
+
+
 class PageError(Exception):
     """A page to answer with instead: status, title and what to do (rendered as HTML, never JSON)."""
 
@@ -90,8 +93,8 @@ class Portal:
         self.settings = settings
         self.csrf = csrf_protect_for(settings)
         self._serializer = URLSafeTimedSerializer(settings.portal_secret, salt=CSRF_SALT)
-        self.env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                               autoescape=select_autoescape(enabled_extensions=("html",), disabled_extensions=("txt",), default=True),
+        escaping = select_autoescape(enabled_extensions=("html",), disabled_extensions=("txt",), default=True)
+        self.env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=escaping,
                                trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(fmt=fmt, htmx=HTMX, hotline=settings.support_hotline,
                                 critical_channel=settings.critical_channel, portal_url=settings.portal_url)
@@ -106,12 +109,14 @@ class Portal:
 
     async def person(self, request: Request) -> Principal | None:
         """Return the signed-in person of this request, or None (looked up once per request)."""
-        if "person" not in request.state._state:
-            session_id = request.cookies.get(SESSION_COOKIE, "")
-            state = request.app.state
-            request.state.person = await state.web_sessions.principal(session_id, state.clock.now()) \
-                if session_id else None
-        return request.state.person
+        known = getattr(request.state, "person", _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
+        session_id = request.cookies.get(SESSION_COOKIE, "")
+        state = request.app.state
+        person = await state.web_sessions.principal(session_id, state.clock.now()) if session_id else None
+        request.state.person = person
+        return person
 
     async def require_person(self, request: Request) -> Principal:
         """Return the signed-in person; raise SignInRequired (they come back here after signing in)."""
