@@ -63,7 +63,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     """Return the notifier app: routes events to deliveries and runs the delivery loop."""
     settings = settings or load_settings(NotifierSettings)
     clock = clock or SystemClock()
-    renderer = TemplateRenderer()
+    renderer = TemplateRenderer(portal_url=settings.portal_url)
     router = build_router(settings, renderer, os.environ)
     runtime = ServiceRuntime("notifier", settings)
     metrics = NotifierMetrics.register(runtime.registry)

@@ -4,21 +4,15 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from shared.settings import SupportMailSettings
+from shared.settings import OutgoingMailSettings, SupportMailSettings
 
 
-class NotifierSettings(SupportMailSettings):
+class NotifierSettings(SupportMailSettings, OutgoingMailSettings):
     """Settings for the notifier service (port 8083), its channels, routing file and delivery loop."""
 
     http_port: int = 8083
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=1025, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    mail_from: str = "Support <support@platform.local>"
-    mail_domain: str = "platform.local"
+    portal_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^/?#\s]+$")
+    """Where people open a ticket's page (the portal served by intake): every e-mail links to it."""
     intake_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://")
     """Where intake answers `GET /v1/me`: the notifier asks it who holds an API key (intake owns identities)."""
 

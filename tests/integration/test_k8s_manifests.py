@@ -37,7 +37,8 @@ SETTINGS = {
     "escalation": EscalationSettings, "notifier": NotifierSettings,
 }
 SECRET_NAME = "incidents-secrets"
-SECRET_KEYS = {"AMQP_URL", "MONGODB_URL", "MAIL_REPLY_SECRET", "SMTP_USERNAME", "SMTP_PASSWORD"}
+SECRET_KEYS = {"AMQP_URL", "MONGODB_URL", "MAIL_REPLY_SECRET", "SMTP_USERNAME", "SMTP_PASSWORD", "PORTAL_SECRET",
+               "WIDGET_SECRET"}
 PLACEHOLDER = re.compile(r"change-me|changeme|example\.invalid|^<[^>]*>$")
 URL_CREDENTIALS = re.compile(r"[a-z+]+://([^/\s:@]+):([^@\s]+)@")
 BUILDS = {

@@ -90,7 +90,8 @@ def move(update: TicketUpdate, actor: Actor, to: Status, reason: str | None = No
     if to is Status.IN_PROGRESS and current in (Status.RESOLVED, Status.CLOSED):
         update.fields["reopened_count"] = int(update.ticket.get("reopened_count") or 0) + 1
     detail = f"Status {current.value} → {to.value}" + (f": {reason}" if reason else "")
-    update.note(actor, "status_changed", detail, from_status=current.value, to_status=to.value)
+    update.note(actor, "status_changed", detail, from_status=current.value, to_status=to.value,
+                **({"reason": reason} if reason else {}))
     update.emit(TicketStatusChanged, actor, from_status=current.value, reason=reason)
 
 
