@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--seed", type=int, default=1, help="random seed")
     seed.add_argument("--keys-out", type=Path, help="write the reporters' API keys here as JSON (mode 600)")
 
+    add_oncall_commands(commands)
+
     sink = commands.add_parser("mailcatcher", help="local SMTP server storing each message under a directory")
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=1025)
@@ -139,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             args.keys_out.touch(mode=0o600)
             args.keys_out.write_text(json.dumps(seeded.reporter_keys))
         print(f"{seeded.tickets} tickets and {seeded.view_documents} view documents written")
+    elif args.command == "oncall":
+        return oncall_command(parser, args)
     elif args.command == "mailcatcher":
         from shared.logs import configure_logging
 
@@ -174,6 +178,20 @@ def keys_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
             parser.exit(1, f"incidents keys revoke: no key {args.key_id}\n")
         print(f"key {revoked['key_id']} of {revoked['name']} ({revoked['role']}) revoked")
     return 0
+
+
+def add_oncall_commands(commands) -> None:
+    """Add `incidents oncall ...` (services/escalation/entrypoints/oncall_cli.py)."""
+    from services.escalation.entrypoints.oncall_cli import add_commands
+
+    add_commands(commands)
+
+
+def oncall_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run `incidents oncall ...`; return the exit code."""
+    from services.escalation.entrypoints.oncall_cli import run
+
+    return run(parser, args)
 
 
 async def seed_tickets(count: int, open_count: int, reporters: int, days: int, seed: int):

@@ -366,3 +366,51 @@ class FakeFingerprintGroups:
             document["reporters"] = [*document.get("reporters", []), member.reporter_id]
         members.append(member.ticket_id)
         return Registration(view(document), is_primary=False, newly_joined=True)
+
+
+class StaticOnCall:
+    """An on-call source whose configuration a test sets (and changes) directly."""
+
+    def __init__(self, config=None) -> None:
+        self.config = config
+
+    async def current(self):
+        return self.config
+
+
+class FakeOnCallStore:
+    """The stored on-call document in memory, with MongoOnCallStore's compare-and-set on the revision."""
+
+    def __init__(self) -> None:
+        self.rev = 0
+        self.content: dict[str, Any] = {}
+        self.writes = 0
+        self.updated_by: str | None = None
+
+    async def revision(self) -> int:
+        return self.rev
+
+    async def read(self):
+        from services.escalation.adapters.oncall_store import StoredConfig
+
+        return StoredConfig(self.rev, copy.deepcopy(self.content), None, self.updated_by)
+
+    async def write(self, rev: int, content: dict[str, Any], by: str, now: datetime) -> bool:
+        if rev != self.rev:
+            return False
+        self.rev, self.content, self.updated_by = rev + 1, copy.deepcopy(content), by
+        self.writes += 1
+        return True
+
+
+class FakeIdentities:
+    """API key -> identity (id, role, name) in a dict."""
+
+    def __init__(self, keys: dict[str, tuple[str, str]] | None = None) -> None:
+        self.keys = keys or {}
+
+    async def identity_of(self, key: str):
+        from shared.identities import Identity
+
+        found = self.keys.get(key)
+        return Identity(id=found[0], role=found[1], name=found[0].title()) if found else None

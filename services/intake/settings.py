@@ -1,6 +1,7 @@
 """Intake settings."""
 
 from datetime import date
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -9,6 +10,8 @@ from shared.settings import CommonSettings
 
 class IntakeSettings(CommonSettings):
     """Settings for the intake gateway (port 8080)."""
+
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("ack_link_secret",)
 
     http_port: int = 8080
     ticket_prefix: str = Field(default="INC", pattern=r"^[A-Z]{2,5}$")
@@ -35,3 +38,6 @@ class IntakeSettings(CommonSettings):
                                 description="the oldest day lists and searches look back to")
     report_max_tickets: int = Field(default=100_000, ge=1,
                                     description="tickets one SLA report may read; a larger window is refused")
+    ack_link_secret: str = Field(default="dev-only-ack-link-secret",
+                                 description="verifies the one-click acknowledge links in pages (the notifier's "
+                                             "ACK_LINK_SECRET signs them)")

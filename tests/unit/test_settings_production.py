@@ -10,7 +10,8 @@ from shared.settings import SettingsError, load_settings
 
 GOOD = {"ENVIRONMENT": "production", "AMQP_URL": "amqp://incidents:S3cret-broker-pass@rabbit:5672/",
         "MONGODB_URL": "mongodb://incidents:S3cret-db-pass@mongo:27017/?authSource=admin",
-        "WEBHOOK_SIGNING_SECRET": "a-real-webhook-secret-0123456789"}
+        "WEBHOOK_SIGNING_SECRET": "a-real-webhook-secret-0123456789",
+        "ACK_LINK_SECRET": "a-real-ack-link-secret-0123456789", "ONCALL_FEED_SECRET": "a-real-feed-secret-0123456789"}
 
 
 def load(cls, monkeypatch, **env):
