@@ -226,6 +226,19 @@ class FakeKeyRoles:
         return self.roles.get(key)
 
 
+def storable(value: Any, where: str = "") -> Any:
+    """Return value if MongoDB would store it: no document key with a dot or a leading `$` (else AssertionError)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, str) and "." not in key and not key.startswith("$"), \
+                f"MongoDB refuses the key {key!r} at {where or 'the top'}"
+            storable(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            storable(item, f"{where}[{n}]")
+    return value
+
+
 class FakeClocks:
     """SLA clocks in a dict, with MongoClocks' revision-guarded saves and lease-based claims."""
 
@@ -240,7 +253,7 @@ class FakeClocks:
     async def create(self, document: dict[str, Any]) -> bool:
         if document["_id"] in self.clocks:
             return False
-        self.clocks[document["_id"]] = copy.deepcopy(document)
+        self.clocks[document["_id"]] = copy.deepcopy(storable(document))
         return True
 
     async def save(self, before, after, outbox, vendor_outbox, condition=None) -> bool:
@@ -249,7 +262,7 @@ class FakeClocks:
         current = self.clocks[before["_id"]]
         if current["rev"] != before["rev"] or any(current.get(k) != v for k, v in (condition or {}).items()):
             return None
-        current.update(copy.deepcopy(state_of(after)))
+        current.update(copy.deepcopy(storable(state_of(after))))
         current["outbox"].extend(copy.deepcopy(outbox))
         current["vendor_outbox"].extend(copy.deepcopy(vendor_outbox))
         current["rev"] += 1

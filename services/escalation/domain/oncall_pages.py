@@ -5,7 +5,10 @@ repeat-the-role pages. The record keeps `oncall`:
 
     {"id": page id, "policy": "<team>/tier-<n>", "team", "tier", "reason", "started_at",
      "steps": [{"delay_minutes", "targets": [{"kind", "ref"}]}], "repeats", "lead",
-     "fired": [firing keys], "paged": {firing key: [person ids]}, "active", "acknowledged": None | {...}}
+     "fired": [firing keys], "paged": [{"step": firing key, "people": [person ids]}], "active",
+     "acknowledged": None | {...}}
+
+(Firing keys hold dots, so they are values, never document keys.)
 
 The policy's timetable (steps, delays, repeats, lead) is copied when the chain starts, so editing a policy
 never moves a running chain's steps. Whom a step pages is decided when it fires, from the configuration
@@ -54,7 +57,7 @@ def start_chain(doc: dict[str, Any], policy: OnCallPolicy, page_id: str, reason:
                 fx: Effects) -> None:
     """Start the team's chain for this ticket now and page its first step at once."""
     doc["oncall"] = {"id": page_id, **snapshot(policy), "reason": reason, "started_at": ctx.now, "fired": [],
-                     "paged": {}, "active": True, "acknowledged": None}
+                     "paged": [], "active": True, "acknowledged": None}
     first = chain_firings(doc["oncall"])[0]
     fire(doc, first.key, ctx, fx)
 
@@ -83,7 +86,7 @@ def fire(doc: dict[str, Any], key: str, ctx: Context, fx: Effects, why: str | No
     firing = next(f for f in every if f.key == key)
     chain["fired"] = [*chain["fired"], key]
     people, channels, unknown = resolve(firing, ctx)
-    chain["paged"] = {**chain["paged"], key: [p.id for p in people]}
+    chain["paged"] = [*chain["paged"], {"step": key, "people": [p.id for p in people]}]
     if key == LEAD:
         chain["active"] = False
     nobody = f"nobody to page at {describe(firing)}" + (f" ({', '.join(unknown)})" if unknown else "")
@@ -132,6 +135,11 @@ def resolve(firing: Firing, ctx: Context) -> tuple[list[Person], list[str], list
     return list(people.values()), list(dict.fromkeys(channels)), unknown
 
 
+def paged_at(chain: dict[str, Any], key: str) -> list[str]:
+    """Return the ids of the people a firing of the chain paged ([] if it has not fired or reached nobody)."""
+    return next((entry["people"] for entry in chain["paged"] if entry["step"] == key), [])
+
+
 def describe(firing: Firing) -> str:
     """Return how a firing reads in a reason: 'step 2 of round 1' or 'the team lead'."""
     if firing.key == LEAD:
@@ -175,7 +183,7 @@ def page_failed(doc: dict[str, Any], person_id: str, source_event_id: str, ctx: 
     if not chain or not chain.get("active") or not chain["fired"]:
         return bool(chain and chain.get("acknowledged"))
     latest = chain["fired"][-1]
-    if person_id not in chain["paged"].get(latest, []):
+    if person_id not in paged_at(chain, latest):
         return True
     key = f"{KIND}.{chain['id']}.undeliverable.{latest}"
     if key not in doc["fired"]:

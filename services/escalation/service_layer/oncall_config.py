@@ -8,6 +8,8 @@ be changed here: the file wins, and the refusal names it.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -24,7 +26,7 @@ from services.escalation.domain.oncall.config import policy_key
 from services.escalation.service_layer.oncall_catalog import OnCallCatalog, OnCallProblem, Snapshot, build
 from shared.ids import new_id
 
-ATTEMPTS = 5
+ATTEMPTS = 20
 OVERRIDES_KEPT_AFTER_END = timedelta(days=30)
 """Overrides that ended longer ago than this are dropped on the next write (shifts before then are history)."""
 KINDS = {"people": "person", "schedules": "schedule", "policies": "policy", "overrides": "override"}
@@ -93,7 +95,9 @@ async def apply(catalog: OnCallCatalog, change: Change, *, by: str, now: datetim
 
     Raises OnCallProblem (naming the field), FileOwned, NotFound or KeptChanging; nothing is stored then.
     """
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(random.uniform(0, 0.01 * attempt))  # another writer won: let the herd spread out
         before = await catalog.snapshot(fresh=True)
         try:
             after = _prune(OnCallDocument.model_validate(change(before.stored).model_dump()), now)
