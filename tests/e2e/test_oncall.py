@@ -9,7 +9,10 @@ the link's path to this run's intake port).
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -238,3 +241,21 @@ def test_the_person_whose_shift_starts_gets_the_hand_off_notice_with_the_open_wo
     assert "the platform is down for all users" in text and "[critical," in text
     gaps = oncall.get("/v1/oncall/gaps", params={"team": TEAM, "days": 1}).json()
     assert gaps["teams"][0]["team"] == TEAM
+
+
+def test_the_cli_answers_who_is_on_call_and_loads_a_file_all_or_nothing(system, oncall, tmp_path):
+    answer = json.loads(system.cli("oncall", "now", TEAM))
+    assert answer["team"] == TEAM and [s["schedule"] for s in answer["schedules"]] == ["senior", "senior-night"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\npeople:\n  - {id: gil, name: Gil, email: gil@oncall.test}\n"
+                   "  - {id: zed, name: Zed, email: zed@oncall.test, time_zone: Mars/Olympus}\n")
+    refused = subprocess.run([sys.executable, "-m", "services.cli", "oncall", "load", str(bad)],
+                             env=system.env("intake"), capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and f"{bad}:4: people[1].time_zone: unknown time zone" in refused.stderr
+    assert "gil" not in {p["id"] for p in oncall.get("/v1/oncall").json()["people"]}, "nothing half-saved"
+    good = tmp_path / "good.yaml"
+    good.write_text("version: 1\npeople:\n  - {id: gil, name: Gil, email: gil@oncall.test}\n")
+    assert "stored as revision" in system.cli("oncall", "load", str(good))
+    assert {"id": "gil", "source": "api"}.items() <= next(
+        p for p in oncall.get("/v1/oncall").json()["people"] if p["id"] == "gil").items()
+    assert "gil@oncall.test" in system.cli("oncall", "export")

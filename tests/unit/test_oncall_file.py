@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from services.escalation.adapters.oncall_build import to_parts
 from services.escalation.adapters.oncall_file import load_oncall_file, parse_oncall
 from services.escalation.adapters.oncall_models import OnCallDocument
 from services.escalation.service_layer.oncall_catalog import OnCallProblem, build
@@ -102,3 +106,21 @@ overrides:
 def test_an_id_used_twice_is_refused_by_the_shared_loader():
     text = SENIOR_YAML.replace("  - {id: eve,", "  - {id: ada,")
     assert "people.4.id: 'ada' is used twice" in refusal(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(in_file=st.sets(st.sampled_from(["p1", "p2", "p3", "p4"])), stored=st.sets(st.sampled_from(["p1", "p2", "p3", "p4"])))
+def test_the_file_wins_for_every_item_it_defines_and_the_stored_ones_fill_in(in_file, stored):
+    from services.escalation.adapters.oncall_models import PersonModel
+    from services.escalation.domain.oncall.config import combine
+
+    def people(ids, source):
+        return [PersonModel(id=i, name=f"{i} from {source}", email=f"{i}@{source}.example", time_zone="UTC")
+                for i in sorted(ids)]
+    file = parse_oncall(yaml.safe_dump({"version": 1, "people": [p.model_dump() for p in people(in_file, "file")]}),
+                        "oncall.yaml")
+    config = combine(file.parts, to_parts(OnCallDocument(people=people(stored, "api"))))
+    assert set(config.people) == in_file | stored
+    for person_id, person in config.people.items():
+        expected = "file" if person_id in in_file else "api"
+        assert person.name == f"{person_id} from {expected}" and config.source("person", person_id) == expected

@@ -43,7 +43,16 @@ from services.escalation.service_layer import oncall_queries as queries
 from services.escalation.service_layer.oncall_catalog import OnCallProblem, Snapshot
 from shared.problems import Problem
 
-router = APIRouter(prefix="/v1/oncall", tags=["on-call"])
+_PROBLEM = {"application/problem+json": {}}
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid API key", "content": _PROBLEM},
+    403: {"description": "Your role may not do this", "content": _PROBLEM},
+    404: {"description": "No such team, schedule, person or override", "content": _PROBLEM},
+    409: {"description": "Defined in the on-call file, or changed concurrently", "content": _PROBLEM},
+    422: {"description": "Invalid body, parameters or configuration; `field` names the culprit", "content": _PROBLEM},
+    503: {"description": "Not ready, or intake cannot check the key now; see Retry-After", "content": _PROBLEM},
+}
+router = APIRouter(prefix="/v1/oncall", tags=["on-call"], responses=PROBLEMS)
 IdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 TeamPath = Annotated[str, Path(pattern=TEAM_PATTERN)]
 TierPath = Annotated[int, Path(ge=1, le=4)]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
 
 from services.intake.domain.actions import ActionRefused, acknowledge_page
 from services.intake.entrypoints.ratelimit import retry_after_header
@@ -24,6 +25,40 @@ from shared.signed_tokens import BadToken
 
 router = APIRouter(tags=["acknowledge from a page"])
 Token = Annotated[str, Path(min_length=10, max_length=2048)]
+_REFUSAL = {"application/problem+json": {}, "text/html": {}}
+
+
+class AckLinkView(BaseModel):
+    """What a link would acknowledge, and whether it still can."""
+
+    number: str
+    title: str
+    status: str
+    severity: str | None = None
+    person: str
+    page_id: str
+    step: str | None = None
+    expires_at: str
+    can_acknowledge: bool
+    why_not: str | None = None
+
+
+class AckDone(BaseModel):
+    """The acknowledgement made."""
+
+    acknowledged: bool
+    number: str
+    by: str
+    status: str
+    first_response_at: str | None = None
+
+
+def _responses(ok: type[BaseModel], *extra: int) -> dict[int | str, dict[str, Any]]:
+    """Return the documented answers of an ack route: JSON or HTML, and refusals as problem+json or HTML."""
+    described = {404: "No such link (altered, forged, or its ticket is gone)", 409: "Already used or acknowledged",
+                 410: "The link expired", 422: "Not a token", 429: "Too many bad links from this address"}
+    return {200: {"model": ok, "content": {"text/html": {}}},
+            **{code: {"description": described[code], "content": _REFUSAL} for code in (404, 410, 422, 429, *extra)}}
 
 
 def _wants_html(request: Request) -> bool:
@@ -74,7 +109,8 @@ def _standing(ticket: dict[str, Any], grant: AckGrant) -> str | None:
     return None
 
 
-@router.get("/ack/{token}", summary="What an acknowledge link would acknowledge (changes nothing)")
+@router.get("/ack/{token}", summary="What an acknowledge link would acknowledge (changes nothing)", response_model=None,
+            responses=_responses(AckLinkView))
 async def show(request: Request, token: Token) -> Response:
     grant = await _grant(request, token)
     if isinstance(grant, Response):
@@ -100,7 +136,8 @@ async def show(request: Request, token: Token) -> Response:
     return _page(title, body + form)
 
 
-@router.post("/ack/{token}", summary="Acknowledge the page: first response, and the page chain stops")
+@router.post("/ack/{token}", summary="Acknowledge the page: first response, and the page chain stops",
+             response_model=None, responses=_responses(AckDone, 409))
 async def acknowledge(request: Request, token: Token) -> Response:
     grant = await _grant(request, token)
     if isinstance(grant, Response):
