@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from services.escalation.adapters.oncall_build import LocatedError, dotted, to_parts
 from services.escalation.adapters.oncall_file import OnCallFile
 from services.escalation.adapters.oncall_models import OnCallDocument
@@ -89,10 +91,10 @@ class OnCallCatalog:
                 raise
             log.exception("cannot read the on-call configuration; paging with the last one read")
             return cached
-        document = stored_document(stored)
         try:
+            document = stored_document(stored)
             snapshot = Snapshot(stored.rev, document, build(self.file, document), stored.updated_by)
-        except OnCallProblem:
+        except (OnCallProblem, ValidationError):
             if cached is None:
                 raise
             log.exception("the stored on-call configuration does not combine with the file; keeping the last good one")
