@@ -82,11 +82,11 @@ def config_view(snapshot: Snapshot, file) -> dict[str, Any]:
     """Return the configuration in force: each item with `source` (file or api); the file's items win."""
     view: dict[str, Any] = {"revision": snapshot.rev, "file": str(file.path) if file is not None else None}
     for kind in changes.KINDS:
-        own = {changes._key(kind, item) for item in getattr(file.document, kind)} if file is not None else set()
+        own = {changes.item_key(kind, item) for item in getattr(file.document, kind)} if file is not None else set()
         items = [{**item.model_dump(mode="json"), "source": "file"} for item in
                  (getattr(file.document, kind) if file is not None else [])]
         items += [{**item.model_dump(mode="json"), "source": "api"} for item in getattr(snapshot.stored, kind)
-                  if changes._key(kind, item) not in own]
+                  if changes.item_key(kind, item) not in own]
         view[kind] = items
     return view
 

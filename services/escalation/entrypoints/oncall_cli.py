@@ -178,7 +178,7 @@ async def _load(catalog, file, replace: bool, now: datetime):
     def merge(stored):
         for kind in changes.KINDS:
             for item in getattr(file.document, kind):
-                stored = changes._put(kind, item)(stored)
+                stored = changes.put_item(kind, item)(stored)
         return stored
 
     try:
@@ -186,7 +186,7 @@ async def _load(catalog, file, replace: bool, now: datetime):
             return await changes.replace_all(catalog, file.document, by="cli", now=now)
         for kind in changes.KINDS:
             for item in getattr(file.document, kind):
-                changes._guard_file(catalog, kind, changes._key(kind, item))
+                changes.guard_file(catalog, kind, changes.item_key(kind, item))
         return await changes.apply(catalog, merge, by="cli", now=now)
     except OnCallProblem as exc:
         raise OnCallProblem(exc.field, exc.problem, exc.where or file.where(exc.field)) from None

@@ -47,24 +47,25 @@ class KeptChanging(Exception):
 Change = Callable[[OnCallDocument], OnCallDocument]
 
 
-def _key(kind: str, item) -> str:
+def item_key(kind: str, item) -> str:
+    """Return the key an item is stored, replaced and found by: its id, or `<team>/tier-<n>` for a policy."""
     return policy_key(item.team, item.tier) if kind == "policies" else item.id
 
 
-def _guard_file(catalog: OnCallCatalog, kind: str, key: str) -> None:
+def guard_file(catalog: OnCallCatalog, kind: str, key: str) -> None:
     """Raise FileOwned if the file defines this item."""
     file = catalog.file
-    if file is not None and any(_key(kind, item) == key for item in getattr(file.document, kind)):
+    if file is not None and any(item_key(kind, item) == key for item in getattr(file.document, kind)):
         raise FileOwned(f"{KINDS[kind]} {key!r} is defined in the on-call file {file.path}, which wins over the "
                         "API: change it there")
 
 
-def _put(kind: str, item) -> Change:
+def put_item(kind: str, item) -> Change:
     """Return the change that adds or replaces one item (by key), keeping the list order."""
     def change(document: OnCallDocument) -> OnCallDocument:
         items = list(getattr(document, kind))
-        key = _key(kind, item)
-        index = next((i for i, old in enumerate(items) if _key(kind, old) == key), None)
+        key = item_key(kind, item)
+        index = next((i for i, old in enumerate(items) if item_key(kind, old) == key), None)
         if index is None:
             items.append(item)
         else:
@@ -77,7 +78,7 @@ def _delete(kind: str, key: str) -> Change:
     """Return the change that removes one stored item (NotFound if it is not stored)."""
     def change(document: OnCallDocument) -> OnCallDocument:
         items = list(getattr(document, kind))
-        kept = [item for item in items if _key(kind, item) != key]
+        kept = [item for item in items if item_key(kind, item) != key]
         if len(kept) == len(items):
             raise NotFound(f"no stored {KINDS[kind]} {key!r}")
         return document.model_copy(update={kind: kept})
@@ -114,31 +115,31 @@ async def apply(catalog: OnCallCatalog, change: Change, *, by: str, now: datetim
 
 async def put_person(catalog: OnCallCatalog, person: PersonModel, *, by: str, now: datetime) -> Snapshot:
     """Add or replace a person."""
-    _guard_file(catalog, "people", person.id)
-    return await apply(catalog, _put("people", person), by=by, now=now)
+    guard_file(catalog, "people", person.id)
+    return await apply(catalog, put_item("people", person), by=by, now=now)
 
 
 async def put_schedule(catalog: OnCallCatalog, schedule: ScheduleModel, *, by: str, now: datetime) -> Snapshot:
     """Add or replace a schedule (its overrides stay)."""
-    _guard_file(catalog, "schedules", schedule.id)
-    return await apply(catalog, _put("schedules", schedule), by=by, now=now)
+    guard_file(catalog, "schedules", schedule.id)
+    return await apply(catalog, put_item("schedules", schedule), by=by, now=now)
 
 
 async def put_policy(catalog: OnCallCatalog, policy: PolicyModel, *, by: str, now: datetime) -> Snapshot:
     """Add or replace a team's policy for a tier."""
-    _guard_file(catalog, "policies", policy_key(policy.team, policy.tier))
-    return await apply(catalog, _put("policies", policy), by=by, now=now)
+    guard_file(catalog, "policies", policy_key(policy.team, policy.tier))
+    return await apply(catalog, put_item("policies", policy), by=by, now=now)
 
 
 async def add_override(catalog: OnCallCatalog, override: OverrideModel, *, by: str, now: datetime) -> Snapshot:
     """Add an override to a schedule, wherever the schedule is defined (overrides are the API's)."""
-    _guard_file(catalog, "overrides", override.id)
-    return await apply(catalog, _put("overrides", override), by=by, now=now)
+    guard_file(catalog, "overrides", override.id)
+    return await apply(catalog, put_item("overrides", override), by=by, now=now)
 
 
 async def delete(catalog: OnCallCatalog, kind: str, key: str, *, by: str, now: datetime) -> Snapshot:
     """Remove a stored item; refused (naming the field) when something still refers to it."""
-    _guard_file(catalog, kind, key)
+    guard_file(catalog, kind, key)
     return await apply(catalog, _delete(kind, key), by=by, now=now)
 
 
@@ -146,7 +147,7 @@ async def replace_all(catalog: OnCallCatalog, document: OnCallDocument, *, by: s
     """Replace every stored item with the document's (items the file defines are refused, naming the first)."""
     for kind in KINDS:
         for item in getattr(document, kind):
-            _guard_file(catalog, kind, _key(kind, item))
+            guard_file(catalog, kind, item_key(kind, item))
     return await apply(catalog, lambda _stored: document, by=by, now=now)
 
 
