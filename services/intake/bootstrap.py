@@ -89,7 +89,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     dkim_keys = load_pinned_keys(settings.mail_dkim_keys_file)  # a bad file stops start-up, naming the line
 
     async def wire(rt: ServiceRuntime) -> None:
-        app.state.views = ticket_views = views.MongoViews(rt.db)
+        app.state.views = ticket_views = views.MongoViews(rt.db, fresh_seconds=settings.view_cache_seconds)
         store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint, views=ticket_views)
         app.state.tickets = store
         recovered = await store.recover()  # what a crash left: views to write, events to publish

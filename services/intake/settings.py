@@ -50,6 +50,10 @@ class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
                                   "consulted before DNS, for internal domains DNS does not serve")
     work_in_flight_refresh_seconds: float = Field(default=15.0, gt=0,
                                                   description="how often open and at-risk tickets are recounted")
+    view_cache_seconds: float = Field(
+        default=1.0, ge=0, le=60,
+        description="how long the open-work and feature buckets stay in memory; this process's own writes refresh "
+                    "them at once, another replica's within this time (0: always read)")
     history_start: date = Field(default=date(2020, 1, 1),
                                 description="the oldest day lists and searches look back to")
     report_max_tickets: int = Field(default=100_000, ge=1,
