@@ -366,3 +366,30 @@ class FakeFingerprintGroups:
             document["reporters"] = [*document.get("reporters", []), member.reporter_id]
         members.append(member.ticket_id)
         return Registration(view(document), is_primary=False, newly_joined=True)
+
+
+class FakeSourceRecords:
+    """Source records (alert groups, Slack requests) in a dict: claim by `_id`, compare-and-set on `rev`."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.writes = 0
+
+    async def get(self, record_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.documents.get(record_id))
+
+    async def claim(self, document: dict[str, Any]) -> bool:
+        if document["_id"] in self.documents:
+            return False
+        self.documents[document["_id"]] = {**copy.deepcopy(document), "rev": 0}
+        self.writes += 1
+        return True
+
+    async def change(self, record_id: str, rev: int, fields: dict[str, Any]) -> dict[str, Any] | None:
+        current = self.documents.get(record_id)
+        if current is None or current["rev"] != rev:
+            return None
+        current.update(copy.deepcopy(fields))
+        current["rev"] += 1
+        self.writes += 1
+        return copy.deepcopy(current)

@@ -11,27 +11,37 @@ from services.intake.adapters import (
     api_keys,
     attachments,
     idempotency,
+    integrations,
     sla_metrics,
+    source_records,
     tickets,
     views,
     votes,
 )
+from services.intake.adapters.integration_metrics import IntegrationMetrics
+from services.intake.adapters.slack_web import SlackWebApi
+from services.intake.domain.events_v2 import MAX_BODY_BYTES as EVENTS_V2_MAX_BODY_BYTES
 from services.intake.entrypoints import (
     actions_api,
     admin_api,
     attachments_api,
     features_api,
     identity_api,
+    integrations_api,
     reports_api,
+    slack_api,
     tickets_api,
 )
 from services.intake.entrypoints.auth import AuthenticateFirst, FailedAuthentications
+from services.intake.entrypoints.inbound import InboundGuard
 from services.intake.entrypoints.mail_intake import (
     SupportMailbox,
     close_on_cancel,
     start_mailbox,
 )
 from services.intake.entrypoints.ratelimit import TokenBuckets
+from services.intake.service_layer.alerts import AlertsIn
+from services.intake.service_layer.chat import ChatIn
 from services.intake.service_layer.event_handlers import handlers
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock, poll_forever
@@ -43,6 +53,7 @@ from shared.settings import load_settings
 from shared.sla.config import load_service_levels
 
 ATTACHMENT_UPLOAD = r"^/v1/tickets/[^/]+/attachments$"
+EVENTS_V2_ENQUEUE = r"^/v2/enqueue$"
 
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -50,7 +61,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     settings = settings or load_settings(IntakeSettings)
     clock = clock or SystemClock()
     runtime = ServiceRuntime("intake", settings)
-    runtime.indexes += tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
+    runtime.indexes += (tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
+                        + integrations.INDEXES)
     runtime.outbox_collections.append(tickets.COLLECTION)
     runtime.recovered_collections.add(tickets.COLLECTION)  # MongoTickets.recover() scans it at start
     runtime.settled_marks[tickets.COLLECTION] = tickets.VIEWS_PENDING
@@ -60,7 +72,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         title="Incidents intake API",
         description="Report incidents, bug reports and feature requests, and follow them (KB-005).",
         max_body_bytes=settings.max_body_bytes,
-        body_limits=[(ATTACHMENT_UPLOAD, settings.max_attachment_bytes)],
+        body_limits=[(ATTACHMENT_UPLOAD, settings.max_attachment_bytes), (EVENTS_V2_ENQUEUE, EVENTS_V2_MAX_BODY_BYTES)],
     )
     app.state.settings = settings
     app.state.clock = clock
@@ -68,6 +80,9 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     levels = load_service_levels(settings.service_levels_file)
     app.state.sla = levels.sla
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
+    failures = FailedAuthentications(settings.auth_failures_per_minute, 60.0)
+    app.state.inbound = InboundGuard(failures, IntegrationMetrics(runtime.registry), settings.integration_max_in_flight)
+    source_locks = KeyedLocks()
 
     async def wire(rt: ServiceRuntime) -> None:
         app.state.views = ticket_views = views.MongoViews(rt.db)
@@ -83,6 +98,13 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         rt.background(lambda: poll_forever("idempotency expiry", lambda: app.state.idempotency.expire(clock.now()),
                                            asyncio.Event(), 60.0))
         app.state.attachments = attachments.MongoAttachments(rt.db)
+        app.state.integrations = integrations.MongoIntegrations(rt.db)
+        app.state.alerts_in = AlertsIn(source_records.MongoSourceRecords(rt.db, source_records.ALERT_GROUPS), store,
+                                       clock, settings.ticket_prefix, source_locks)
+        app.state.chat_in = ChatIn(source_records.MongoSourceRecords(rt.db, source_records.SLACK_REQUESTS), store,
+                                   clock, settings.ticket_prefix, source_locks)
+        app.state.slack_web = slack_web = SlackWebApi(settings.slack_api_url)
+        rt.background(lambda: close_on_cancel_client(slack_web))
         if settings.smtp_intake_enabled:
             mailbox = SupportMailbox(settings=settings, tickets=store, api_keys=app.state.api_keys,
                                      attachments=app.state.attachments, clock=clock)
@@ -92,8 +114,16 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome), inbox=False)
 
     runtime.on_startup(wire)
-    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api):
+    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api,
+                integrations_api, slack_api):
         app.include_router(api.router)
-    app.add_middleware(AuthenticateFirst, state=app.state,
-                       failures=FailedAuthentications(settings.auth_failures_per_minute, 60.0))
+    app.add_middleware(AuthenticateFirst, state=app.state, failures=failures)
     return app
+
+
+async def close_on_cancel_client(client: SlackWebApi) -> None:
+    """Keep the Slack client open for the life of the service, then close it."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await client.close()

@@ -33,5 +33,13 @@ class IntakeSettings(CommonSettings):
                                                   description="how often open and at-risk tickets are recounted")
     history_start: date = Field(default=date(2020, 1, 1),
                                 description="the oldest day lists and searches look back to")
+    portal_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^\s]+$",
+                            description="intake's public base URL: integration URLs and links to tickets "
+                                        "(<PORTAL_URL>/tickets/<number>)")
+    integration_max_in_flight: int = Field(
+        default=32, ge=1, le=10_000,
+        description="inbound integration requests worked on at once; more are told to retry (Retry-After)")
+    slack_api_url: str = Field(default="https://slack.com/api", pattern=r"^https?://[^\s]+$",
+                               description="Slack's Web API, for answering mentions (chat.postMessage)")
     report_max_tickets: int = Field(default=100_000, ge=1,
                                     description="tickets one SLA report may read; a larger window is refused")

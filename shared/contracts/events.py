@@ -59,6 +59,9 @@ class TicketReported(Contract):
     reported_at: AwareDatetime
     reporter_verified: bool = True
     """False when nothing proved who reported it (an e-mail without a valid reply token or DKIM)."""
+    severity_pinned: bool = False
+    """True when reported_severity is authoritative: an integration's configured severity mapping, or a
+    Slack mention in #critical-incidents (KB-005). Triage keeps it instead of applying its rules."""
 
 
 class TicketTriaged(Contract):
