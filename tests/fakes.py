@@ -393,3 +393,13 @@ class FakeSourceRecords:
         current["rev"] += 1
         self.writes += 1
         return copy.deepcopy(current)
+
+    async def bump(self, record_id: str, states: list[str], fields: dict[str, Any]) -> dict[str, Any] | None:
+        current = self.documents.get(record_id)
+        if current is None or current.get("state") not in states:
+            return None
+        current.update(copy.deepcopy(fields))
+        current["events"] = current.get("events", 0) + 1
+        current["rev"] += 1
+        self.writes += 1
+        return copy.deepcopy(current)

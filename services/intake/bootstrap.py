@@ -81,8 +81,23 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     app.state.sla = levels.sla
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
     failures = FailedAuthentications(settings.auth_failures_per_minute, 60.0)
-    app.state.inbound = InboundGuard(failures, IntegrationMetrics(runtime.registry), settings.integration_max_in_flight)
+    app.state.inbound = InboundGuard(failures, IntegrationMetrics(runtime.registry), settings.integration_max_in_flight,
+                                     target_seconds=settings.integration_latency_target_seconds)
     source_locks = KeyedLocks()
+    pending: set[asyncio.Task] = set()
+    one_at_a_time = asyncio.Semaphore(1)
+
+    async def in_turn(work) -> None:
+        async with one_at_a_time:  # deferred ticket notes never compete with answers for the database
+            await work()
+
+    def after_answer(work) -> None:
+        """Run work in the background, one at a time (kept referenced until done; a failure is logged)."""
+        task = asyncio.create_task(in_turn(work))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or logging.getLogger(__name__).error(
+            "deferred work failed", exc_info=t.exception()))
 
     async def wire(rt: ServiceRuntime) -> None:
         app.state.views = ticket_views = views.MongoViews(rt.db)
@@ -100,7 +115,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         app.state.attachments = attachments.MongoAttachments(rt.db)
         app.state.integrations = integrations.MongoIntegrations(rt.db)
         app.state.alerts_in = AlertsIn(source_records.MongoSourceRecords(rt.db, source_records.ALERT_GROUPS), store,
-                                       clock, settings.ticket_prefix, source_locks)
+                                       clock, settings.ticket_prefix, source_locks, defer=after_answer)
         app.state.chat_in = ChatIn(source_records.MongoSourceRecords(rt.db, source_records.SLACK_REQUESTS), store,
                                    clock, settings.ticket_prefix, source_locks)
         app.state.slack_web = slack_web = SlackWebApi(settings.slack_api_url)

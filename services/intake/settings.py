@@ -38,7 +38,10 @@ class IntakeSettings(CommonSettings):
                                         "(<PORTAL_URL>/tickets/<number>)")
     integration_max_in_flight: int = Field(
         default=32, ge=1, le=10_000,
-        description="inbound integration requests worked on at once; more are told to retry (Retry-After)")
+        description="most inbound integration requests worked on at once; more are told to retry (Retry-After)")
+    integration_latency_target_seconds: float = Field(
+        default=0.1, gt=0, le=10,
+        description="the in-flight limit shrinks while inbound requests take longer than this, and grows back")
     slack_api_url: str = Field(default="https://slack.com/api", pattern=r"^https?://[^\s]+$",
                                description="Slack's Web API, for answering mentions (chat.postMessage)")
     report_max_tickets: int = Field(default=100_000, ge=1,

@@ -46,6 +46,8 @@ class Alertmanager:
     key: str
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    pagerduty: bool = False
+    """Send with Alertmanager's own PagerDuty (Events API v2) notifier to webhook_url instead of its webhook."""
 
     @property
     def url(self) -> str:
@@ -54,12 +56,15 @@ class Alertmanager:
     def start(self) -> Alertmanager:
         """Write the configuration, start the process and wait until it is ready."""
         executable = binary("prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager")
+        receiver = ({"pagerduty_configs": [{"routing_key": self.key, "url": self.webhook_url, "send_resolved": True,
+                                            "severity": "{{ .CommonLabels.severity }}"}]} if self.pagerduty else
+                    {"webhook_configs": [{"url": self.webhook_url, "send_resolved": True,
+                                          "http_config": {"authorization": {"type": "Bearer",
+                                                                            "credentials": self.key}}}]})
         config = {
             "route": {"receiver": "incidents", "group_by": ["alertname"], "group_wait": "1s",
                       "group_interval": "1s", "repeat_interval": "1h"},
-            "receivers": [{"name": "incidents", "webhook_configs": [{
-                "url": self.webhook_url, "send_resolved": True,
-                "http_config": {"authorization": {"type": "Bearer", "credentials": self.key}}}]}],
+            "receivers": [{"name": "incidents", **receiver}],
         }
         (self.directory / "alertmanager.yml").write_text(yaml.safe_dump(config))
         (self.directory / "data").mkdir(exist_ok=True)

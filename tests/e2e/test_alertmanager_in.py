@@ -182,3 +182,25 @@ def test_a_prometheus_rule_fires_alertmanager_sends_it_a_ticket_opens_and_on_cal
     finally:
         prometheus.stop()
         manager.stop()
+
+
+def test_alertmanagers_own_pagerduty_notifier_speaks_to_the_events_api(system, agent, tmp_path_factory):
+    """A real Events API v2 client: Alertmanager's pagerduty_configs with its `url` pointed at intake."""
+    integration = create_integration(system, "events-v2", "am-pagerduty")
+    manager = Alertmanager(tmp_path_factory.mktemp("am-pd"), system.url("intake") + "/v2/enqueue", integration["key"],
+                           pagerduty=True).start()
+    try:
+        started = datetime.now(UTC) - timedelta(seconds=5)
+        manager.amtool("alert", "add", "alertname=ReplicationLag", "severity=warning", "instance=db3",
+                       "--annotation=summary=Replication lag on db3", f"--start={rfc3339(started)}")
+        group = wait_for_group(system, integration["id"])
+        ticket = agent.wait_for(group["number"], lambda t: t.get("triage") is not None, timeout=60)
+        assert ticket["source"]["kind"] == "events-v2" and ticket["severity"] == "medium"
+        assert "ReplicationLag" in ticket["title"]
+        manager.amtool("alert", "add", "alertname=ReplicationLag", "severity=warning", "instance=db3",
+                       "--annotation=summary=Replication lag on db3", f"--start={rfc3339(started)}",
+                       f"--end={rfc3339(datetime.now(UTC))}")
+        resolved = agent.wait_for(group["number"], lambda t: t["status"] == "resolved", timeout=60)
+        assert resolved["source"]["state"] == "resolved"
+    finally:
+        manager.stop()

@@ -52,6 +52,7 @@ class MongoIntegrations:
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, Integration]] = {}
+        self._key_cache: dict[str, tuple[float, str]] = {}
 
     async def create(self, integration: Integration) -> str | None:
         """Store a new integration and return its key (None for Slack, which proves itself by signature)."""
@@ -86,9 +87,18 @@ class MongoIntegrations:
         """Return the integration this key proves, or None (unknown, revoked, or absurdly long)."""
         if not key or len(key) > MAX_KEY_LENGTH:
             return None
-        record = await self._keys.find_one({"_id": hash_api_key(key)})
+        hashed = hash_api_key(key)
+        now = self._monotonic()
+        cached = self._key_cache.get(hashed)
+        if cached is not None and cached[0] > now:
+            return await self.get(cached[1])
+        record = await self._keys.find_one({"_id": hashed})
         if record is None or record.get("revoked"):
+            self._key_cache.pop(hashed, None)
             return None
+        if len(self._key_cache) > 10_000:
+            self._key_cache.clear()
+        self._key_cache[hashed] = (now + self._cache_seconds, record["integration_id"])
         return await self.get(record["integration_id"])
 
     async def list(self) -> list[dict[str, Any]]:

@@ -24,6 +24,8 @@ class SourceRecords(Protocol):
 
     async def change(self, record_id: str, rev: int, fields: dict[str, Any]) -> dict[str, Any] | None: ...
 
+    async def bump(self, record_id: str, states: list[str], fields: dict[str, Any]) -> dict[str, Any] | None: ...
+
 
 class MongoSourceRecords:
     """One collection of source records."""
@@ -46,3 +48,11 @@ class MongoSourceRecords:
     async def change(self, record_id: str, rev: int, fields: dict[str, Any]) -> dict[str, Any] | None:
         """Set fields if the record is still at revision rev (bumping it); return it after, or None if it moved on."""
         return await update_if(self.collection, record_id, {"rev": rev}, {"$set": fields})
+
+    async def bump(self, record_id: str, states: list[str], fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Count one more event on a record in one of states (and set fields); return it after, or None.
+
+        One atomic command: the fast path of a repeated trigger in a storm.
+        """
+        return await update_if(self.collection, record_id, {"state": {"$in": states}},
+                               {"$set": fields, "$inc": {"events": 1}})

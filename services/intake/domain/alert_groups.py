@@ -28,7 +28,6 @@ from services.intake.domain.source_actions import (
     reopen_by_source,
     resolve_by_source,
 )
-from services.intake.domain.tickets import worth_a_timeline_entry
 from shared.contracts import FINISHED_STATUSES, Status
 from shared.contracts.lifecycle_events import Actor
 
@@ -205,6 +204,16 @@ def plan_event(group: dict[str, Any] | None, ticket: dict[str, Any] | None, acti
     return Plan("update", {"state": RESOLVED, "resolved_at": now})
 
 
+def worth_noting(count: int) -> bool:
+    """Return True if a source's count-th event is noted on its ticket: 2, 5, 10, 20, 50, 100, 200, 500, …
+
+    A storm of repeats counts every one on its record (one atomic write each) and writes its ticket
+    three times per tenfold.
+    """
+    digits = str(count).rstrip("0")
+    return digits in ("1", "2", "5") and count > 1
+
+
 def alert_summary(alerts: list[dict[str, Any]]) -> dict[str, Any]:
     """Return what the ticket shows of a group's alerts: the first ones with labels and annotations, and counts."""
     return {"source.alerts": alerts[:ALERTS_ON_TICKET],
@@ -238,7 +247,7 @@ def sync_ticket(ticket: dict[str, Any], group: dict[str, Any], actor: Actor, now
             if (ticket.get("source") or {}).get(key.split(".", 1)[1]) != value:
                 update.fields[key] = value
     events = int(group.get("events") or 0)
-    if events > int((ticket.get("source") or {}).get("events") or 0) and events > 1 and worth_a_timeline_entry(events):
+    if events > int((ticket.get("source") or {}).get("events") or 0) and events > 1 and worth_noting(events):
         note_repeats(update, actor, events, latest or "a repeated event")
     if not update.fields and not update.entries:
         return None

@@ -24,7 +24,7 @@ from services.intake.domain.events_v2 import InvalidEvent, parse_event, routing_
 from services.intake.domain.integrations import Integration, Kind
 from services.intake.entrypoints.alertmanager_schema import AlertmanagerPayload
 from services.intake.entrypoints.auth import CHALLENGE
-from services.intake.entrypoints.inbound import BUSY_RETRY_SECONDS, InboundGuard
+from services.intake.entrypoints.inbound import InboundGuard
 from services.intake.entrypoints.ratelimit import retry_after_header
 from services.intake.service_layer.alerts import AlertsIn, receive_event, receive_notification
 from services.intake.service_layer.commands import ConcurrentChange
@@ -70,11 +70,20 @@ def alerts_in(request: Request) -> AlertsIn:
 async def alertmanager_webhook(request: Request) -> Response:
     """Receive an Alertmanager notification: one ticket per alert group, alerts tracked by fingerprint."""
     guard: InboundGuard = request.app.state.inbound
-    kind = Kind.ALERTMANAGER.value
     path = request.url.path
     if (wait := guard.lockout(request)) > 0:
         return problem_response(429, "Too many requests", f"too many requests with a bad key; retry in {wait:.0f} s",
                                 instance=path, headers=retry_after_header(wait))
+    async with guard.admitted() as admitted:
+        if not admitted:  # 503, not 429: Alertmanager retries 5xx only
+            guard.metrics.count(Kind.ALERTMANAGER.value, "busy")
+            return problem_response(503, "Busy", "too many alerts are being received at once; retry shortly",
+                                    instance=path, headers=retry_after_header(guard.busy_retry_after()))
+        return await _alertmanager(request, path, guard)
+
+
+async def _alertmanager(request: Request, path: str, guard: InboundGuard) -> Response:
+    kind = Kind.ALERTMANAGER.value
     integration = await integration_for(request, bearer_key(request), Kind.ALERTMANAGER)
     if integration is None:
         guard.failed(request, kind)
@@ -85,24 +94,19 @@ async def alertmanager_webhook(request: Request) -> Response:
         guard.metrics.count(kind, "throttled")
         return problem_response(503, "Slow down", f"this integration's rate limit is reached; retry in {wait:.1f} s",
                                 instance=path, headers=retry_after_header(wait))
-    async with guard.admitted() as admitted:
-        if not admitted:
-            guard.metrics.count(kind, "busy")
-            return problem_response(503, "Busy", "too many alerts are being received at once; retry shortly",
-                                    instance=path, headers=retry_after_header(BUSY_RETRY_SECONDS))
-        try:
-            payload = AlertmanagerPayload.model_validate(decode_json(await request.body()))
-        except (BadJson, ValidationError) as exc:
-            guard.metrics.count(kind, "invalid")
-            detail = describe_validation_errors(exc.errors()) if isinstance(exc, ValidationError) else str(exc)
-            return problem_response(400, "Invalid notification", detail, instance=path)
-        try:
-            outcome = await receive_notification(integration, payload.to_notification(), alerts_in(request))
-        except TEMPORARY as exc:
-            guard.metrics.count(kind, "failed")
-            log.warning("alert notification not stored yet; Alertmanager will retry", extra={"x_error": repr(exc)})
-            return problem_response(503, "Try again", "the notification could not be stored just now; retry",
-                                    instance=path, headers=retry_after_header(2))
+    try:
+        payload = AlertmanagerPayload.model_validate(decode_json(await request.body()))
+    except (BadJson, ValidationError) as exc:
+        guard.metrics.count(kind, "invalid")
+        detail = describe_validation_errors(exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+        return problem_response(400, "Invalid notification", detail, instance=path)
+    try:
+        outcome = await receive_notification(integration, payload.to_notification(), alerts_in(request))
+    except TEMPORARY as exc:
+        guard.metrics.count(kind, "failed")
+        log.warning("alert notification not stored yet; Alertmanager will retry", extra={"x_error": repr(exc)})
+        return problem_response(503, "Try again", "the notification could not be stored just now; retry",
+                                instance=path, headers=retry_after_header(2))
     guard.metrics.count(kind, "ignored" if outcome.action == "ignored" else "accepted")
     ticket = outcome.ticket
     return JSONResponse({"status": "ok", "action": outcome.action, "ticket": ticket["number"] if ticket else None,
@@ -122,10 +126,19 @@ def pd_answer(status: int, state: str, message: str, *, errors: list[str] | None
 async def enqueue_event(request: Request) -> Response:
     """Receive an Events API v2 event (trigger, acknowledge, resolve) as PagerDuty would."""
     guard: InboundGuard = request.app.state.inbound
-    kind = Kind.EVENTS_V2.value
     if (wait := guard.lockout(request)) > 0:
         return pd_answer(429, "throttle event", f"too many requests with a bad routing key; retry in {wait:.0f} s",
                          headers=retry_after_header(wait))
+    async with guard.admitted() as admitted:
+        if not admitted:
+            guard.metrics.count(Kind.EVENTS_V2.value, "busy")
+            return pd_answer(429, "throttle event", "Too many events are being received at once. Please retry later.",
+                             headers=retry_after_header(guard.busy_retry_after()))
+        return await _enqueue(request, guard)
+
+
+async def _enqueue(request: Request, guard: InboundGuard) -> Response:
+    kind = Kind.EVENTS_V2.value
     try:
         body = decode_json(await request.body())
         key = routing_key_of(body)
@@ -147,18 +160,13 @@ async def enqueue_event(request: Request) -> Response:
     except InvalidEvent as exc:
         guard.metrics.count(kind, "invalid")
         return pd_answer(400, "invalid event", "Event object is invalid", errors=exc.errors)
-    async with guard.admitted() as admitted:
-        if not admitted:
-            guard.metrics.count(kind, "busy")
-            return pd_answer(429, "throttle event", "Too many events are being received at once. Please retry later.",
-                             headers=retry_after_header(BUSY_RETRY_SECONDS))
-        try:
-            outcome = await receive_event(integration, event, alerts_in(request))
-        except TEMPORARY as exc:
-            guard.metrics.count(kind, "failed")
-            log.warning("event not stored yet; the client should retry", extra={"x_error": repr(exc)})
-            return pd_answer(503, "error", "The event could not be stored just now. Please retry.",
-                             headers=retry_after_header(2))
+    try:
+        outcome = await receive_event(integration, event, alerts_in(request))
+    except TEMPORARY as exc:
+        guard.metrics.count(kind, "failed")
+        log.warning("event not stored yet; the client should retry", extra={"x_error": repr(exc)})
+        return pd_answer(503, "error", "The event could not be stored just now. Please retry.",
+                         headers=retry_after_header(2))
     guard.metrics.count(kind, "ignored" if outcome.action == "ignored" else "accepted")
     extra = {"dropped": outcome.reason} if outcome.action == "ignored" else {}
     if outcome.ticket is not None and outcome.action != "ignored":

@@ -10,8 +10,9 @@ next request for the same key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,10 +26,12 @@ from services.intake.domain.alert_groups import (
     plan_alertmanager,
     plan_event,
     sync_ticket,
+    ticket_finished,
 )
 from services.intake.domain.alert_reports import alertmanager_fields, event_fields
 from services.intake.domain.events_v2 import Event
 from services.intake.domain.integrations import Integration
+from services.intake.domain.source_actions import ACKNOWLEDGED, TRIGGERED
 from services.intake.service_layer.commands import ConcurrentChange, perform, report_ticket
 from shared.clock import Clock
 from shared.contracts import format_number
@@ -50,6 +53,17 @@ class AlertsIn:
     clock: Clock
     prefix: str
     locks: KeyedLocks
+    defer: Callable[[Callable[[], Awaitable[Any]]], None] | None = None
+    """Runs work after the answer (a repeat's note on its ticket); None runs it at once. The record holds the
+    count either way, so a note lost to a crash is written with the next one."""
+    ticket_of: dict[str, str] = field(default_factory=dict)
+    """record id -> the ticket it last named, so a repeat reads the ticket while it counts (checked after)."""
+
+    def remember(self, record_id: str, ticket_id: str) -> None:
+        """Remember which ticket a record names (bounded: forgotten wholesale past 100,000 records)."""
+        if len(self.ticket_of) > 100_000:
+            self.ticket_of.clear()
+        self.ticket_of[record_id] = ticket_id
 
 
 @dataclass(frozen=True)
@@ -91,9 +105,44 @@ async def receive_event(integration: Integration, event: Event, deps: AlertsIn) 
         found["source"]["events"] = 1
         return found
 
-    outcome = await _receive(integration, group_id(integration.id, dedup_key), dedup_key, plan, fields,
-                             event.summary or event.action, deps)
+    record_id = group_id(integration.id, dedup_key)
+    async with deps.locks.hold(record_id):
+        if event.action == "trigger" and event.dedup_key is not None:
+            repeated = await _repeat(integration, record_id, fields, event.summary or "", deps)
+            if repeated is not None:
+                return Outcome("update", repeated, dedup_key)
+        outcome = await _receive(integration, record_id, dedup_key, plan, fields, event.summary or event.action, deps)
     return Outcome(outcome.action, outcome.ticket, dedup_key, outcome.reason)
+
+
+async def _repeat(integration: Integration, record_id: str, fields: Callable[[dict[str, Any]], dict[str, Any]],
+                  latest: str, deps: AlertsIn) -> dict[str, Any] | None:
+    """Add a trigger to its open dedup key in one atomic write; return the ticket, or None if the key is not
+    open (or its ticket is finished: then the general path opens a new one, replacing the count just added)."""
+    known_ticket = deps.ticket_of.get(record_id)
+    bumped, read = await asyncio.gather(  # the ticket is read while the count is written (its id rarely changes)
+        deps.groups.bump(record_id, [TRIGGERED, ACKNOWLEDGED], {"updated_at": deps.clock.now()}),
+        deps.tickets.get(known_ticket) if known_ticket else asyncio.sleep(0))
+    after: dict[str, Any] | None = bumped
+    if after is None:
+        return None
+    deps.remember(record_id, after["ticket_id"])
+    ticket = read if known_ticket == after["ticket_id"] else await deps.tickets.get(after["ticket_id"])
+    if ticket_finished(ticket):
+        return None
+    if ticket is None or deps.defer is None:
+        return await _ticket_in_line(integration, after, fields, latest, deps, known=ticket)
+
+    async def note_later() -> None:
+        async with deps.locks.hold("ticket-of:" + record_id):  # notes in order, without holding up the next repeat
+            fresh = await deps.tickets.get(after["ticket_id"])
+            if fresh is not None:
+                await _ticket_in_line(integration, after, fields, latest, deps, known=fresh)
+
+    if sync_ticket(ticket, after, integration.actor, deps.clock.now(), resolve=integration.resolve_by_source,
+                   latest=latest) is not None:
+        deps.defer(note_later)
+    return ticket
 
 
 async def _receive(integration: Integration, record_id: str, key: str,
@@ -112,7 +161,9 @@ async def _receive(integration: Integration, record_id: str, key: str,
                 integration, record_id, key, group, decided, now, deps)
             if after is None:
                 continue  # another request changed the record first: plan again on what it wrote
-            ticket = await _ticket_in_line(integration, after, fields, latest, deps)
+            deps.remember(record_id, after["ticket_id"])
+            same = ticket if ticket is not None and ticket["_id"] == after["ticket_id"] else None
+            ticket = await _ticket_in_line(integration, after, fields, latest, deps, known=same)
             return Outcome(decided.action, ticket, key)
     raise ConcurrentChange(f"the record of {key[:80]!r} kept changing; retry")
 
@@ -135,9 +186,9 @@ async def _store(integration: Integration, record_id: str, key: str, group: dict
 
 async def _ticket_in_line(integration: Integration, group: dict[str, Any],
                           fields: Callable[[dict[str, Any]], dict[str, Any]], latest: str,
-                          deps: AlertsIn) -> dict[str, Any]:
+                          deps: AlertsIn, known: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the group's ticket after making it agree with the record (creating it from its claim if needed)."""
-    ticket = await deps.tickets.get(group["ticket_id"])
+    ticket = known if known is not None else await deps.tickets.get(group["ticket_id"])
     if ticket is None:
         opening = fields(group)
         opening["source"].update(state=group["state"], group_id=group["_id"], generation=group["generation"])
