@@ -136,6 +136,7 @@ def test_the_same_notification_twice_changes_nothing_and_labels_are_data(system,
     (json.dumps({**alertmanager_notification("01"), "alerts": [{"status": "firing"}]}), 400, "alerts.0"),
     ("not json", 400, "JSON"),
     ("[" * 100_000 + "]" * 100_000, 400, "JSON"),
+    (json.dumps({"version": "4", "padding": "x" * (1024 * 1024)}), 413, "limited to"),
 ])
 def test_bad_notifications_are_400_naming_the_field(system, body, status, named):
     integration = create_integration(system, "alertmanager", f"bad-{status}-{len(str(body))}")
