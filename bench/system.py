@@ -73,6 +73,7 @@ class System:
             "RATE_LIMIT_BURST": "10000",
             "AUTH_FAILURES_PER_MINUTE": "100000",
             "INTAKE_URL": self.url("intake"),
+            "PORTAL_URL": self.url("intake"),
             **self.extra_env,
         }
 

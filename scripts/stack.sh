@@ -11,6 +11,8 @@ LOG="$VAR/log"
 VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
 RABBIT_NODE="${RABBITMQ_NODENAME:-incidents@localhost}"
+SERVICES_USER="${RABBITMQ_SERVICES_USER:-incidents}"
+SERVICES_PASSWORD_FILE="$VAR/secrets/rabbitmq-services.password"
 SERVICES=(intake triage escalation notifier)
 declare -A PORTS=([intake]=8080 [triage]=8081 [escalation]=8082 [notifier]=8083)
 
@@ -40,6 +42,8 @@ ensure_apt_packages() {
   # Alertmanager and amtool (Debian's 0.25): the e2e tests run it as a process against intake's webhook
   { command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; } || missing+=(prometheus-alertmanager)
   if [[ "${WITH_COMPOSE_CHECK:-0}" == 1 ]]; then command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose); fi
+  # the portal's browser tests drive Debian's Chromium through Playwright (never `playwright install`)
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   ((${#missing[@]})) || return 0
   [[ $(id -u) == 0 ]] || die "missing ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}"
   say "installing ${missing[*]} from Debian"
@@ -83,6 +87,7 @@ start_rabbitmq() {
   echo '[rabbitmq_management,rabbitmq_prometheus].' >"$VAR/rabbitmq/enabled_plugins"
   cat >"$VAR/rabbitmq/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:5672
+loopback_users.guest = true
 management.tcp.ip = 127.0.0.1
 management.tcp.port = 15672
 prometheus.tcp.ip = 127.0.0.1
@@ -93,6 +98,22 @@ CONF
   (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBIT_NODE" wait "$RUN/rabbitmq.pid" --timeout 90 >>"$LOG/rabbitmq-start.log" 2>&1) \
     || { tail -20 "$LOG/rabbitmq-start.log"; die "RabbitMQ did not start"; }
   wait_for 30 "RabbitMQ management" port_open 127.0.0.1 15672
+}
+
+provision_broker() { # the services connect as their own user (never guest), its password kept under var/secrets
+  if [[ -n "${AMQP_URL:-}" ]]; then
+    say "AMQP_URL is set; the services connect with it as given"; BROKER_LOGIN="as AMQP_URL says"; return 0
+  fi
+  mkdir -p "$VAR/secrets" && chmod 700 "$VAR/secrets"
+  local url
+  # the broker this script uses is on loopback, where guest administers it (RabbitMQ's default)
+  url=$(RABBITMQ_ADMIN_USER="${RABBITMQ_ADMIN_USER:-guest}" RABBITMQ_ADMIN_PASSWORD="${RABBITMQ_ADMIN_PASSWORD:-guest}" \
+        RABBITMQ_MANAGEMENT_URL="${RABBITMQ_MANAGEMENT_URL:-http://127.0.0.1:15672}" \
+        "$VENV/bin/incidents" broker provision --user "$SERVICES_USER" --password-file "$SERVICES_PASSWORD_FILE" \
+        --print-url 2>>"$LOG/broker.log") \
+    || { tail -5 "$LOG/broker.log"; die "could not provision the services' RabbitMQ user through the management API"; }
+  export AMQP_URL="$url"
+  BROKER_LOGIN="as \"$SERVICES_USER\" (password in ${SERVICES_PASSWORD_FILE#"$ROOT"/})"
 }
 
 start_docstore() {
@@ -123,6 +144,10 @@ start_services() {
   done
 }
 
+start_example_host() { # a page of an imaginary host platform with the portal's Help button
+  start_daemon example-host 8090 "$VENV/bin/incidents" example-host --port 8090
+}
+
 start_prometheus() {
   if running prometheus; then return 0; fi
   port_open 127.0.0.1 9090 && { say "something already answers on 9090; not starting Prometheus"; return 0; }
@@ -144,23 +169,28 @@ infra() {
 up() {
   local started=$SECONDS
   infra
-  start_mailcatcher; start_services; start_prometheus
+  provision_broker
+  start_mailcatcher; start_services; start_example_host; start_prometheus
   for service in "${SERVICES[@]}"; do wait_for 60 "$service" ready "${PORTS[$service]}"; done
   running prometheus && wait_for 30 "Prometheus" prometheus_ready
   cat <<INFO
 
 The incident platform is up ($((SECONDS - started)) s).
+  Portal           http://127.0.0.1:8080/   (sign in with the link the mail catcher stores in var/mail)
+  Help button      http://127.0.0.1:8090/   (an example host page; /anonymous without a signed-in user)
   API (intake)     http://127.0.0.1:8080/v1/tickets    docs: http://127.0.0.1:8080/docs
   triage           http://127.0.0.1:8081/metrics
   escalation       http://127.0.0.1:8082/metrics
   notifier         http://127.0.0.1:8083/metrics
   Prometheus       http://127.0.0.1:9090/targets
   RabbitMQ         amqp://127.0.0.1:5672   management: http://127.0.0.1:15672 (guest/guest, loopback only)
+                   services connect $BROKER_LOGIN
   Database         ${MONGODB_URL:-mongodb://127.0.0.1:27017/ (docstore, data in var/docstore)}
   Logs             $LOG/<service>.log
   Mail             $VAR/mail/*.eml (SMTP catcher on 127.0.0.1:1025)
 
 Get an API key:   .venv/bin/incidents keys create --role reporter --name "Ada" --email ada@example.com
+Add a vendor:     .venv/bin/incidents vendors add acme     (prints its AMQP URL once)
 Stop:             make down
 INFO
 }
@@ -179,7 +209,7 @@ stop_pid() { # stop_pid NAME
 }
 
 down() {
-  for name in prometheus "${SERVICES[@]}" mailcatcher docstore; do stop_pid "$name"; done
+  for name in prometheus example-host "${SERVICES[@]}" mailcatcher docstore; do stop_pid "$name"; done
   if [[ -f "$RUN/rabbitmq.pid" ]]; then
     say "stopping RabbitMQ"
     (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBIT_NODE" stop "$RUN/rabbitmq.pid" >/dev/null 2>&1) || stop_pid rabbitmq
@@ -188,7 +218,7 @@ down() {
 }
 
 status() {
-  for name in rabbitmq docstore mailcatcher "${SERVICES[@]}" prometheus; do
+  for name in rabbitmq docstore mailcatcher "${SERVICES[@]}" example-host prometheus; do
     if running "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: not running"; fi
   done
 }

@@ -313,12 +313,14 @@ class ScheduledDocuments:
 
 
 async def claim_lease(schedule: Schedule, collection: AsyncCollection, key: str, condition: dict[str, Any],
-                      now: datetime, lease_until: datetime, owner: str, locks: KeyedLocks) -> bool:
+                      now: datetime, lease_until: datetime, owner: str, locks: KeyedLocks, *,
+                      count_in: str | None = None) -> bool:
     """Lease a document to owner if condition holds; return True if leased.
 
     The lease's end is scheduled before the lease is written, so a document whose holder dies is
     looked at again when the lease runs out. Raises NotStoredYet if there is no such document: its
     entry was written ahead of it, and dropping the entry now would lose the document once stored.
+    `count_in` names a field incremented with the lease, in the same write (leases taken).
     """
     current = await collection.find_one({"_id": key})
     if current is None:
@@ -327,7 +329,9 @@ async def claim_lease(schedule: Schedule, collection: AsyncCollection, key: str,
         return False
     await schedule.add(key, lease_until, now)
     try:
-        return await guarded_update(collection, key, condition,
-                                    {"$set": {"lease_until": lease_until, "lease_owner": owner}}, locks=locks)
+        update: dict[str, Any] = {"$set": {"lease_until": lease_until, "lease_owner": owner}}
+        if count_in is not None:
+            update["$inc"] = {count_in: 1}
+        return await guarded_update(collection, key, condition, update, locks=locks)
     except LookupError:
         return False

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.contracts.addresses import EmailAddress
 
 PLACEHOLDER_MARKERS = ("guest:guest@", "changeme", "change-me", "example.invalid", "dev-only")
 MIN_SECRET_LENGTH = 16
@@ -45,6 +47,19 @@ class CommonSettings(BaseSettings):
         return self
 
 
+class OutgoingMailSettings(CommonSettings):
+    """How a service sends e-mail (the notifier's messages, intake's sign-in links): one SMTP server for all."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = "Support <support@platform.local>"
+    mail_domain: str = "platform.local"
+
+
 def production_problems(settings: CommonSettings) -> list[str]:
     """Return what production refuses in these settings, each naming the setting and never its value."""
     problems = []
@@ -59,6 +74,8 @@ def production_problems(settings: CommonSettings) -> list[str]:
         problems.append("MONGODB_URL has no credentials: the database must require authentication")
     for name in settings.SECRET_FIELDS:
         value = getattr(settings, name) or ""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         default = type(settings).model_fields[name].default
         if len(value) < MIN_SECRET_LENGTH or value == default or any(m in value for m in PLACEHOLDER_MARKERS):
             problems.append(f"{name.upper()} must be set to a secret of at least {MIN_SECRET_LENGTH} characters "
@@ -80,3 +97,36 @@ def load_settings(settings_class: type[S]) -> S:
             where = ".".join(str(part) for part in error["loc"]).upper() or "settings"
             lines.append(f"  {where}: {error['msg']}")
         raise SettingsError(f"invalid {settings_class.__name__}:\n" + "\n".join(lines)) from None
+
+
+DEVELOPMENT_MAIL_REPLY_SECRET = "development-only-mail-reply-secret-not-for-production"
+"""Used when MAIL_REPLY_SECRET is unset outside production, so a checkout runs as it is."""
+MIN_MAIL_REPLY_SECRET = 32
+
+
+class SupportMailSettings(CommonSettings):
+    """What intake and notifier share about support e-mail: the address and the key of reply tokens."""
+
+    support_address: EmailAddress = "support@platform.local"
+    """The address reporters write to; replies go to its sub-addresses support+<token>@domain."""
+    mail_reply_secret: SecretStr = SecretStr("")
+    """HMAC-SHA256 key of reply tokens (shared/mail_reply.py); the same value in notifier and intake. A secret."""
+
+    @model_validator(mode="after")
+    def _reply_secret(self) -> SupportMailSettings:
+        """Fill the development secret outside production; in production demand a real one."""
+        secret = self.mail_reply_secret.get_secret_value()
+        if not secret:
+            if self.environment == "production":
+                raise ValueError("MAIL_REPLY_SECRET must be set in production (the same value in intake and notifier)")
+            self.mail_reply_secret = SecretStr(DEVELOPMENT_MAIL_REPLY_SECRET)
+        elif self.environment == "production" and (
+                len(secret) < MIN_MAIL_REPLY_SECRET or secret == DEVELOPMENT_MAIL_REPLY_SECRET):
+            raise ValueError(f"MAIL_REPLY_SECRET must be at least {MIN_MAIL_REPLY_SECRET} random characters "
+                             "in production, not the development value")
+        return self
+
+    @property
+    def reply_secret(self) -> bytes:
+        """Return the reply token key as bytes."""
+        return self.mail_reply_secret.get_secret_value().encode("utf-8")

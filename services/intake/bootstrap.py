@@ -4,45 +4,60 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from services.intake.adapters import (
     api_keys,
     attachments,
+    handoff_notices,
     idempotency,
     integrations,
+    mailer,
+    sign_in_tokens,
     sla_metrics,
     source_records,
     tickets,
     views,
     votes,
+    web_sessions,
 )
+from services.intake.adapters.dkim_verifier import DkimVerifier, load_pinned_keys
 from services.intake.adapters.integration_metrics import IntegrationMetrics
+from services.intake.adapters.mail_receipts import MongoMailReceipts
 from services.intake.adapters.slack_web import SlackWebApi
 from services.intake.domain.events_v2 import MAX_BODY_BYTES as EVENTS_V2_MAX_BODY_BYTES
 from services.intake.entrypoints import (
+    ack_page,
     actions_api,
     admin_api,
     attachments_api,
     features_api,
     identity_api,
     integrations_api,
+    portal_auth,
+    portal_report,
+    portal_tickets,
+    portal_widget,
     reports_api,
     slack_api,
     tickets_api,
 )
 from services.intake.entrypoints.auth import AuthenticateFirst, FailedAuthentications
 from services.intake.entrypoints.inbound import InboundGuard
-from services.intake.entrypoints.mail_intake import (
-    SupportMailbox,
-    close_on_cancel,
-    start_mailbox,
-)
+from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel
+from services.intake.entrypoints.portal_web import STATIC, Portal
 from services.intake.entrypoints.ratelimit import TokenBuckets
+from services.intake.entrypoints.smtp_server import start_smtp
 from services.intake.service_layer.alerts import AlertsIn
 from services.intake.service_layer.chat import ChatIn
 from services.intake.service_layer.event_handlers import handlers
+from services.intake.service_layer.handoff_notices import prepare_notice
+from services.intake.service_layer.mail import MailIntake
+from services.intake.service_layer.sign_in import SignInRules
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock, poll_forever
 from shared.http import create_service_app
@@ -54,6 +69,7 @@ from shared.sla.config import load_service_levels
 
 ATTACHMENT_UPLOAD = r"^/v1/tickets/[^/]+/attachments$"
 EVENTS_V2_ENQUEUE = r"^/v2/enqueue$"
+PORTAL_UPLOADS = r"^/(report(/bug)?|feature-requests|tickets/[^/]+/(comments|attachments))$"
 
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -63,7 +79,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     runtime = ServiceRuntime("intake", settings)
     runtime.indexes += (tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
                         + integrations.INDEXES)
-    runtime.outbox_collections.append(tickets.COLLECTION)
+    runtime.outbox_collections += [tickets.COLLECTION, handoff_notices.COLLECTION]
     runtime.recovered_collections.add(tickets.COLLECTION)  # MongoTickets.recover() scans it at start
     runtime.settled_marks[tickets.COLLECTION] = tickets.VIEWS_PENDING
     ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
@@ -72,32 +88,21 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         title="Incidents intake API",
         description="Report incidents, bug reports and feature requests, and follow them (KB-005).",
         max_body_bytes=settings.max_body_bytes,
-        body_limits=[(ATTACHMENT_UPLOAD, settings.max_attachment_bytes), (EVENTS_V2_ENQUEUE, EVENTS_V2_MAX_BODY_BYTES)],
+        body_limits=[(ATTACHMENT_UPLOAD, settings.max_attachment_bytes),
+                     (PORTAL_UPLOADS, settings.portal_max_upload_bytes),
+                     (EVENTS_V2_ENQUEUE, EVENTS_V2_MAX_BODY_BYTES)],
     )
     app.state.settings = settings
     app.state.clock = clock
     app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
     levels = load_service_levels(settings.service_levels_file)
     app.state.sla = levels.sla
+    app.state.auth_failures = FailedAuthentications(settings.auth_failures_per_minute, 60.0)
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
-    failures = FailedAuthentications(settings.auth_failures_per_minute, 60.0)
-    app.state.inbound = InboundGuard(failures, IntegrationMetrics(runtime.registry), settings.integration_max_in_flight,
+    dkim_keys = load_pinned_keys(settings.mail_dkim_keys_file)  # a bad file stops start-up, naming the line
+    app.state.inbound = InboundGuard(app.state.auth_failures, IntegrationMetrics(runtime.registry),
+                                     settings.integration_max_in_flight,
                                      target_seconds=settings.integration_latency_target_seconds)
-    source_locks = KeyedLocks()
-    pending: set[asyncio.Task] = set()
-    one_at_a_time = asyncio.Semaphore(1)
-
-    async def in_turn(work) -> None:
-        async with one_at_a_time:  # deferred ticket notes never compete with answers for the database
-            await work()
-
-    def after_answer(work) -> None:
-        """Run work in the background, one at a time (kept referenced until done; a failure is logged)."""
-        task = asyncio.create_task(in_turn(work))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or logging.getLogger(__name__).error(
-            "deferred work failed", exc_info=t.exception()))
 
     async def wire(rt: ServiceRuntime) -> None:
         app.state.views = ticket_views = views.MongoViews(rt.db)
@@ -113,27 +118,91 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         rt.background(lambda: poll_forever("idempotency expiry", lambda: app.state.idempotency.expire(clock.now()),
                                            asyncio.Event(), 60.0))
         app.state.attachments = attachments.MongoAttachments(rt.db)
-        app.state.integrations = integrations.MongoIntegrations(rt.db)
-        app.state.alerts_in = AlertsIn(source_records.MongoSourceRecords(rt.db, source_records.ALERT_GROUPS), store,
-                                       clock, settings.ticket_prefix, source_locks, defer=after_answer)
-        app.state.chat_in = ChatIn(source_records.MongoSourceRecords(rt.db, source_records.SLACK_REQUESTS), store,
-                                   clock, settings.ticket_prefix, source_locks)
-        app.state.slack_web = slack_web = SlackWebApi(settings.slack_api_url)
-        rt.background(lambda: close_on_cancel_client(slack_web))
+        wire_portal(app, rt, clock)
+        wire_integrations(app, rt, store, clock)
         if settings.smtp_intake_enabled:
-            mailbox = SupportMailbox(settings=settings, tickets=store, api_keys=app.state.api_keys,
-                                     attachments=app.state.attachments, clock=clock)
-            server = await start_mailbox(mailbox, settings.smtp_intake_host, settings.smtp_intake_port)
+            intake = MailIntake(tickets=store, api_keys=app.state.api_keys, attachments=app.state.attachments,
+                                receipts=MongoMailReceipts(rt.db), clock=clock, ticket_prefix=settings.ticket_prefix,
+                                unknown_senders=settings.unknown_senders, attachment_types=settings.attachment_types,
+                                max_attachment_bytes=settings.max_attachment_bytes)
+            mailbox = SupportMailbox(settings=settings, intake=intake, dkim=DkimVerifier(dkim_keys))
+            server = await start_smtp(mailbox, settings.smtp_intake_host, settings.smtp_intake_port,
+                                      max_message_bytes=settings.mail_max_message_bytes,
+                                      max_sessions_per_ip=settings.mail_max_sessions_per_ip)
             rt.background(lambda: close_on_cancel(server))
+        event_handlers = handlers(store, clock, observe_outcome)
+        # a hand-off notice is its own document, inserted once per announcing event
+        event_handlers["oncall.shift_started"] = partial(
+            prepare_notice, views=ticket_views, notices=handoff_notices.MongoHandoffNotices(rt.db), clock=clock,
+            calendar=levels.sla.calendar, at_risk=levels.sla.at_risk_fraction, on_outbox=rt.relay.hint)
         # the ticket is the inbox: it remembers the events it applied, in the same write
-        rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome), inbox=False)
+        rt.consume(CONSUMER_QUEUES["intake"], event_handlers, inbox=False)
 
     runtime.on_startup(wire)
     for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api,
-                integrations_api, slack_api):
+                ack_page, integrations_api, slack_api):
         app.include_router(api.router)
-    app.add_middleware(AuthenticateFirst, state=app.state, failures=failures)
+    install_portal(app, settings)
+    app.add_middleware(AuthenticateFirst, state=app.state, failures=app.state.auth_failures)
     return app
+
+
+def install_portal(app: FastAPI, settings: IntakeSettings) -> None:
+    """Add the web portal: its pages, its static files (htmx, CSS, the Help button) and its error pages."""
+    app.state.portal = Portal(settings)
+    app.state.sign_in_rules = SignInRules(
+        portal_url=settings.portal_url, link_lifetime=timedelta(minutes=settings.sign_in_link_minutes),
+        session_lifetime=timedelta(hours=settings.session_hours),
+        per_address_per_hour=settings.sign_in_per_address_per_hour, per_ip_per_hour=settings.sign_in_per_ip_per_hour,
+        create_unknown=settings.unknown_senders == "create", host_secret=settings.widget_secret,
+        host_token_max_age=timedelta(seconds=settings.widget_token_max_age_seconds))
+    app.state.background_sends = portal_auth.BackgroundSends()
+    app.mount("/static", StaticFiles(directory=STATIC), name="portal-static")
+    for pages in (portal_auth, portal_tickets, portal_report, portal_widget):
+        app.include_router(pages.router)
+    portal_auth.install_handlers(app)
+
+
+def wire_portal(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
+    """Connect the portal's stores and mailer, and expire old sessions and sign-in records in the background."""
+    app.state.web_sessions = web_sessions.MongoWebSessions(rt.db)
+    app.state.sign_in_tokens = sign_in_tokens.MongoSignInTokens(rt.db)
+    app.state.mailer = mailer.SmtpMailer(app.state.settings)
+    rt.background(lambda: poll_forever("web session expiry", lambda: app.state.web_sessions.expire(clock.now()),
+                                       asyncio.Event(), 60.0))
+    rt.background(lambda: poll_forever("sign-in link expiry", lambda: app.state.sign_in_tokens.expire(clock.now()),
+                                       asyncio.Event(), 60.0))
+
+
+def wire_integrations(app: FastAPI, rt: ServiceRuntime, store: tickets.MongoTickets, clock: Clock) -> None:
+    """Connect the inbound integrations (Alertmanager, Events API v2, Slack) to their stores and Slack's Web API.
+
+    Ticket notes an alert group defers run after the answer, one at a time, so they never compete with
+    answers for the database; each is kept referenced until done and a failure is logged.
+    """
+    settings = app.state.settings
+    source_locks = KeyedLocks()
+    pending: set[asyncio.Task] = set()
+    one_at_a_time = asyncio.Semaphore(1)
+
+    async def in_turn(work) -> None:
+        async with one_at_a_time:
+            await work()
+
+    def after_answer(work) -> None:
+        task = asyncio.create_task(in_turn(work))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or logging.getLogger(__name__).error(
+            "deferred work failed", exc_info=t.exception()))
+
+    app.state.integrations = integrations.MongoIntegrations(rt.db)
+    app.state.alerts_in = AlertsIn(source_records.MongoSourceRecords(rt.db, source_records.ALERT_GROUPS), store,
+                                   clock, settings.ticket_prefix, source_locks, defer=after_answer)
+    app.state.chat_in = ChatIn(source_records.MongoSourceRecords(rt.db, source_records.SLACK_REQUESTS), store,
+                               clock, settings.ticket_prefix, source_locks)
+    app.state.slack_web = slack_web = SlackWebApi(settings.slack_api_url)
+    rt.background(lambda: close_on_cancel_client(slack_web))
 
 
 async def close_on_cancel_client(client: SlackWebApi) -> None:

@@ -28,6 +28,7 @@ from services.notifier.entrypoints.worker import DeliveryLoop
 from services.notifier.service_layer.dispatch import Dispatcher
 from services.notifier.service_layer.handlers import notify
 from services.notifier.settings import NotifierSettings
+from shared.ack_links import AckLinks
 from shared.clock import Clock, SystemClock
 from shared.config_files import ConfigFileError
 from shared.http import create_service_app
@@ -38,20 +39,24 @@ from shared.settings import load_settings
 
 
 def build_router(settings: NotifierSettings, renderer: TemplateRenderer, environ: Mapping[str, str]) -> Router:
-    """Return the validated router; raises ConfigFileError naming every problem."""
+    """Return the validated router, every configured webhook endpoint with a signing key; raises ConfigFileError."""
     path = settings.notifier_routing_file or DEFAULT_ROUTING_FILE
-    router = load_router(path, environ, renderer.exists)
-    webhook_endpoints = {c.webhook for c in router.config.contacts.values() if c.webhook}
-    webhook_endpoints |= {p.webhook for p in router.config.reporters.values() if p.webhook}
-    if not settings.webhook_signing_secret and any(router.endpoint_url(e) for e in webhook_endpoints):
-        raise ConfigFileError(f"{path}: a generic webhook endpoint is configured but WEBHOOK_SIGNING_SECRET is not set")
+    production = settings.environment == "production"
+    router = load_router(path, environ, renderer.exists, production=production,
+                         fallback_secret=None if production else settings.webhook_signing_secret or None)
+    unsigned = router.unsigned_webhook_endpoints()
+    if unsigned:
+        raise ConfigFileError(f"{path}: generic webhook endpoints without a signing secret: {', '.join(unsigned)} "
+                              "(give each its own with secret_env or secret_file; outside production "
+                              "WEBHOOK_SIGNING_SECRET may stand in for them)")
     return router
 
 
 def retry_policy(settings: NotifierSettings) -> RetryPolicy:
     """Return the retry policy the settings describe."""
     return RetryPolicy(base_seconds=settings.retry_base_seconds, max_seconds=settings.retry_max_seconds,
-                       max_attempts=settings.delivery_max_attempts, jitter=settings.retry_jitter)
+                       max_attempts=settings.delivery_max_attempts, jitter=settings.retry_jitter,
+                       max_interrupted=settings.delivery_max_interrupted_steps)
 
 
 def build_app(settings: NotifierSettings | None = None, clock: Clock | None = None,
@@ -59,7 +64,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     """Return the notifier app: routes events to deliveries and runs the delivery loop."""
     settings = settings or load_settings(NotifierSettings)
     clock = clock or SystemClock()
-    renderer = TemplateRenderer()
+    renderer = TemplateRenderer(portal_url=settings.portal_url)
     router = build_router(settings, renderer, os.environ)
     runtime = ServiceRuntime("notifier", settings)
     metrics = NotifierMetrics.register(runtime.registry)
@@ -70,7 +75,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     if senders is None:
         senders = {
             Channel.EMAIL.value: SmtpEmailSender(settings),
-            Channel.WEBHOOK.value: WebhookSender(http_client, settings.webhook_signing_secret, clock),
+            Channel.WEBHOOK.value: WebhookSender(http_client, router.signing_key, clock),
             Channel.SLACK.value: SlackSender(http_client, clock),
         }
     http_deps = HttpDeps(keys=IntakeIdentities(http_client, settings.intake_url))
@@ -86,9 +91,11 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
         loop = DeliveryLoop(dispatcher, store, clock, poll_seconds=settings.delivery_poll_seconds,
                             concurrency=settings.delivery_concurrency)
         http_deps.deliveries = store
+        ack_links = AckLinks(settings.ack_link_base_url, settings.ack_link_secret,
+                             timedelta(hours=settings.ack_link_ttl_hours))
         handlers = {
             event_type: partial(notify, entry=entry, router=router, renderer=renderer, deliveries=store,
-                                clock=clock, worker=loop)
+                                clock=clock, worker=loop, ack_links=ack_links)
             for event_type, entry in REGISTRY.items()
         }
         # a delivery's id is (event, channel, recipient): creating it again changes nothing

@@ -1,5 +1,6 @@
 """Versioned event contracts shared by every service."""
 
+from shared.contracts.addresses import EmailAddress, parse_email_address
 from shared.contracts.envelope import (
     ContractError,
     Envelope,
@@ -32,6 +33,7 @@ __all__ = [
     "PAUSED_STATUSES",
     "TICKET_NUMBER_PATTERN",
     "ContractError",
+    "EmailAddress",
     "Envelope",
     "IncidentType",
     "NotificationDelivered",
@@ -44,6 +46,7 @@ __all__ = [
     "TicketTriaged",
     "format_number",
     "make_envelope",
+    "parse_email_address",
     "parse_message",
     "payload_model",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -69,13 +68,9 @@ def make_envelope(
 def parse_message(body: bytes) -> tuple[Envelope, BaseModel]:
     """Return the envelope and its typed payload, or raise ContractError naming what is wrong."""
     from shared.contracts.events import payload_model, upcast
+    from shared.contracts.json_body import load_json_object
 
-    try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError(f"body is not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ContractError("body is not a JSON object")
+    raw = load_json_object(body)
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:

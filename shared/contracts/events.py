@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.contracts.addresses import EmailAddress
 from shared.contracts.envelope import Envelope
 from shared.contracts.vocabulary import (
     TICKET_NUMBER_PATTERN,
@@ -35,7 +36,10 @@ class Reporter(BaseModel):
 
     id: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
+    verified: bool | None = None
+    """Optional (added in v1): False when the report came by e-mail from a sender that proved nothing (no reply
+    token, no DKIM signature of a trusted domain); None when not stated (an API key proves who calls)."""
 
 
 class TicketReported(Contract):
@@ -57,11 +61,10 @@ class TicketReported(Contract):
     component: str | None = Field(default=None, max_length=100)
     reporter: Reporter
     reported_at: AwareDatetime
-    reporter_verified: bool = True
-    """False when nothing proved who reported it (an e-mail without a valid reply token or DKIM)."""
     severity_pinned: bool = False
-    """True when reported_severity is authoritative: an integration's configured severity mapping, or a
-    Slack mention in #critical-incidents (KB-005). Triage keeps it instead of applying its rules."""
+    """Optional (added in v1): True when reported_severity is authoritative: an integration's configured
+    severity mapping, or a Slack mention in #critical-incidents (KB-005). Triage keeps it instead of applying
+    its rules."""
 
 
 class TicketTriaged(Contract):
@@ -104,6 +107,8 @@ class NotificationDelivered(Contract):
     channel: str = Field(min_length=1, max_length=50)
     recipient: str = Field(min_length=1, max_length=300)
     attempts: int = Field(ge=1)
+    role: str | None = Field(default=None, max_length=50)
+    """Optional: the recipient's role in routing (reporter, on_call, lead, team); intake shows reporters only theirs."""
 
 
 class NotificationFailed(Contract):
@@ -155,6 +160,7 @@ def payload_model(event_type: str, version: int) -> type[Contract] | None:
 from shared.contracts import (  # noqa: E402,F401
     escalation_events,
     lifecycle_events,
+    oncall_events,
     sla_events,
     triage_events,
 )

@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import ContractError, Envelope, parse_message
 from shared.logs import bind, unbind
+from shared.messaging.dead_letter import dead_letter, delivery_attempts
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.topology import (
     QueueSpec,
@@ -79,6 +80,9 @@ class Consumer:
             envelope, payload = parse_message(message.body)
         except ContractError as exc:
             await self._dead_letter(message, exc.reason, "contract")
+            return
+        except Exception as exc:  # a body no contract foresaw must not leave the message unacked
+            await self._dead_letter(message, f"body cannot be decoded: {exc!r}", "contract")
             return
         key = envelope.ticket_id or envelope.event_id
         previous = self._tails.get(key)
@@ -145,7 +149,7 @@ class Consumer:
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         """Requeue after a short delay, or dead-letter once the delivery limit is reached."""
-        attempts = int((message.headers or {}).get("x-delivery-count", 0) or 0) + 1
+        attempts = delivery_attempts(message)
         if attempts >= self._delivery_limit:
             await self._dead_letter(message, f"handler failed {attempts} times: {exc!r}", "handler")
             return
@@ -156,26 +160,7 @@ class Consumer:
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, reason_class: str) -> None:
         """Republish the message unchanged to the DLQ with the reason in headers, then ack it."""
         assert self._dlx is not None, "consumer not started"
-        headers = dict(message.headers or {})
-        headers.update(
-            {
-                "x-dead-letter-reason": reason[:1000],
-                "x-original-routing-key": message.routing_key or "",
-                "x-consumer": self.name,
-                "x-dead-lettered-at": datetime.now(UTC).isoformat(),
-            }
-        )
-        await self._dlx.publish(
-            aio_pika.Message(
-                body=message.body,
-                headers=headers,
-                content_type=message.content_type,
-                message_id=message.message_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=self.spec.dead_letter_queue,
-            timeout=10,
-        )
-        await message.ack()
+        await dead_letter(self._dlx, message, dead_letter_queue=self.spec.dead_letter_queue, consumer=self.name,
+                          reason=reason)
         self._metrics.messages_dead_lettered.labels(self.name, reason_class).inc()
         log.error("message dead-lettered", extra={"x_reason": reason, "x_routing_key": message.routing_key})

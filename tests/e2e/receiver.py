@@ -1,5 +1,6 @@
-"""A tiny threaded HTTP receiver for webhook e2e tests: verifies signatures, dedupes by Idempotency-Key,
-and misbehaves on purpose (500s, 429 with Retry-After, slow answers, 404, holding a request open)."""
+"""A tiny threaded HTTP receiver for webhook tests: verifies each endpoint's signature with that endpoint's
+own secret, dedupes by Idempotency-Key, and misbehaves on purpose (500s, 429 with Retry-After, slow
+answers, 404, holding a request open)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench.system import wait_until
-from services.notifier.domain.signing import verify
+from services.notifier.domain.signing import KEY_ID_HEADER, verify
 
 
 @dataclass
@@ -23,13 +24,20 @@ class Received:
     key: str | None
     body: dict[str, Any]
     signature_ok: bool | None
+    key_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
 
 
 @dataclass
 class Receiver:
-    """Serves on 127.0.0.1:<port>; `accepted` holds each idempotency key's first successful request only."""
+    """Serves on 127.0.0.1:<port>; `accepted` holds each idempotency key's first successful request only.
 
-    secret: str
+    `secrets` maps a path prefix (one per endpoint) to the secret that endpoint's requests must be
+    signed with; the longest matching prefix wins, and a path with none fails verification.
+    """
+
+    secrets: dict[str, str]
     requests: list[Received] = field(default_factory=list)
     accepted: dict[str, Received] = field(default_factory=dict)
     release: threading.Event = field(default_factory=threading.Event)
@@ -78,9 +86,11 @@ class Receiver:
         key = lower.get("idempotency-key")
         signature_ok = None
         if not path.startswith("/slack"):
-            signature_ok = verify(self.secret, lower.get("x-incidents-timestamp"), lower.get("x-incidents-signature"),
-                                  raw, now=time.time())
-        received = Received(path, key, json.loads(raw or b"{}"), signature_ok)
+            secret = self.secret_for(path)
+            signature_ok = secret is not None and verify(secret, lower.get("x-incidents-timestamp"),
+                                                         lower.get("x-incidents-signature"), raw, now=time.time())
+        received = Received(path, key, json.loads(raw or b"{}"), signature_ok, lower.get(KEY_ID_HEADER.lower()),
+                            lower, raw)
         with self._lock:
             self.requests.append(received)
             self._seen[(path, key or "")] += 1
@@ -104,6 +114,11 @@ class Receiver:
         if path.startswith("/hold") and first:
             self.release.wait(30)
         return 200, {}
+
+    def secret_for(self, path: str) -> str | None:
+        """Return the secret of the endpoint a path belongs to (longest matching prefix), or None."""
+        matching = [prefix for prefix in self.secrets if path.startswith(prefix)]
+        return self.secrets[max(matching, key=len)] if matching else None
 
     def wait_for(self, predicate, timeout: float = 30) -> list[Received]:
         """Return the requests once predicate(requests) is true, polling until timeout."""

@@ -1,9 +1,13 @@
-"""Notifier end to end: e-mail to an SMTP sink and webhooks/Slack to a local receiver that verifies the
-signature; each message once, failures retried into delivery or notification.failed, and a kill -9 of
-the notifier mid-send without a duplicate."""
+"""Notifier end to end: e-mail to an SMTP sink and webhooks/Slack to a local receiver that verifies each
+endpoint's signature with that endpoint's own secret; each message once, failures retried into delivery
+or notification.failed (seen by agents, never by the reporter), Slack markup in titles inert, and a
+kill -9 of the notifier mid-send without a duplicate."""
 
 from __future__ import annotations
 
+import json
+import secrets
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -12,19 +16,26 @@ import pytest
 import yaml
 
 from bench.system import free_port, wait_until
+from services.notifier.domain.signing import verify
 from tests.e2e.api import Api
 from tests.e2e.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-webhook-secret-0123456789abcdef"
 MAX_ATTEMPTS = 4
 SCENARIOS = ("flaky", "throttle", "slow", "gone", "down", "refused", "hold")
+SECRETS = {name: secrets.token_hex(20) for name in ("pager", *SCENARIOS)}
+"""Each webhook endpoint's own signing secret (made per run); `flaky`'s is read from a file, the others from env."""
+HOSTILE_TITLE = "Down <!channel> <!here> <@U123> <http://evil.example|click> & more"
+
+
+def secret_env(name: str) -> str:
+    return f"E2E_{name.upper()}_SECRET"
 
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[tuple[Receiver, int]]:
-    server = Receiver(SECRET)
+    server = Receiver({"/ok/pager": SECRETS["pager"], **{f"/{name}": SECRETS[name] for name in SCENARIOS}})
     port = server.start()
     yield server, port
     server.stop()
@@ -32,12 +43,18 @@ def receiver() -> Iterator[tuple[Receiver, int]]:
 
 @pytest.fixture(scope="module")
 def system_env(receiver, tmp_path_factory) -> dict[str, str]:
-    """Routing to the local receiver, short timeouts and retries."""
+    """Routing to the local receiver with a secret per webhook endpoint (no global one), short timeouts and retries."""
     _, port = receiver
     base = f"http://127.0.0.1:{port}"
-    endpoints = {"pager": {"url": f"{base}/ok/pager"}, "chat": {"url": f"{base}/slack/service-desk"},
-                 "refused": {"url": f"http://127.0.0.1:{free_port()}/nobody-listens"}}
-    endpoints |= {name: {"url": f"{base}/{name}"} for name in SCENARIOS if name != "refused"}
+    directory = tmp_path_factory.mktemp("notifier-routing")
+    (directory / "flaky.secret").write_text(SECRETS["flaky"] + "\n")
+    endpoints = {"pager": {"url": f"{base}/ok/pager", "secret_env": secret_env("pager")},
+                 "chat": {"url": f"{base}/slack/service-desk"},
+                 "refused": {"url": f"http://127.0.0.1:{free_port()}/nobody-listens",
+                             "secret_env": secret_env("refused")}}
+    endpoints |= {name: {"url": f"{base}/{name}", "secret_env": secret_env(name)}
+                  for name in SCENARIOS if name not in ("refused", "flaky")}
+    endpoints["flaky"] = {"url": f"{base}/flaky", "secret_file": "flaky.secret"}
     routing = {
         "version": 1,
         "endpoints": endpoints,
@@ -50,11 +67,10 @@ def system_env(receiver, tmp_path_factory) -> dict[str, str]:
         "reporters": {f"{name}@example.com": {"channels": ["webhook"], "webhook": name} for name in SCENARIOS},
         "rate_limits": {"slack": {"interval_seconds": 3}},
     }
-    directory = tmp_path_factory.mktemp("notifier-routing")
     (directory / "routing.yaml").write_text(yaml.safe_dump(routing))
     return {
         "NOTIFIER_ROUTING_FILE": str(directory / "routing.yaml"),
-        "WEBHOOK_SIGNING_SECRET": SECRET,
+        **{secret_env(name): secret for name, secret in SECRETS.items() if name != "flaky"},
         "WEBHOOK_TIMEOUT_SECONDS": "1",
         "SMTP_TIMEOUT_SECONDS": "2",
         "DELIVERY_LEASE_SECONDS": "3",
@@ -118,7 +134,11 @@ def test_each_message_arrives_once_with_the_right_content(system, mailbox, recei
     assert mail.get_payload(1).get_content_type() == "text/html"
 
     pages = [r for r in server.requests if r.path == "/ok/pager" and r.body["ticket"]["number"] == number]
-    assert len(pages) == 1 and pages[0].signature_ok is True
+    assert len(pages) == 1 and pages[0].signature_ok is True and pages[0].key_id == "pager"
+    for other in ("flaky", "gone"):
+        assert not verify(SECRETS[other], pages[0].headers["x-incidents-timestamp"],
+                          pages[0].headers["x-incidents-signature"], pages[0].raw, now=time.time()), \
+            f"the {other} endpoint's secret does not verify the pager's deliveries"
     page = pages[0].body
     assert page["message"] == "ticket_assigned" and page["recipient_role"] == "on_call"
     assert page["data"]["team"] == "service-desk" and "Cannot log in" in page["text"]
@@ -149,8 +169,11 @@ def test_receiver_failures_are_retried_until_delivered(system, receiver, agent):
     for name in tickets:
         keys = {r.key for r in server.requests if r.path == f"/{name}"}
         assert len(keys) == 1, f"every retry of {name} carried the same Idempotency-Key"
-        assert all(r.signature_ok for r in server.requests if r.path == f"/{name}")
+        assert all(r.signature_ok and r.key_id == name for r in server.requests if r.path == f"/{name}")
         assert keys <= set(server.accepted)
+    flaky = next(r for r in server.requests if r.path == "/flaky")
+    assert not verify(SECRETS["pager"], flaky.headers["x-incidents-timestamp"], flaky.headers["x-incidents-signature"],
+                      flaky.raw, now=time.time()), "the pager's secret does not verify flaky's (from a file)"
 
 
 def test_permanent_and_exhausted_failures_publish_notification_failed(system, agent):
@@ -166,9 +189,26 @@ def test_permanent_and_exhausted_failures_publish_notification_failed(system, ag
             assert {a["outcome"] for a in delivery["attempts"]} == {"transient"}
         if name == "refused":
             assert delivery["attempts"][0]["error"].startswith("connection failed")
-        body = wait_timeline(system, ticket, "notification_failed")
+        body = wait_timeline(system, {**ticket, "key": agent}, "notification_failed")
         [entry] = [e for e in body["timeline"] if e["action"] == "notification_failed"]
-        assert "webhook" in entry["detail"]
+        assert "webhook" in entry["detail"] and entry["visibility"] == "internal"
+        reporter_view = Api(system.url("intake"), ticket["key"]).ticket(ticket["number"])
+        assert not [e for e in reporter_view["timeline"] if e["action"].startswith("notification_")]
+        text = json.dumps(reporter_view)
+        assert delivery["last_error"] not in text and "failed after" not in text, "no failure text for the reporter"
+
+
+def test_slack_markup_in_a_title_reaches_the_channel_as_text(system, receiver, agent):
+    server, _ = receiver
+    ticket = post_ticket(system, "ada@example.com", type_="access", title=HOSTILE_TITLE)
+    wait_settled(system, agent, ticket["id"], 3)
+    requests = server.wait_for(lambda rs: any(r.path.startswith("/slack") and ticket["number"] in json.dumps(r.body)
+                                              for r in rs))
+    [chat] = [r for r in requests if r.path.startswith("/slack") and ticket["number"] in json.dumps(r.body)]
+    assert "&lt;!channel&gt;" in chat.body["text"] and "&amp; more" in chat.body["text"]
+    for text in [chat.body["text"], *[json.dumps(block) for block in chat.body.get("blocks", [])]]:
+        for control in ("<!channel>", "<!here>", "<@U123>", "<http://evil.example|click>"):
+            assert control not in text, (control, text)
 
 
 def test_rate_limited_chat_messages_arrive_once_each_partly_as_a_digest(system, receiver, agent):

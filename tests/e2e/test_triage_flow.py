@@ -29,6 +29,14 @@ def post(system, key: str, body: dict) -> dict:
     return response.json()
 
 
+def issue_reporter(system, admin_key: str, n: int) -> str:
+    """Return a new reporter's API key, issued through the admin API."""
+    response = httpx.post(f"{system.url('intake')}/v1/admin/keys", headers={"Authorization": f"Bearer {admin_key}"},
+                          json={"role": "reporter", "name": f"Reporter {n}", "email": f"reporter{n}@example.com"})
+    assert response.status_code == 201, response.text
+    return response.json()["key"]
+
+
 def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -98,20 +106,31 @@ async def test_duplicates_are_grouped_and_growth_raises_the_primary(system, amqp
             wait_for_ticket, system, key, primary["number"], lambda t: t["sla"] is not None
         )
         assert first["severity"] == "medium"
-        duplicate = await asyncio.to_thread(
+        # the same reporter again, claiming 30 users: grouped, but it adds no one
+        again = await asyncio.to_thread(
             post, system, key, {**body, "title": f"  {title.upper()}!", "users_affected": 30}
         )
-        events = await collect(queue, 2)
+        # fifteen other reporters (each claiming many users): one each, 5 + 15 = 20 users reaches High
+        admin = system.create_key("admin", "Rita Admin", "rita@support.local")
+        others = [issue_reporter(system, admin, n) for n in range(15)]
+        duplicates = [await asyncio.to_thread(post, system, other, {**body, "title": title, "users_affected": 1000})
+                      for other in others]
+        duplicate = duplicates[-1]
+        events = await collect(queue, 17)
     finally:
         await connection.close()
 
-    by_type = {e["event_type"]: e for e in events}
-    assert set(by_type) == {"ticket.duplicate_detected", "ticket.reclassified"}, events
+    detections = [e for e in events if e["event_type"] == "ticket.duplicate_detected"]
+    raises = [e for e in events if e["event_type"] == "ticket.reclassified"]
+    assert len(detections) == 16 and len(raises) == 1, events
+    by_type = {"ticket.duplicate_detected": detections[-1], "ticket.reclassified": raises[0]}
+    first_detection = next(e for e in detections if e["payload"]["duplicate_number"] == again["number"])
+    assert (first_detection["payload"]["reports"], first_detection["payload"]["users_affected"]) == (2, 5)
     detected = by_type["ticket.duplicate_detected"]
     assert detected["ticket_id"] == primary["id"]
     assert detected["payload"]["primary_number"] == primary["number"]
     assert detected["payload"]["duplicate_number"] == duplicate["number"]
-    assert (detected["payload"]["reports"], detected["payload"]["users_affected"]) == (2, 35)
+    assert (detected["payload"]["reports"], detected["payload"]["users_affected"]) == (17, 20)
 
     raised = by_type["ticket.reclassified"]["payload"]
     assert raised["ticket_id"] == primary["id"]
@@ -127,9 +146,10 @@ async def test_duplicates_are_grouped_and_growth_raises_the_primary(system, amqp
     with MongoClient(system.mongodb_url, tz_aware=True) as client:
         db = client[system.mongodb_db]
         group = db.triage_fingerprints.find_one({"primary_ticket_id": primary["id"]})
-        assert group["reports"] == 2 and group["users_affected"] == 35
+        assert group["reports"] == 17 and group["users_affected"] == 20
         members = db.triage_fingerprint_members.find({"primary_ticket_id": primary["id"]})
-        assert sorted(m["ticket_id"] for m in members) == sorted([primary["id"], duplicate["id"]])
+        assert sorted(m["ticket_id"] for m in members) == sorted([primary["id"], again["id"],
+                                                                   *(d["id"] for d in duplicates)])
         record = db.triage_records.find_one({"_id": primary["id"]})
         assert record["severity"] == "high"
         assert record["deadlines"]["resolution_due_at"] == when(raised["resolution_due_at"])
@@ -137,9 +157,9 @@ async def test_duplicates_are_grouped_and_growth_raises_the_primary(system, amqp
 
     # the duplicate itself is triaged like any ticket
     second = await asyncio.to_thread(
-        wait_for_ticket, system, key, duplicate["number"], lambda t: t["sla"] is not None
+        wait_for_ticket, system, others[-1], duplicate["number"], lambda t: t["sla"] is not None
     )
-    assert second["severity"] == "high" and second["team"] == "technical-support"
+    assert second["severity"] == "critical", "its own claim of 1,000 users decides its own severity"
 
     # intake shows the grouping and the raise on the tickets themselves
     # (escalation owns the clocks: the new due times arrive as its sla.clock_changed, just after the raise)
@@ -148,14 +168,17 @@ async def test_duplicates_are_grouped_and_growth_raises_the_primary(system, amqp
         lambda t: t["severity"] == "high" and t.get("group")
         and any(e["action"] == "sla_clock_retargeted" and e["data"]["target"] == "resolution" for e in t["timeline"])
     )
-    assert grown["group"] == {"reports": 2, "users_affected": 35}
+    assert grown["group"] == {"reports": 17, "users_affected": 20}
     assert when(grown["sla"]["resolution_due_at"]) == when(raised["resolution_due_at"])
     entry = next(e for e in grown["timeline"] if e["action"] == "reclassified")
     assert "medium → high" in entry["detail"]
     retargeted = next(e for e in grown["timeline"] if e["action"] == "sla_clock_retargeted"
                       and e["data"]["target"] == "resolution")
     assert "resolution now due" in retargeted["detail"]
+    agent = system.create_key("agent", "Ann Agent", "ann@support.local")
     linked = await asyncio.to_thread(
-        wait_for_ticket, system, key, duplicate["number"], lambda t: t.get("duplicate_of") is not None
+        wait_for_ticket, system, agent, duplicate["number"], lambda t: t.get("duplicate_of") is not None
     )
-    assert linked["duplicate_of"]["number"] == primary["number"]
+    assert linked["duplicate_of"]["number"] == primary["number"], "support staff see the link"
+    seen_by_reporter = await asyncio.to_thread(wait_for_ticket, system, others[-1], duplicate["number"], lambda t: True)
+    assert seen_by_reporter.get("duplicate_of") is None, "a reporter never learns another reporter's ticket"

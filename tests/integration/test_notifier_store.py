@@ -110,3 +110,83 @@ async def test_an_entry_for_a_delivery_never_stored_is_dropped_after_a_while(db)
     assert await store.due(later, 10) == ["ghost"]
     await store.postpone("ghost", later)
     assert await store.due(later, 10) == []
+
+
+def dispatcher_on(db, clock, tmp_path, email, *, max_interrupted: int = 5):
+    """Return a dispatcher and loop on the real store, routing ticket_received to the reporter by e-mail."""
+    import random
+
+    import yaml
+    from prometheus_client import CollectorRegistry
+
+    from services.notifier.adapters.metrics import NotifierMetrics
+    from services.notifier.adapters.routing_file import load_router
+    from services.notifier.adapters.templates import TemplateRenderer
+    from services.notifier.domain.retry import RetryPolicy
+    from services.notifier.entrypoints.worker import DeliveryLoop
+    from services.notifier.service_layer.dispatch import Dispatcher
+
+    path = tmp_path / "routing.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "routes": [
+        {"message": "ticket_received", "to": "reporter", "channels": ["email"]}]}))
+    renderer = TemplateRenderer()
+    store = MongoDeliveries(db, KeyedLocks())
+    dispatcher = Dispatcher(
+        deliveries=store, slots=MongoRateSlots(db, KeyedLocks()), senders={"email": email},
+        router=load_router(path, {}, renderer.exists), renderer=renderer,
+        policy=RetryPolicy(base_seconds=2, max_seconds=60, max_attempts=3, max_interrupted=max_interrupted),
+        clock=clock, metrics=NotifierMetrics.register(CollectorRegistry()), lease=timedelta(seconds=30),
+        rng=random.Random(1))
+    return store, dispatcher, DeliveryLoop(dispatcher, store, clock, poll_seconds=1, concurrency=4)
+
+
+def mail_document(now):
+    notice = from_triaged("01JTESTEVENT0000000000000B", triaged())
+    recipient = Recipient(Role.REPORTER, "ada@example.com", "Ada", Channel.EMAIL, "ada@example.com")
+    return new_delivery(notice, "ticket_received", recipient, Content(subject="s", text="t"), now)
+
+
+async def test_a_sender_exception_is_a_counted_attempt_and_ends_as_notification_failed(db, tmp_path):
+    from tests.unit.test_notifier_failures import RaisingChannel
+
+    clock = FakeClock()
+    email = RaisingChannel()
+    store, dispatcher, loop = dispatcher_on(db, clock, tmp_path, email)
+    document = dispatcher.leased(mail_document(clock.now()))
+    await store.create(document)
+    loop.start(document)
+    for _ in range(10):
+        await loop.drain()
+        clock.advance(timedelta(minutes=1))
+        await loop.run_once()
+    await loop.drain()
+    stored = await store.get(document["_id"])
+    assert stored["state"] == "failed" and len(stored["attempts"]) == 3 and len(email.sent) == 3
+    assert all(a["error"].startswith("unexpected RuntimeError") for a in stored["attempts"])
+    [event] = stored["outbox"]
+    assert event["event_type"] == "notification.failed" and event["payload"]["attempts"] == 3
+    assert stored["unsettled_leases"] == 0
+    assert await store.due(clock.now() + timedelta(hours=1), 10) == [], "nothing is scheduled any more"
+
+
+async def test_leases_that_end_unsettled_are_counted_and_bound_the_retries(db, tmp_path):
+    from tests.fakes import FakeChannel
+
+    clock = FakeClock()
+    email = FakeChannel()
+    store, dispatcher, loop = dispatcher_on(db, clock, tmp_path, email, max_interrupted=2)
+    document = dispatcher.leased(mail_document(clock.now()))
+    await store.create(document)  # the process dies before sending
+    for owner in ("dies-1", "dies-2"):
+        clock.advance(timedelta(seconds=31))
+        now = clock.now()
+        claimed = await store.claim(document["_id"], now, now + timedelta(seconds=30), owner)
+        assert claimed is not None
+    assert (await store.get(document["_id"]))["unsettled_leases"] == 3
+    clock.advance(timedelta(seconds=31))
+    await loop.run_once()
+    await loop.drain()
+    stored = await store.get(document["_id"])
+    assert stored["state"] == "failed" and email.sent == [], "given up without another send"
+    assert "gave up after 3 interrupted steps" in stored["last_error"] and stored["unsettled_leases"] == 0
+    assert [e["event_type"] for e in stored["outbox"]] == ["notification.failed"]

@@ -11,10 +11,11 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from services.escalation.adapters.metrics import EscalationMetrics
+from services.escalation.adapters.oncall_metrics import CoverageGauge
 from services.notifier.adapters.metrics import NotifierMetrics
 from shared.metrics import pipeline_metrics
 from shared.sla_metrics import SlaMetrics
-from tests.integration.test_deploy_files import ROOT, tool
+from tests.integration.test_deploy_files import ROOT, compose_config, tool
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 RULES = sorted((PROMETHEUS / "rules").glob("*.rules.yml"))
@@ -29,6 +30,7 @@ def exported_names() -> set[str]:
     SlaMetrics.register(registry)
     NotifierMetrics.register(registry)
     EscalationMetrics.register(registry)  # registers timer_lateness_histogram too
+    CoverageGauge(registry)
     names = set()
     for family in registry.collect():
         names.add(family.name)
@@ -81,8 +83,7 @@ def test_both_prometheus_configs_load_the_rules(config):
 
 
 def test_compose_mounts_the_rules_and_provisions_the_dashboards():
-    rendered = yaml.safe_load(subprocess.run([tool("docker-compose"), "config"], cwd=ROOT, capture_output=True,
-                                             text=True, check=True).stdout)
+    rendered = yaml.safe_load(compose_config().stdout)
     def targets(service):
         return {v["target"] if isinstance(v, dict) else v.split(":")[1] for v in rendered["services"][service]["volumes"]}
     assert "/etc/prometheus/rules" in targets("prometheus")

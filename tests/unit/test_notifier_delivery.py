@@ -50,20 +50,22 @@ ROUTING = {
 class Harness:
     """The notifier's moving parts on fakes."""
 
-    def __init__(self, tmp_path: Path, *, email=None, webhook=None, max_attempts: int = 4) -> None:
+    def __init__(self, tmp_path: Path, *, email=None, webhook=None, max_attempts: int = 4, deliveries=None,
+                 max_interrupted: int = 5) -> None:
         path = tmp_path / "routing.yaml"
         path.write_text(yaml.safe_dump(ROUTING))
         self.renderer = TemplateRenderer()
         self.router = load_router(path, {}, self.renderer.exists)
         self.clock = FakeClock(REPORTED_AT)
-        self.deliveries = FakeDeliveries()
+        self.deliveries = deliveries or FakeDeliveries()
         self.email = email or FakeChannel()
         self.webhook = webhook or FakeChannel()
         self.registry = CollectorRegistry()
         self.dispatcher = Dispatcher(
             deliveries=self.deliveries, slots=FakeRateSlots(), senders={"email": self.email, "webhook": self.webhook},
             router=self.router, renderer=self.renderer,
-            policy=RetryPolicy(base_seconds=2, max_seconds=60, max_attempts=max_attempts),
+            policy=RetryPolicy(base_seconds=2, max_seconds=60, max_attempts=max_attempts,
+                               max_interrupted=max_interrupted),
             clock=self.clock, metrics=NotifierMetrics.register(self.registry), lease=timedelta(seconds=30),
             rng=random.Random(3),
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from services.notifier.domain.signing import signature, signed_headers, verify
+from services.notifier.domain.signing import SigningKey, signature, signed_headers, verify
 
 SECRET = "s3cret-for-tests-only"
+KEY = SigningKey("pager", SECRET)
 BODY = b'{"message":"ticket_received"}'
 
 
@@ -17,12 +18,17 @@ def test_signature_is_hmac_sha256_over_timestamp_dot_body():
 
 
 def test_signed_headers_verify():
-    headers = signed_headers(SECRET, 1700000000, BODY)
+    headers = signed_headers(KEY, 1700000000, BODY)
     assert verify(SECRET, headers["X-Incidents-Timestamp"], headers["X-Incidents-Signature"], BODY, now=1700000010)
+    assert headers["X-Incidents-Key-Id"] == "pager"
+
+
+def test_a_key_never_shows_its_secret():
+    assert SECRET not in repr(KEY) and SECRET not in str(KEY)
 
 
 def test_tampered_body_wrong_secret_and_missing_headers_fail():
-    headers = signed_headers(SECRET, 1700000000, BODY)
+    headers = signed_headers(KEY, 1700000000, BODY)
     ts, sig = headers["X-Incidents-Timestamp"], headers["X-Incidents-Signature"]
     assert not verify(SECRET, ts, sig, BODY + b" ", now=1700000000)
     assert not verify("other-secret", ts, sig, BODY, now=1700000000)
@@ -31,6 +37,6 @@ def test_tampered_body_wrong_secret_and_missing_headers_fail():
 
 
 def test_stale_timestamps_are_rejected():
-    headers = signed_headers(SECRET, 1700000000, BODY)
+    headers = signed_headers(KEY, 1700000000, BODY)
     assert not verify(SECRET, headers["X-Incidents-Timestamp"], headers["X-Incidents-Signature"], BODY,
                       now=1700000000 + 301)

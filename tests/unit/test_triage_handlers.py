@@ -90,7 +90,8 @@ async def test_one_reporter_claiming_millions_in_look_alikes_cannot_raise_anothe
     for _ in range(5):
         _, out, _ = await triage.report(title="Checkout is slow", users_affected=100_000_000, reporter=person(666))
         assert "ticket.reclassified" not in types(out)
-    unverified = reported(title="Checkout is slow", users_affected=500, reporter=person(7), reporter_verified=False)
+    unverified = reported(title="Checkout is slow", users_affected=500,
+                          reporter=Reporter(id="r7", name="Spoofed", email="r7@example.com", verified=False))
     assert await triage_reported_ticket(envelope_for(unverified), unverified, policy=POLICY, records=triage.decisions,
                                         groups=triage.groups, clock=triage.clock) == []
     detected = [TicketDuplicateDetected.model_validate(o.payload) for o in triage.decisions.drain()

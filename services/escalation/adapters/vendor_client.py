@@ -1,11 +1,16 @@
 """An example vendor: receives hand-offs on `incidents.vendor` and answers them (see docs/asyncapi-vendor.yaml).
 
+The vendor connects with the credentials `incidents vendors add acme` printed: its own RabbitMQ user,
+which may read only its queue `vendor.acme.handoffs` (or other `vendor.acme.*` queues it binds to
+`vendor.acme.handoff`) and publish only on `vendor.acme.reply`, with `user_id` set to its user name.
+
 Library use (tests):
-    async with VendorClient(amqp_url, "acme") as vendor:
+    async with VendorClient(vendor_amqp_url, "acme") as vendor:
         handoff = await vendor.next_handoff(timeout=30)
         await vendor.reply(handoff, "resolved", "Rotated the expired API certificate")
 
 Command line (answers every hand-off with one kind of reply):
+    VENDOR_AMQP_URL='amqp://vendor.acme:...@127.0.0.1:5672/%2F' \
     python -m services.escalation.adapters.vendor_client --vendor acme --reply acknowledged --note "On it"
 """
 
@@ -31,16 +36,22 @@ from shared.contracts.escalation_events import (
     vendor_routing_key,
 )
 from shared.ids import new_id
+from shared.messaging.identity import user_of, vendor_queue
 from shared.messaging.topology import VENDOR_EXCHANGE
 
 
 class VendorClient:
-    """One vendor's side of the protocol: a queue of hand-offs for it, and replies on its reply key."""
+    """One vendor's side of the protocol: a queue of hand-offs for it, and replies on its reply key.
+
+    Without queue_name it reads the queue provisioned for it; with one (`vendor.<id>.<anything>`) it
+    declares that queue and binds it to its hand-off key. Every reply carries user_id = its user.
+    """
 
     def __init__(self, amqp_url: str, vendor_id: str, *, queue_name: str | None = None) -> None:
         self.amqp_url = amqp_url
         self.vendor_id = vendor_id
-        self.queue_name = queue_name or f"vendor.{vendor_id}.inbox"
+        self.user = user_of(amqp_url)
+        self.queue_name = queue_name or vendor_queue(vendor_id)
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
@@ -49,10 +60,13 @@ class VendorClient:
     async def __aenter__(self) -> VendorClient:
         self._connection = await aio_pika.connect_robust(self.amqp_url)
         self._channel = await self._connection.channel(publisher_confirms=True)
-        self._exchange = await self._channel.declare_exchange(VENDOR_EXCHANGE, aio_pika.ExchangeType.TOPIC,
-                                                              durable=True)
-        self._queue = await self._channel.declare_queue(self.queue_name, durable=True)
-        await self._queue.bind(self._exchange, routing_key=vendor_routing_key(self.vendor_id, "handoff"))
+        # passive: a vendor may not declare exchanges, and its own queue exists since it was provisioned
+        self._exchange = await self._channel.get_exchange(VENDOR_EXCHANGE, ensure=True)
+        if self.queue_name == vendor_queue(self.vendor_id):
+            self._queue = await self._channel.get_queue(self.queue_name, ensure=True)
+        else:
+            self._queue = await self._channel.declare_queue(self.queue_name, durable=True)
+            await self._queue.bind(self._exchange, routing_key=vendor_routing_key(self.vendor_id, "handoff"))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -83,12 +97,12 @@ class VendorClient:
         return reply
 
     async def publish_raw(self, body: bytes, routing_key: str, message_id: str | None = None) -> None:
-        """Publish any body on the vendor exchange (tests use it to send invalid replies)."""
+        """Publish any body on the vendor exchange as this vendor (tests use it to send invalid replies)."""
         assert self._exchange is not None, "use the client as an async context manager"
         await self._exchange.publish(
             aio_pika.Message(body, content_type="application/json", message_id=message_id or new_id(),
                              type="vendor.reply", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                             headers={"message_version": 1}),
+                             user_id=self.user, headers={"message_version": 1}),
             routing_key=routing_key, timeout=10)
 
 
@@ -107,11 +121,14 @@ async def _serve(amqp_url: str, vendor_id: str, kind: VendorReplyKind, note: str
 def main(argv: list[str] | None = None) -> int:
     """Run the example vendor from the command line."""
     parser = argparse.ArgumentParser(description="Example vendor for the incidents.vendor protocol")
-    parser.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
+    parser.add_argument("--amqp-url", default=os.environ.get("VENDOR_AMQP_URL"),
+                        help="the URL `incidents vendors add` printed (default: env VENDOR_AMQP_URL)")
     parser.add_argument("--vendor", required=True)
     parser.add_argument("--reply", default="acknowledged", choices=["acknowledged", "update", "need_info", "resolved"])
     parser.add_argument("--note", default="Received; our engineers are looking into it.")
     args = parser.parse_args(argv)
+    if not args.amqp_url:
+        parser.error("give the vendor's --amqp-url (or VENDOR_AMQP_URL), as `incidents vendors add` printed it")
     asyncio.run(_serve(args.amqp_url, args.vendor, args.reply, args.note))
     return 0
 

@@ -1,8 +1,9 @@
 """Tier 4 over the queue: publish owed hand-offs on `incidents.vendor`, consume vendors' replies.
 
-Replies are validated against the VendorReply contract; bad ones (not JSON, wrong fields, unknown
-hand-off) are republished to `escalation.vendor_replies.dlq` with the reason in the
-`x-dead-letter-reason` header, like the shared consumer does; good ones are applied once per reply_id.
+Replies must carry the vendor's broker-checked `user_id` and are validated against the VendorReply
+contract; the rest (sender not proven, not JSON, wrong fields, unknown hand-off) are republished to
+`escalation.vendor_replies.dlq` with the reason in the `x-dead-letter-reason` header, like the shared
+consumer does; good ones are applied once per reply_id.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
@@ -20,7 +20,11 @@ from services.escalation.adapters.clocks import MongoClocks
 from services.escalation.domain.inbound import RejectedReply, on_vendor_reply
 from services.escalation.service_layer.clock_updates import ClockUpdater
 from shared.clock import poll_forever
+from shared.contracts import ContractError
 from shared.contracts.escalation_events import VendorReply
+from shared.contracts.json_body import load_json_object
+from shared.messaging.dead_letter import dead_letter, delivery_attempts
+from shared.messaging.identity import sender_problem, vendor_of_reply_key
 from shared.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     VENDOR_EXCHANGE,
@@ -93,11 +97,17 @@ async def open_vendor_exchange(channel: AbstractChannel) -> AbstractExchange:
 
 
 class VendorReplyConsumer:
-    """Consumes `escalation.vendor_replies`; applies each valid reply once, dead-letters the rest."""
+    """Consumes `escalation.vendor_replies`; applies each reply the vendor is proven to have sent, once.
 
-    def __init__(self, updater: ClockUpdater, *, delivery_limit: int) -> None:
+    The claimed vendor is the routing key's `vendor.<id>.reply`; the message's broker-checked `user_id`
+    must be that vendor's RabbitMQ user on this vhost (shared.messaging.identity). Anything else, and
+    any body that does not decode to a valid reply of that vendor, goes to the DLQ with the reason.
+    """
+
+    def __init__(self, updater: ClockUpdater, *, delivery_limit: int, vhost: str) -> None:
         self._updater = updater
         self._delivery_limit = delivery_limit
+        self._vhost = vhost
         self._dlx: AbstractExchange | None = None
 
     async def start(self, channel: AbstractChannel, prefetch: int) -> None:
@@ -117,26 +127,39 @@ class VendorReplyConsumer:
             await queue.bind(vendor, routing_key=key)
         await queue.consume(self.on_message)
 
-    async def on_message(self, message: AbstractIncomingMessage) -> None:
-        """Validate and apply one reply; ack after it is stored."""
+    def proven_reply(self, message: AbstractIncomingMessage) -> VendorReply:
+        """Return the reply if its sender is proven to be the vendor it names; raises RejectedReply otherwise."""
+        vendor_id = vendor_of_reply_key(message.routing_key or "")
+        if vendor_id is None:
+            raise RejectedReply(f"routing key {message.routing_key!r} is not vendor.<vendor_id>.reply")
+        problem = sender_problem(message.user_id, vendor_id, self._vhost)
+        if problem is not None:
+            raise RejectedReply(problem)
         try:
-            reply = VendorReply.model_validate_json(message.body)
-            expected = f"vendor.{reply.vendor_id}.reply"
-            if message.routing_key and message.routing_key != expected:
-                raise RejectedReply(f"reply of vendor {reply.vendor_id} arrived on {message.routing_key}")
+            reply = VendorReply.model_validate(load_json_object(message.body))
+        except ContractError as exc:
+            raise RejectedReply(f"bad vendor reply: {exc.reason}") from exc
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise RejectedReply(f"bad vendor reply: {error['loc']}: {error['msg']}") from exc
+        if reply.vendor_id != vendor_id:
+            raise RejectedReply(f"reply of vendor {reply.vendor_id} arrived on {message.routing_key}")
+        return reply
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        """Check, validate and apply one reply; ack after it is stored (or dead-letter it with the reason)."""
+        try:
+            reply = self.proven_reply(message)
             applied = await self._updater.apply(
                 reply.ticket_id, f"vendor-reply:{reply.reply_id}",
                 lambda doc, ctx, fx: on_vendor_reply(doc, reply, ctx, fx))
             if not applied:
                 raise RejectedReply(f"no ticket {reply.ticket_id} is handed to a vendor")
-        except ValidationError as exc:
-            await self._dead_letter(message, f"bad vendor reply: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
-            return
         except RejectedReply as exc:
             await self._dead_letter(message, str(exc))
             return
         except Exception as exc:
-            attempts = int((message.headers or {}).get("x-delivery-count", 0) or 0) + 1
+            attempts = delivery_attempts(message)
             if attempts >= self._delivery_limit:
                 await self._dead_letter(message, f"applying the reply failed {attempts} times: {exc!r}")
             else:
@@ -149,13 +172,6 @@ class VendorReplyConsumer:
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         """Republish the reply unchanged to the DLQ with the reason, then ack it."""
         assert self._dlx is not None, "consumer not started"
-        headers = dict(message.headers or {})
-        headers.update({"x-dead-letter-reason": reason[:1000], "x-original-routing-key": message.routing_key or "",
-                        "x-consumer": "escalation.vendor_replies",
-                        "x-dead-lettered-at": datetime.now(UTC).isoformat()})
-        await self._dlx.publish(
-            aio_pika.Message(body=message.body, headers=headers, content_type=message.content_type,
-                             message_id=message.message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=VENDOR_REPLIES.dead_letter_queue, timeout=10)
-        await message.ack()
-        log.error("vendor reply dead-lettered", extra={"x_reason": reason})
+        await dead_letter(self._dlx, message, dead_letter_queue=VENDOR_REPLIES.dead_letter_queue,
+                          consumer=VENDOR_REPLIES.name, reason=reason)
+        log.error("vendor reply dead-lettered", extra={"x_reason": reason, "x_routing_key": message.routing_key})

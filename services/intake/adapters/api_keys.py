@@ -30,6 +30,8 @@ class ApiKeys(Protocol):
 
     async def register_reporter(self, email: str, name: str, now: datetime) -> Principal: ...
 
+    async def active_staff_by_email(self, email: str) -> Principal | None: ...
+
     async def authenticate(self, key: str) -> Principal | None: ...
 
 
@@ -97,6 +99,16 @@ class MongoApiKeys:
             query["role"] = role.value
         record = await self._keys.find_one(query)
         return principal_of(record) if record is not None else None
+
+    async def active_staff_by_email(self, email: str) -> Principal | None:
+        """Return the agent or admin holding an unrevoked, unexpired key with this e-mail address, if any."""
+        now = self._clock.now()
+        query = {"email": email.lower(), "role": {"$in": [Role.AGENT.value, Role.ADMIN.value]}, "revoked": False}
+        async for record in self._keys.find(query):
+            expires_at = record.get("expires_at")
+            if expires_at is None or expires_at > now:
+                return principal_of(record)
+        return None
 
     async def register_reporter(self, email: str, name: str, now: datetime) -> Principal:
         """Return a reporter identity for an e-mail address, creating one without an API key if new."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,9 +31,15 @@ def new_ticket_document(
     reporter: dict[str, Any],
     now: datetime,
     outbox: list[dict[str, Any]],
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Return the document of a freshly reported ticket, owing its events in `outbox`."""
+    """Return the document of a freshly reported ticket, owing its events in `outbox`.
+
+    `notes` are public timeline entries by intake after the report (e.g. that the sender is unverified).
+    """
     actor = {"type": "reporter", "id": reporter["id"], "name": reporter["name"]}
+    timeline = [{**timeline_entry(now, actor, "reported", f"Ticket {number} reported"), "visibility": "public"}]
+    timeline += [{**timeline_entry(now, system_actor("intake"), "note", note), "visibility": "public"} for note in notes]
     return {
         "_id": ticket_id,
         "number": number,
@@ -51,7 +58,7 @@ def new_ticket_document(
         "reporter": reporter,
         "created_at": now,
         "updated_at": now,
-        "timeline": [{**timeline_entry(now, actor, "reported", f"Ticket {number} reported"), "visibility": "public"}],
+        "timeline": timeline,
         "applied_events": [],
         "outbox": outbox,
         "rev": 0,

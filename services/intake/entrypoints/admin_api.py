@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.intake.adapters.api_keys import key_id_of
 from services.intake.domain.principals import Principal, Role
 from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import TICKET_PROBLEMS
+from shared.contracts.addresses import EmailAddress
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -39,7 +40,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
     name: str = Field(min_length=1, max_length=100)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
     expires_at: AwareDatetime | None = Field(default=None, description="when the key stops working")
     vendor_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$",
                                   description="required for role vendor: the vendor whose hand-offs the key sees")
@@ -105,4 +106,5 @@ async def revoke_user(principal_id: KeyId, caller: Caller, request: Request) -> 
     if principal_id == caller.id:
         raise Problem(409, "Conflict", "revoke your own keys from another admin's account")
     count = await request.app.state.api_keys.revoke_principal(principal_id, request.app.state.clock.now())
+    await request.app.state.web_sessions.end_all(principal_id)  # their portal sessions end too
     return Revoked(principal_id=principal_id, revoked=count)

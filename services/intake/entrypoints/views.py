@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from services.intake.domain.sla import OUTCOME_FIELD, clock_summary
 from shared.contracts import IncidentType, Severity, TicketKind
@@ -80,6 +80,15 @@ class ReporterView(BaseModel):
     id: str
     name: str
     email: str | None = None
+    verified: bool = True
+    """False when the ticket came by e-mail from a sender that proved nothing (no reply address of ours, no
+    trusted DKIM signature): its From address, and a CRITICAL subject, are only what the sender claimed."""
+
+    @field_validator("verified", mode="before")
+    @classmethod
+    def _unstated_is_verified(cls, value: Any) -> Any:
+        """A ticket that does not say (an API key proved its reporter) is verified."""
+        return True if value is None else value
 
 
 class ResolutionView(BaseModel):

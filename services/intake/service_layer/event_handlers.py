@@ -91,13 +91,22 @@ async def record_outcome(envelope: Envelope, event: SlaMeasured, *, tickets: Tic
 async def record_notification(
     envelope: Envelope, event: NotificationDelivered | NotificationFailed, *, tickets: Tickets, clock: Clock
 ) -> list[Envelope]:
-    """Add a delivered or failed notification to the ticket's timeline, once per event."""
+    """Add a delivered or failed notification to the ticket's timeline, once per event (none: not about a ticket).
+
+    Failures carry internal addresses, endpoints and error text: they are internal entries. A notice
+    sent to the reporter is public; one sent to staff (pages, team channels) is internal.
+    """
+    if envelope.ticket_id is None:
+        return []  # e.g. an on-call hand-off notice: there is no ticket timeline to record it on
     now = clock.now()
     if isinstance(event, NotificationFailed):
         action, detail = "notification_failed", f"{event.message} by {event.channel} failed after {event.attempts} attempts: {event.error}"
+        public = False
     else:
         action, detail = "notification_sent", f"{event.message} sent by {event.channel}"
+        public = event.role == "reporter"
     entry = timeline_entry(now, system_actor("notifier"), action, detail, channel=event.channel, message=event.message)
+    entry["visibility"] = "public" if public else "internal"
     await apply_event(tickets, envelope, {"updated_at": now}, entry)
     return []
 

@@ -8,13 +8,14 @@ so a page can also end early at its scan bound and say where to go on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ulid import ULID
 
 from services.intake.adapters.views import MongoViews
+from services.intake.domain.principals import Principal, Role
 from services.intake.domain.views import words_of
 from shared.contracts import OPEN_STATUSES
 
@@ -157,6 +158,19 @@ async def search(views: MongoViews, wanted: TicketFilter, before: str | None, li
     if month >= date(stop.year, stop.month, 1) and scanned >= MONTHS_PER_SEARCH:
         more = id_at(datetime.combine(month + timedelta(days=32), datetime.min.time(), UTC).replace(day=1))
     return _page(entries, wanted, before, limit, more)
+
+
+async def tickets_for(caller: Principal, wanted: TicketFilter, before: str | None, limit: int, *,
+                      views: MongoViews, now: datetime, history_start: date) -> Page:
+    """Return a page of the tickets this caller may list: staff every ticket, vendors the open ones handed to
+    their vendor, reporters their own (My Tickets) -- each from the read path shaped for it."""
+    if caller.role is Role.VENDOR:
+        return await open_work(views, replace(wanted, reporter_id=None, vendor_id=caller.vendor_id), before, limit)
+    if caller.is_staff:
+        return await staff_history(views, replace(wanted, reporter_id=None, vendor_id=None), before, limit, now,
+                                   history_start)
+    return await reporter_history(views, replace(wanted, reporter_id=caller.id, vendor_id=None), before, limit, now,
+                                  history_start.year)
 
 
 async def created_between(views: MongoViews, start: datetime, end: datetime) -> list[dict[str, Any]]:

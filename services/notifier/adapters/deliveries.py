@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.notifier.domain.deliveries import CLAIMABLE, HELD, NEVER
+from services.notifier.domain.deliveries import CLAIMABLE, HELD, LEASES, NEVER
 from shared.documents import guarded_update, update_if
 from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
@@ -113,17 +113,18 @@ class MongoDeliveries(ScheduledDocuments):
         return await self.schedule.backfill_once(existing(), now)
 
     async def claim(self, delivery_id: str, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None:
-        """Lease a due delivery to owner; return it, or None if it is not claimable right now."""
+        """Lease a due delivery to owner, counting the lease; return it, or None if it is not claimable right now."""
         condition = {"state": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}, "lease_until": {"$lte": now}}
         if not await claim_lease(self.schedule, self.collection, delivery_id, condition, now, lease_until, owner,
-                                 self._locks):
+                                 self._locks, count_in=LEASES):
             return None
         document = await self.get(delivery_id)
         return document if document is not None and document.get("lease_owner") == owner else None
 
     async def settle(self, delivery_id: str, owner: str, fields: dict[str, Any], *,
                      attempt: dict[str, Any] | None = None, outbox: list[dict[str, Any]] | None = None) -> bool:
-        """Set fields, append the attempt and outbox events, and release owner's lease; False if the lease was lost.
+        """Set fields, append the attempt and outbox events, and release owner's lease (the lease count restarts);
+        False if the lease was lost.
 
         A delivery that stays claimable must be given its `next_attempt_at`, which is scheduled first.
         """
@@ -134,7 +135,7 @@ class MongoDeliveries(ScheduledDocuments):
             held = await self.get(delivery_id)
             if held is not None:
                 await self._index_add(held_key(held["channel"], held["recipient"]), delivery_id)
-        update: dict[str, Any] = {"$set": {**fields, "lease_until": NEVER, "lease_owner": None}}
+        update: dict[str, Any] = {"$set": {**fields, "lease_until": NEVER, "lease_owner": None, LEASES: 0}}
         pushes: dict[str, Any] = {}
         if attempt is not None:
             pushes["attempts"] = attempt

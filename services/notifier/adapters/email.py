@@ -16,13 +16,32 @@ from services.notifier.domain.retry import (
 )
 from services.notifier.domain.signing import DELIVERY_HEADER, IDEMPOTENCY_HEADER
 from services.notifier.settings import NotifierSettings
+from shared.mail_reply import Audience, reply_address, reply_token
 
 
-def compose(outgoing: Outgoing, *, sender: str, domain: str) -> EmailMessage:
-    """Return the e-mail for a delivery: stable Message-ID, replies threaded on the ticket, number in subject."""
+def reply_to_for(outgoing: Outgoing, *, support_address: str, secret: bytes) -> str | None:
+    """Return the reply address that proves a reply comes from this recipient about this ticket, if it has a ticket.
+
+    Reporters get a reporter token, every other role (on-call, lead, team) a staff token; a digest
+    covers several tickets and gets none.
+    """
+    if not outgoing.ticket_id:
+        return None
+    audience = Audience.REPORTER if outgoing.recipient_role == "reporter" else Audience.STAFF
+    token = reply_token(secret, outgoing.ticket_id, audience, outgoing.address)
+    return reply_address(support_address, token) if token else None
+
+
+def compose(outgoing: Outgoing, *, sender: str, domain: str, reply_to: str | None = None) -> EmailMessage:
+    """Return the e-mail for a delivery: stable Message-ID, replies threaded on the ticket, number in subject.
+
+    With reply_to, replies go to that (signed, per-recipient) address: the only way a reply may act on the ticket.
+    """
     message = EmailMessage()
     message["From"] = sender
     message["To"] = outgoing.address
+    if reply_to:
+        message["Reply-To"] = reply_to
     message["Subject"] = outgoing.content.subject
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id(outgoing.delivery_id, domain)
@@ -49,7 +68,8 @@ class SmtpEmailSender:
     async def send(self, outgoing: Outgoing) -> SendResult:
         """Return delivered once the server accepted the message; 5xx is permanent, the rest transient."""
         s = self._settings
-        email = compose(outgoing, sender=s.mail_from, domain=s.mail_domain)
+        reply_to = reply_to_for(outgoing, support_address=s.support_address, secret=s.reply_secret)
+        email = compose(outgoing, sender=s.mail_from, domain=s.mail_domain, reply_to=reply_to)
         try:
             await aiosmtplib.send(
                 email, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,

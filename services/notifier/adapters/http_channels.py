@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from services.notifier.domain.deliveries import Outgoing
-from services.notifier.domain.retry import SendResult, classify_http, transient
+from services.notifier.domain.retry import SendResult, classify_http, permanent, transient
 from services.notifier.domain.signing import (
     DELIVERY_HEADER,
     IDEMPOTENCY_HEADER,
+    SigningKey,
     signed_headers,
 )
 from shared.clock import Clock
@@ -38,15 +40,19 @@ def encode(body: dict[str, Any]) -> bytes:
 
 
 class WebhookSender:
-    """POSTs the JSON body with HMAC-SHA256 signature, timestamp and idempotency headers (docs/webhooks.md)."""
+    """POSTs the JSON body signed with the endpoint's own key (HMAC-SHA256), with key id, timestamp and
+    idempotency headers (docs/webhooks.md)."""
 
-    def __init__(self, client: httpx.AsyncClient, secret: str, clock: Clock) -> None:
+    def __init__(self, client: httpx.AsyncClient, keys: Callable[[str], SigningKey | None], clock: Clock) -> None:
         self._client = client
-        self._secret = secret
+        self._keys = keys
         self._clock = clock
 
     async def send(self, outgoing: Outgoing) -> SendResult:
-        """Return the classified result of one signed POST to the endpoint URL."""
+        """Return the classified result of one signed POST to the endpoint URL; an endpoint without a key is not sent."""
+        key = self._keys(outgoing.endpoint) if outgoing.endpoint else None
+        if key is None:
+            return permanent(f"endpoint {outgoing.endpoint!r} has no signing secret")
         body = encode(outgoing.webhook_body())
         timestamp = int(self._clock.now().timestamp())
         headers = {
@@ -54,7 +60,7 @@ class WebhookSender:
             "User-Agent": USER_AGENT,
             DELIVERY_HEADER: outgoing.delivery_id,
             IDEMPOTENCY_HEADER: outgoing.idempotency_key,
-            **signed_headers(self._secret, timestamp, body),
+            **signed_headers(key, timestamp, body),
         }
         return await post(self._client, outgoing.address, body, headers, self._clock)
 
@@ -68,9 +74,14 @@ class SlackSender:
 
     async def send(self, outgoing: Outgoing) -> SendResult:
         """Return the classified result of one POST of the message text and blocks."""
-        body: dict[str, Any] = {"text": outgoing.content.text}
-        if outgoing.content.blocks:
-            body["blocks"] = outgoing.content.blocks
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    IDEMPOTENCY_HEADER: outgoing.idempotency_key}
-        return await post(self._client, outgoing.address, encode(body), headers, self._clock)
+        return await post(self._client, outgoing.address, encode(slack_body(outgoing)), headers, self._clock)
+
+
+def slack_body(outgoing: Outgoing) -> dict[str, Any]:
+    """Return the incoming-webhook body: the rendered text and blocks (their values were escaped when rendered)."""
+    body: dict[str, Any] = {"text": outgoing.content.text}
+    if outgoing.content.blocks:
+        body["blocks"] = outgoing.content.blocks
+    return body

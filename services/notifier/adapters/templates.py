@@ -14,15 +14,16 @@ from jinja2 import (
     select_autoescape,
 )
 
+from services.notifier.domain import slack
 from services.notifier.domain.deliveries import Content, subject_with_number
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 class TemplateRenderer:
-    """Renders templates; missing variables are errors, HTML is escaped."""
+    """Renders templates; missing variables are errors, HTML is escaped, and so is Slack markup in Slack messages."""
 
-    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+    def __init__(self, directory: Path = TEMPLATE_DIR, portal_url: str = "http://127.0.0.1:8080") -> None:
         self.directory = directory
         self._env = Environment(
             loader=FileSystemLoader(directory),
@@ -30,6 +31,8 @@ class TemplateRenderer:
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
             keep_trailing_newline=True,
         )
+        self._env.globals["portal_url"] = portal_url.rstrip("/")
+        """Every template may link to a ticket's page: {{ portal_url }}/tickets/{{ number }}."""
 
     def exists(self, message: str, channel: str, fmt: str) -> bool:
         """Return True if the template file for (message, channel, format) exists."""
@@ -44,7 +47,12 @@ class TemplateRenderer:
         return template.render(**context)
 
     def content(self, message: str, channel: str, context: dict[str, Any], number: str | None) -> Content:
-        """Return subject, text and the optional HTML / Slack blocks of a message; raises LookupError if text is missing."""
+        """Return subject, text and the optional HTML / Slack blocks of a message; raises LookupError if text is missing.
+
+        For Slack every value in the context is escaped first (domain/slack.py): a title `<!channel>` shows as text.
+        """
+        if channel == "slack":
+            context = slack.escaped(context)
         text = self.render(message, channel, "txt", context)
         if text is None:
             raise LookupError(f"no template {message}.{channel}.txt.j2")

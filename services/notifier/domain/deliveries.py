@@ -21,6 +21,14 @@ CLAIMABLE = (PENDING, HELD, ASSEMBLING)
 
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
+LEASES = "unsettled_leases"
+"""Leases taken since the delivery was last settled: every lease adds one, every settle resets it to 0."""
+
+
+def interrupted_steps(document: dict[str, Any]) -> int:
+    """Return how many steps before the current lease ended without storing a result (lease ran out unsettled)."""
+    return max(0, int(document.get(LEASES) or 0) - 1)
+
 
 def delivery_id(event_id: str, channel: str, recipient: str) -> str:
     """Return the key that makes (event, recipient, channel) deliver exactly once."""
@@ -92,6 +100,7 @@ def new_delivery(notice: Notice, message: str, recipient: Recipient, content: Co
         "next_attempt_at": now,
         "lease_until": NEVER,
         "lease_owner": None,
+        LEASES: 0,
         "attempts": [],
         "outbox": [],
     }
@@ -120,6 +129,7 @@ def new_digest(held: dict[str, Any], now: datetime, lease_until: datetime, owner
         "next_attempt_at": now,
         "lease_until": lease_until,
         "lease_owner": owner,
+        LEASES: 1,
         "attempts": [],
         "outbox": [],
     }
@@ -160,6 +170,8 @@ class Outgoing:
     recipient_role: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
+    endpoint: str | None = None
+    """The routing file's name of the endpoint (webhook and Slack channels): it selects the signing key."""
 
     @property
     def idempotency_key(self) -> str:

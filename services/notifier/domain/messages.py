@@ -23,13 +23,28 @@ class Person:
     id: str
     name: str
     email: str | None = None
+    verified: bool | None = None
+    """False when the report came by e-mail from a sender that proved nothing."""
 
 
 def person_of(reporter: Reporter | None) -> Person | None:
     """Return the Person a contract's reporter names, or None."""
     if reporter is None:
         return None
-    return Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None)
+    return Person(id=reporter.id, name=reporter.name, email=str(reporter.email) if reporter.email else None,
+                  verified=reporter.verified)
+
+
+@dataclass(frozen=True)
+class DirectRecipient:
+    """Someone an event names to reach directly (a person on call), in a team role, with their addresses."""
+
+    id: str
+    name: str
+    role: str
+    email: str | None = None
+    slack: str | None = None
+    webhook: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,17 +63,24 @@ class Notice:
     context: dict[str, Any] = field(default_factory=dict)
     team_roles: tuple[str, ...] | None = None
     """The team roles this notice addresses (a page names one); None: every role a route names."""
+    people: tuple[DirectRecipient, ...] = ()
+    """People the event names directly (an on-call page, a hand-off notice): they get the message on every
+    channel they have an address for, whatever the routes say."""
+    acknowledgeable: bool = False
+    """True for pages: each person or role contact paged gets a one-click acknowledge link of their own."""
 
 
 def notice_about(event_id: str, event: Any, messages: tuple[str, ...], *, team_roles: tuple[str, ...] | None = None,
-                 **context: Any) -> Notice:
+                 people: tuple[DirectRecipient, ...] = (), acknowledgeable: bool = False, **context: Any) -> Notice:
     """Return a notice about a ticket event, with the facts every template may use (number, reporter name).
 
     The event's ticket_id, number, team, tier, severity and reporter (where it has them) fill the
-    routing facts; `context` adds what this event's templates need.
+    routing facts; `context` adds what this event's templates need. `sender_unverified` is True when
+    the reporter's identity is unproven (an e-mail report without a reply token or trusted DKIM).
     """
     reporter = getattr(event, "reporter", None)
     severity = getattr(event, "severity", None)
+    unverified = reporter is not None and getattr(reporter, "verified", None) is False
     return Notice(
         event_id=event_id,
         event_type=event.EVENT_TYPE,
@@ -70,7 +92,10 @@ def notice_about(event_id: str, event: Any, messages: tuple[str, ...], *, team_r
         severity=severity.value if severity else None,
         reporter=person_of(reporter),
         team_roles=team_roles,
-        context={"number": event.number, "reporter_name": reporter.name if reporter is not None else "", **context},
+        people=people,
+        acknowledgeable=acknowledgeable,
+        context={"number": event.number, "reporter_name": reporter.name if reporter is not None else "",
+                 "sender_unverified": unverified, **context},
     )
 
 
@@ -121,6 +146,7 @@ def _registry() -> dict[str, EventMessages]:
         EventMessages("sla.breached", ("sla_breached",), escalation.from_sla_breached),
         EventMessages("vendor.handoff_sent", ("vendor_handoff",), escalation.from_vendor_handoff),
         EventMessages("vendor.reply_received", ("vendor_update",), escalation.from_vendor_reply),
+        EventMessages("oncall.handoff_notice", ("handoff_notice",), escalation.from_handoff_notice),
     )
     return {entry.event_type: entry for entry in entries}
 

@@ -58,6 +58,17 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def unexpected(exc: BaseException, *, hide: str | None = None, shown_as: str = "") -> SendResult:
+    """Return an exception outside the classified send paths as a transient failure (a counted attempt).
+
+    `hide` (an endpoint URL, whose path may be a secret) is replaced by `shown_as` in the error text.
+    """
+    text = f"unexpected {type(exc).__name__}: {exc}"
+    if hide:
+        text = text.replace(hide, shown_as)
+    return transient(text)
+
+
 def classify_http(status: int, retry_after: str | None, now: datetime) -> SendResult:
     """Return the result of an HTTP response: 2xx delivered, 429 and 5xx transient, other 4xx/3xx permanent."""
     if 200 <= status < 300:
@@ -92,7 +103,11 @@ class Decision:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter, capped; at most max_attempts attempts per delivery."""
+    """Exponential backoff with jitter, capped; at most max_attempts attempts per delivery.
+
+    max_interrupted bounds the steps that end without storing any result (the process stopped, or
+    storing the result failed): after that many in a row the delivery fails without another send.
+    """
 
     base_seconds: float = 2.0
     factor: float = 2.0
@@ -100,12 +115,13 @@ class RetryPolicy:
     max_attempts: int = 6
     jitter: float = 0.5
     max_retry_after_seconds: float = 3600.0
+    max_interrupted: int = 5
 
     def __post_init__(self) -> None:
         if self.base_seconds <= 0 or self.factor < 1 or self.max_seconds < self.base_seconds:
             raise ValueError("need base_seconds > 0, factor >= 1 and max_seconds >= base_seconds")
-        if not 0 <= self.jitter <= 1 or self.max_attempts < 1:
-            raise ValueError("need 0 <= jitter <= 1 and max_attempts >= 1")
+        if not 0 <= self.jitter <= 1 or self.max_attempts < 1 or self.max_interrupted < 1:
+            raise ValueError("need 0 <= jitter <= 1, max_attempts >= 1 and max_interrupted >= 1")
 
     def ceiling(self, attempt: int) -> float:
         """Return the un-jittered delay after the given failed attempt (1-based), capped."""
@@ -128,3 +144,10 @@ class RetryPolicy:
         if result.retry_after_seconds is not None:
             delay = min(max(delay, result.retry_after_seconds), max(self.max_retry_after_seconds, delay))
         return Decision("pending", next_attempt_at=now + timedelta(seconds=delay), error=result.error)
+
+    def after_interruptions(self, interrupted: int) -> Decision | None:
+        """Return a final failure once `interrupted` steps in a row ended without storing a result, else None."""
+        if interrupted < self.max_interrupted:
+            return None
+        return Decision("failed", error=f"gave up after {interrupted} interrupted steps: each time the notifier "
+                                        "stopped, or could not store the result, before the step finished")

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.notifier.domain.messages import KNOWN_MESSAGES, Notice
+from services.notifier.domain.signing import SigningKey
+from shared.contracts.addresses import EmailAddress
 
 
 class Channel(StrEnum):
@@ -38,6 +40,7 @@ REQUIRED_FORMATS: dict[Channel, tuple[str, ...]] = {
 """Template formats each channel needs (`<message>.<channel>.<fmt>.j2`); email html and slack json are optional."""
 
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+_ENV = r"^[A-Z][A-Z0-9_]*$"
 
 
 class _Strict(BaseModel):
@@ -45,15 +48,25 @@ class _Strict(BaseModel):
 
 
 class Endpoint(_Strict):
-    """An HTTP endpoint: a literal URL, or the name of an environment variable holding it (for secret URLs)."""
+    """An HTTP endpoint: a literal URL, or the name of an environment variable holding it (for secret URLs).
+
+    A generic webhook endpoint signs with its own secret, read at start from the environment variable
+    `secret_env` or the file `secret_file` (never written in this file); `key_id` names that key in
+    the X-Incidents-Key-Id header (default: the endpoint's name).
+    """
 
     url: str | None = Field(default=None, pattern=r"^https?://")
-    url_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    url_env: str | None = Field(default=None, pattern=_ENV)
+    secret_env: str | None = Field(default=None, pattern=_ENV)
+    secret_file: str | None = Field(default=None, min_length=1, max_length=1000)
+    key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
     @model_validator(mode="after")
     def _one_source(self) -> Endpoint:
         if (self.url is None) == (self.url_env is None):
             raise ValueError("give exactly one of url or url_env")
+        if self.secret_env is not None and self.secret_file is not None:
+            raise ValueError("give at most one of secret_env or secret_file")
         return self
 
 
@@ -61,7 +74,7 @@ class Contact(_Strict):
     """A person or team inbox, with an address per channel (webhook/slack name an endpoint)."""
 
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=300)
+    email: EmailAddress | None = None
     webhook: str | None = None
     slack: str | None = None
 
@@ -170,6 +183,11 @@ class RoutingConfig(_Strict):
             raise ValueError("; ".join(problems))
         return self
 
+    def webhook_endpoints(self) -> set[str]:
+        """Return the endpoints the generic webhook channel posts to (each signs with its own secret)."""
+        named = {c.webhook for c in self.contacts.values()} | {p.webhook for p in self.reporters.values()}
+        return {name for name in named if name is not None}
+
     def routed_pairs(self) -> set[tuple[str, Channel]]:
         """Return every (message, channel) some route or preference can produce, digests included."""
         pairs = {(route.message, channel) for route in self.routes for channel in route.channels}
@@ -207,15 +225,26 @@ class Recipient:
 
 
 class Router:
-    """Resolves messages to recipients; endpoint URLs are resolved by the loader (None = not configured)."""
+    """Resolves messages to recipients; endpoint URLs and signing keys are resolved by the loader (None = not configured)."""
 
-    def __init__(self, config: RoutingConfig, endpoint_urls: Mapping[str, str | None]) -> None:
+    def __init__(self, config: RoutingConfig, endpoint_urls: Mapping[str, str | None],
+                 signing_keys: Mapping[str, SigningKey] | None = None) -> None:
         self.config = config
         self._urls = dict(endpoint_urls)
+        self._keys = dict(signing_keys or {})
 
     def endpoint_url(self, name: str) -> str | None:
         """Return the URL of a configured endpoint, or None if it is unknown or not configured."""
         return self._urls.get(name)
+
+    def signing_key(self, name: str) -> SigningKey | None:
+        """Return the key a webhook endpoint's deliveries are signed with, or None if it has none."""
+        return self._keys.get(name)
+
+    def unsigned_webhook_endpoints(self) -> list[str]:
+        """Return the configured webhook endpoints that have no signing key, sorted."""
+        return sorted(name for name in self.config.webhook_endpoints()
+                      if self.endpoint_url(name) is not None and name not in self._keys)
 
     def rate_limit(self, channel: str) -> RateLimit | None:
         """Return the per-contact rate limit of a channel, or None if unlimited."""
@@ -238,7 +267,22 @@ class Router:
                 candidates = self._team(route, notice)
             for recipient in candidates:
                 found.setdefault((recipient.channel, recipient.key), recipient)
+        for recipient in self._people(notice):
+            found.setdefault((recipient.channel, recipient.key), recipient)
         return list(found.values())
+
+    def _people(self, notice: Notice) -> list[Recipient]:
+        """Return the people the notice names directly, on each channel they have an address for."""
+        out = []
+        for person in notice.people:
+            role = Role(person.role) if person.role in Role._value2member_map_ else Role.ON_CALL
+            key = f"person.{person.id}"
+            if person.email:
+                out.append(Recipient(role, key, person.name, Channel.EMAIL, person.email))
+            for channel, endpoint in ((Channel.SLACK, person.slack), (Channel.WEBHOOK, person.webhook)):
+                if endpoint is not None and self.endpoint_url(endpoint) is not None:
+                    out.append(Recipient(role, key, person.name, channel, endpoint))
+        return out
 
     def _reporter(self, message: str, route: Route, notice: Notice) -> list[Recipient]:
         reporter = notice.reporter

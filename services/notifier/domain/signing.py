@@ -1,16 +1,26 @@
-"""HMAC-SHA256 webhook signatures over `<timestamp>.<body>` (pure); see docs/webhooks.md."""
+"""HMAC-SHA256 webhook signatures over `<timestamp>.<body>`, one key per endpoint (pure); see docs/webhooks.md."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass, field
 
 SIGNATURE_HEADER = "X-Incidents-Signature"
 TIMESTAMP_HEADER = "X-Incidents-Timestamp"
+KEY_ID_HEADER = "X-Incidents-Key-Id"
 DELIVERY_HEADER = "X-Incidents-Delivery"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 SCHEME = "sha256"
 DEFAULT_TOLERANCE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One endpoint's signing key: the id sent in X-Incidents-Key-Id and the secret (never shown in repr)."""
+
+    key_id: str
+    secret: str = field(repr=False)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -19,9 +29,10 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"{SCHEME}={mac.hexdigest()}"
 
 
-def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Return the timestamp and signature headers for a body."""
-    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: signature(secret, timestamp, body)}
+def signed_headers(key: SigningKey, timestamp: int, body: bytes) -> dict[str, str]:
+    """Return the key id, timestamp and signature headers for a body."""
+    return {KEY_ID_HEADER: key.key_id, TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: signature(key.secret, timestamp, body)}
 
 
 def verify(secret: str, timestamp_header: str | None, signature_header: str | None, body: bytes, now: float,

@@ -94,7 +94,9 @@ class DeliveryLoop:
         except NotStoredYet:
             await self._deliveries.postpone(delivery_id, self._clock.now())
         except Exception:
-            log.exception("delivery step failed; it is retried when its lease runs out",
+            # the dispatcher records exceptions inside a step as attempts; what reaches here could not be
+            # stored at all: the delivery comes due when its lease runs out, counted as an interrupted step
+            log.exception("delivery step ended without storing its result; retried when its lease runs out",
                           extra={"x_delivery_id": delivery_id})
         finally:
             self._inflight.pop(delivery_id, None)

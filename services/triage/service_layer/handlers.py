@@ -94,7 +94,7 @@ async def triage_reported_ticket(
     registration = await groups.register(
         fingerprint(event.type, event.component, event.title),
         Member(event.ticket_id, event.number, start, users_counted(event.users_affected),
-               reporter_id=event.reporter.id, verified=event.reporter_verified),
+               reporter_id=event.reporter.id, verified=event.reporter.verified is not False),
         policy.duplicate_window,
     )
     if not registration.is_primary:
