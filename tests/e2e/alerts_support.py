@@ -14,11 +14,18 @@ PAGER_SECRET = "e2e-pager-secret-0123456789abcdef"
 TEAMS = ("service-desk", "technical-support", "senior-engineering", "vendor-management")
 
 
+def pager_secrets() -> dict[str, str]:
+    """Return each team pager's own signing secret by its path on the receiver (as Receiver takes them)."""
+    return {f"/pager/{team}": f"{PAGER_SECRET}-{team}" for team in TEAMS}
+
+
 def pager_env(receiver_port: int) -> dict[str, str]:
-    """Return notifier settings that send every team's pages to the local receiver at /pager/<team>."""
-    env = {"WEBHOOK_SIGNING_SECRET": PAGER_SECRET, "WEBHOOK_TIMEOUT_SECONDS": "2", "DELIVERY_POLL_SECONDS": "0.2"}
-    for team in TEAMS:
-        env[f"PAGER_{team.upper().replace('-', '_')}_URL"] = f"http://127.0.0.1:{receiver_port}/pager/{team}"
+    """Return notifier settings that send every team's pages, signed with its own secret, to /pager/<team>."""
+    env = {"WEBHOOK_TIMEOUT_SECONDS": "2", "DELIVERY_POLL_SECONDS": "0.2"}
+    for team, secret in zip(TEAMS, pager_secrets().values(), strict=True):
+        variable = f"PAGER_{team.upper().replace('-', '_')}"
+        env[f"{variable}_URL"] = f"http://127.0.0.1:{receiver_port}/pager/{team}"
+        env[f"{variable}_SECRET"] = secret
     return env
 
 
@@ -45,9 +52,22 @@ def groups(system: System, integration_id: str) -> list[dict[str, Any]]:
 
 
 def wait_for_group(system: System, integration_id: str, predicate=lambda g: True, timeout: float = 60) -> dict:
-    """Return the first source record of the integration that satisfies predicate, polling until timeout."""
-    return wait_until(lambda: next((g for g in groups(system, integration_id) if predicate(g)), None),
-                      lambda: f"a matching alert group; have {groups(system, integration_id)}", timeout, interval=0.3)
+    """Return the first source record of the integration that satisfies predicate and whose ticket is stored.
+
+    A record claims its ticket's id and number a moment before the ticket is written, so a test that
+    reads the ticket by the record's number waits for both.
+    """
+    def found() -> dict | None:
+        return next((g for g in groups(system, integration_id) if predicate(g) and ticket_stored(system, g)), None)
+
+    return wait_until(found, lambda: f"a matching alert group with its ticket; have {groups(system, integration_id)}",
+                      timeout, interval=0.3)
+
+
+def ticket_stored(system: System, group: dict[str, Any]) -> bool:
+    """Return True once the ticket the record claimed is in the database."""
+    with MongoClient(system.mongodb_url) as client:
+        return client[system.mongodb_db]["tickets"].find_one({"_id": group["ticket_id"]}, {"_id": 1}) is not None
 
 
 def count_tickets(system: System) -> int:

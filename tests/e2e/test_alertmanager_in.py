@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from tests.e2e.alerts_support import (
-    PAGER_SECRET,
     count_tickets,
     create_integration,
     groups,
     pager_env,
+    pager_secrets,
     unauthorized,
     wait_for_group,
 )
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    server = Receiver(PAGER_SECRET)
+    server = Receiver(pager_secrets())
     server.port = server.start()
     yield server
     server.stop()

@@ -29,7 +29,7 @@ CRITICAL = "C0CRITICAL1"
 
 @pytest.fixture(scope="module")
 def slack_api() -> Iterator[Receiver]:
-    server = Receiver("unused")
+    server = Receiver({})
     server.port = server.start()
     yield server
     server.stop()
