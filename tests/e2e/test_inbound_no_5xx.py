@@ -2,7 +2,8 @@
 key or a valid Slack signature, so they reach the parsers, and odd methods and headers.
 
 The only 5xx an integration route gives is 503 for Alertmanager when it must retry (throttled, busy,
-the database away), which these requests never cause."""
+the database away, an address waiting out its bad keys), which these requests never cause (they send
+far fewer bad keys than AUTH_FAILURES_PER_MINUTE)."""
 
 from __future__ import annotations
 

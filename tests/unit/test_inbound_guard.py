@@ -8,12 +8,15 @@ import hashlib
 import hmac
 from datetime import UTC, datetime
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from services.intake.adapters.integration_metrics import IntegrationMetrics
 from services.intake.domain.integrations import Integration, Kind
+from services.intake.entrypoints import integrations_api
 from services.intake.entrypoints.auth import FailedAuthentications
 from services.intake.entrypoints.inbound import AdaptiveLimit, InboundGuard
 from services.intake.entrypoints.slack_api import signature_valid
@@ -96,3 +99,20 @@ async def test_a_refused_request_waits_for_the_backlog_not_a_flat_second():
     assert guard.busy_retry_after() == 30.0, "300 waiting, 10 served per second"
     now[0] += 2.5
     assert guard.busy_retry_after() == 1.0, "the backlog is forgotten once it stops growing"
+
+
+def test_an_address_waiting_out_bad_keys_gets_a_503_alertmanager_retries_not_a_429_it_drops():
+    """Attack: bad keys from a shared address (a NAT, a proxy) would make Alertmanager drop a real alert."""
+    failures = FailedAuthentications(2, 60.0)
+    app = FastAPI()
+    app.include_router(integrations_api.router)
+    app.state.inbound = InboundGuard(failures, IntegrationMetrics(CollectorRegistry()), 8)
+    client = TestClient(app)
+    for _ in range(2):
+        failures.failed("testclient")
+    answer = client.post("/integrations/alertmanager", json={"version": "4"},
+                         headers={"Authorization": "Bearer ik_a-real-key"})
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) >= 1
+    assert answer.headers["content-type"] == "application/problem+json"
+    events = client.post("/v2/enqueue", json={"routing_key": "x" * 32})
+    assert events.status_code == 429, "the Events API's clients retry a 429 as PagerDuty documents"

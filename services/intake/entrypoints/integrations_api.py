@@ -3,7 +3,8 @@
 Both live outside /v1 (they prove themselves their own way, not with an API key header of ours):
 - `POST /integrations/alertmanager`: `Authorization: Bearer <integration key>` (Alertmanager's
   `http_config.authorization`), checked before the body is read. Alertmanager retries 5xx and
-  never 4xx, so throttling and temporary failures are 503 with Retry-After, bad input 400.
+  never 4xx, so throttling, an address waiting out bad keys and temporary failures are 503 with
+  Retry-After, bad input 400.
 - `POST /v2/enqueue`: the key is the body's `routing_key`; answers are PagerDuty's (202
   `{"status": "success", "message": "Event processed", "dedup_key": ...}`, 400 with `errors`,
   429 with Retry-After, 413 over 512 KB) and 401 for a key that proves nothing.
@@ -71,9 +72,9 @@ async def alertmanager_webhook(request: Request) -> Response:
     """Receive an Alertmanager notification: one ticket per alert group, alerts tracked by fingerprint."""
     guard: InboundGuard = request.app.state.inbound
     path = request.url.path
-    if (wait := guard.lockout(request)) > 0:
-        return problem_response(429, "Too many requests", f"too many requests with a bad key; retry in {wait:.0f} s",
-                                instance=path, headers=retry_after_header(wait))
+    if (wait := guard.lockout(request)) > 0:  # 503: the address may be shared, and Alertmanager drops a 4xx
+        return problem_response(503, "Too many bad keys", f"too many requests with a bad key came from this "
+                                f"address; retry in {wait:.0f} s", instance=path, headers=retry_after_header(wait))
     async with guard.admitted() as admitted:
         if not admitted:  # 503, not 429: Alertmanager retries 5xx only
             guard.metrics.count(Kind.ALERTMANAGER.value, "busy")
