@@ -39,6 +39,8 @@ ensure_apt_packages() {
   command -v /usr/lib/rabbitmq/bin/rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   command -v promtool >/dev/null 2>&1 || [[ " ${missing[*]} " == *" prometheus "* ]] || missing+=(prometheus)
+  # Alertmanager and amtool (Debian's 0.25): the e2e tests run it as a process against intake's webhook
+  { command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; } || missing+=(prometheus-alertmanager)
   if [[ "${WITH_COMPOSE_CHECK:-0}" == 1 ]]; then command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose); fi
   # the portal's browser tests drive Debian's Chromium through Playwright (never `playwright install`)
   [[ -x /usr/bin/chromium ]] || missing+=(chromium)

@@ -56,6 +56,14 @@ class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
                     "them at once, another replica's within this time (0: always read)")
     history_start: date = Field(default=date(2020, 1, 1),
                                 description="the oldest day lists and searches look back to")
+    integration_max_in_flight: int = Field(
+        default=32, ge=1, le=10_000,
+        description="most inbound integration requests worked on at once; more are told to retry (Retry-After)")
+    integration_latency_target_seconds: float = Field(
+        default=0.1, gt=0, le=10,
+        description="the in-flight limit shrinks while inbound requests take longer than this, and grows back")
+    slack_api_url: str = Field(default="https://slack.com/api", pattern=r"^https?://[^\s]+$",
+                               description="Slack's Web API, for answering mentions (chat.postMessage)")
     report_max_tickets: int = Field(default=100_000, ge=1,
                                     description="tickets one SLA report may read; a larger window is refused")
 
@@ -70,7 +78,8 @@ class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
         return value
 
     portal_url: str = Field(default="http://127.0.0.1:8080", pattern=f"^{ORIGIN}$",
-                            description="where people reach the portal; cookies are Secure when it is https")
+                            description="where people reach the portal (ticket links, integration URLs); "
+                                        "cookies are Secure when it is https")
     portal_secret: str = Field(default="dev-only-portal-secret-not-for-production", description="signs the portal's CSRF tokens")
     widget_secret: str = Field(default="dev-only-widget-secret-not-for-production",
                                description="HS256 key the host platform signs its users' Help-button tokens with")

@@ -143,6 +143,9 @@ class TicketView(BaseModel):
     group: dict[str, int] | None = None
     vendor: VendorView | None = None
     reporter: ReporterView
+    source: dict[str, Any] | None = None
+    """For tickets an integration opened: the source (Alertmanager group and its alerts with labels and
+    annotations, Events API dedup key and details, Slack channel and user) and what it last said (`state`)."""
     sla: SlaView | None = None
     triage: TriageView | None = None
     resolution: ResolutionView | None = None

@@ -49,6 +49,7 @@ def report_to_document(report: Report) -> dict[str, Any]:
         "production": report.production,
         "workaround_available": report.workaround_available,
         "component": report.component,
+        "severity_pinned": report.severity_pinned,
     }
 
 
