@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 
 from services.escalation.adapters import clocks
@@ -20,7 +21,10 @@ from services.escalation.service_layer.clock_updates import ClockUpdater
 from services.escalation.service_layer.handlers import handlers
 from services.escalation.settings import EscalationSettings
 from shared.clock import Clock, SystemClock
+from shared.config_files import LoadedFile
+from shared.config_view import install_config_route
 from shared.http import create_service_app
+from shared.identities import IntakeIdentities
 from shared.locks import KeyedLocks
 from shared.messaging.identity import vhost_of
 from shared.messaging.topology import CONSUMER_QUEUES
@@ -30,11 +34,15 @@ from shared.sla.config import load_service_levels
 
 
 def build_runtime(settings: EscalationSettings | None = None, clock: Clock | None = None,
-                  policy: EscalationPolicy | None = None) -> ServiceRuntime:
-    """Return the escalation runtime: event consumer, timer loop, vendor relay and reply consumer."""
+                  policy: EscalationPolicy | None = None, loaded: list[LoadedFile] | None = None) -> ServiceRuntime:
+    """Return the escalation runtime: event consumer, timer loop, vendor relay and reply consumer.
+
+    The policy file's text is appended to `loaded` when given.
+    """
     settings = settings or load_settings(EscalationSettings)
     clock = clock or SystemClock()
-    policy = policy or load_policy(load_service_levels(settings.service_levels_file), settings.escalation_policy_file)
+    policy = policy or load_policy(load_service_levels(settings.service_levels_file), settings.escalation_policy_file,
+                                   loaded=loaded)
     runtime = ServiceRuntime("escalation", settings)
     runtime.indexes += clocks.INDEXES
     runtime.outbox_collections.append(clocks.COLLECTION)
@@ -73,5 +81,11 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
 def build_app(settings: EscalationSettings | None = None, clock: Clock | None = None,
               policy: EscalationPolicy | None = None) -> FastAPI:
     """Return the escalation app (see build_runtime); a bad policy or rules file fails here."""
-    runtime = build_runtime(settings, clock, policy)
-    return create_service_app(runtime, title="Incidents escalation", description="SLA clocks and escalation")
+    settings = settings or load_settings(EscalationSettings)
+    clock = clock or SystemClock()
+    loaded: list[LoadedFile] = []
+    runtime = build_runtime(settings, clock, policy, loaded)
+    app = create_service_app(runtime, title="Incidents escalation", description="SLA clocks and escalation")
+    install_config_route(app, "escalation", loaded, clock.now(), IntakeIdentities(httpx.AsyncClient(timeout=5.0),
+                                                                                  settings.intake_url))
+    return app
