@@ -38,7 +38,8 @@ CONSUMER_QUEUES: dict[str, QueueSpec] = {
     "escalation": QueueSpec(
         "escalation.events",
         ("ticket.triaged", "notification.failed", "ticket.reclassified",
-         "ticket.status_changed", "ticket.acknowledged", "ticket.commented", "ticket.feedback_received"),
+         "ticket.status_changed", "ticket.acknowledged", "ticket.commented", "ticket.feedback_received",
+         "ticket.escalation_requested"),
     ),
     "notifier": QueueSpec(
         "notifier.events",

@@ -25,6 +25,7 @@ MUTATIONS = {
     "ticket.acknowledged": inbound.on_lifecycle,
     "ticket.commented": inbound.on_lifecycle,
     "ticket.feedback_received": inbound.on_lifecycle,
+    "ticket.escalation_requested": inbound.on_escalation_requested,
     "notification.failed": inbound.on_notification_failed,
 }
 """Event type -> the pure mutation it makes to a ticket's clock record."""

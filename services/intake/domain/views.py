@@ -85,6 +85,20 @@ def _outcomes(ticket: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _history(ticket: dict[str, Any]) -> dict[str, Any]:
+    """Return what the SLA dashboard reads of a ticket besides its outcomes: its tier moves and its vendor's answer."""
+    found: dict[str, Any] = {}
+    steps = ticket.get("escalations") or []
+    if steps:
+        found["escalations"] = [{key: step.get(key) for key in ("at", "from_tier", "to_tier", "trigger")}
+                                for step in steps]
+    vendor = ticket.get("vendor")
+    if isinstance(vendor, dict) and vendor.get("handed_at"):
+        found["vendor_answer"] = {key: vendor.get(key) for key in ("id", "name", "handed_at", "answer_due_at",
+                                                                   "answered_at")}
+    return found
+
+
 def with_clocks(ticket: dict[str, Any]) -> dict[str, Any]:
     """Return the summary with the ticket's clocks and outcomes (My Tickets, the open work)."""
     return {**summary(ticket), "clocks": _clocks(ticket), **_outcomes(ticket)}
@@ -118,12 +132,13 @@ def is_open(ticket: dict[str, Any]) -> bool:
 def projection(ticket: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Return {view document id: entry} for every view that holds the ticket now (the entry is what to set)."""
     docs = {mine_id(ticket): with_clocks(ticket),
-            day_id(ticket): {**summary(ticket), **_outcomes(ticket)}}
+            day_id(ticket): {**summary(ticket), **_outcomes(ticket), **_history(ticket)}}
     if is_open(ticket):
         docs[open_id(ticket["_id"])] = with_clocks(ticket)
     if ticket.get("kind") == "feature_request" and is_open(ticket):
         docs[feature_id(ticket["_id"])] = {**summary(ticket), "use_case": ticket.get("use_case"),
-                                           "importance": ticket.get("importance")}
+                                           "importance": ticket.get("importance"),
+                                           "feature_status": ticket.get("feature_status") or "under_review"}
     return docs
 
 
