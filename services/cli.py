@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--keys-out", type=Path, help="write the reporters' API keys here as JSON (mode 600)")
 
     add_portal_commands(commands)
+    add_oncall_commands(commands)
 
     sink = commands.add_parser("mailcatcher", help="local SMTP server storing each message under a directory")
     sink.add_argument("--host", default="127.0.0.1")
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{seeded.tickets} tickets and {seeded.view_documents} view documents written")
     elif args.command in ("example-host", "sessions"):
         return portal_command(args)
+    elif args.command == "oncall":
+        return oncall_command(parser, args)
     elif args.command == "mailcatcher":
         from shared.logs import configure_logging
 
@@ -243,6 +246,20 @@ async def end_sessions(principal_id: str) -> int:
         return await MongoWebSessions(client[settings.mongodb_db]).end_all(principal_id)
     finally:
         await client.close()
+
+
+def add_oncall_commands(commands) -> None:
+    """Add `incidents oncall ...` (services/escalation/entrypoints/oncall_cli.py)."""
+    from services.escalation.entrypoints.oncall_cli import add_commands
+
+    add_commands(commands)
+
+
+def oncall_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run `incidents oncall ...`; return the exit code."""
+    from services.escalation.entrypoints.oncall_cli import run
+
+    return run(parser, args)
 
 
 async def seed_tickets(count: int, open_count: int, reporters: int, days: int, seed: int):

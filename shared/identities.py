@@ -1,8 +1,8 @@
-"""Who is calling a service's staff API, asked of intake (which owns identities) at its documented `GET /v1/me`.
+"""Who is calling another service's API, asked of intake (which owns identities) at its documented `GET /v1/me`.
 
-The notifier (deliveries), triage, escalation and notifier (the configuration they loaded) never read
-intake's collections. Answers are cached for a short while per key (as a hash), so a revoked key
-stops working here within `cache_seconds`.
+The notifier (deliveries, its loaded configuration), triage and escalation (their loaded configuration, on-call)
+never read intake's collections. Answers are cached for a short while per key (as a hash), so a revoked key
+stops working elsewhere within `cache_seconds`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Protocol
 
 import httpx
 from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.problems import Problem
 
@@ -25,10 +26,26 @@ class IdentityUnavailable(Exception):
     """Intake could not be asked who the caller is (down or answering with an error)."""
 
 
+class Identity(BaseModel):
+    """Who holds a key, as intake answers `GET /v1/me`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=200)
+
+
 class KeyRoles(Protocol):
     """Resolves a presented API key to its role."""
 
     async def role_of(self, key: str) -> str | None: ...
+
+
+class KeyIdentities(Protocol):
+    """Resolves a presented API key to who holds it."""
+
+    async def identity_of(self, key: str) -> Identity | None: ...
 
 
 class IntakeIdentities:
@@ -41,10 +58,15 @@ class IntakeIdentities:
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._max_entries = max_entries
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._cache: dict[str, tuple[float, Identity | None]] = {}
 
     async def role_of(self, key: str) -> str | None:
         """Return the role of a valid key, None for an invalid one; raise IdentityUnavailable if intake cannot say."""
+        identity = await self.identity_of(key)
+        return identity.role if identity is not None else None
+
+    async def identity_of(self, key: str) -> Identity | None:
+        """Return who holds a valid key, None for an invalid one; raise IdentityUnavailable if intake cannot say."""
         if len(key) > 200:
             return None
         digest = hashlib.sha256(key.encode()).hexdigest()
@@ -57,15 +79,18 @@ class IntakeIdentities:
         except httpx.HTTPError as exc:
             raise IdentityUnavailable(f"intake did not answer: {type(exc).__name__}") from exc
         if response.status_code in (401, 403):
-            role = None
+            identity = None
         elif response.status_code == 200:
-            role = response.json().get("role")
+            try:
+                identity = Identity.model_validate(response.json())
+            except (ValueError, ValidationError) as exc:
+                raise IdentityUnavailable("intake answered /v1/me with an unexpected body") from exc
         else:
             raise IdentityUnavailable(f"intake answered {response.status_code}")
         if len(self._cache) >= self._max_entries:
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-        self._cache[digest] = (now + self._cache_seconds, role)
-        return role
+        self._cache[digest] = (now + self._cache_seconds, identity)
+        return identity
 
 
 async def require_staff(request: Request, keys: KeyRoles, what: str) -> str:

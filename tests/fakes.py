@@ -278,6 +278,19 @@ class FakeKeyRoles:
         return self.roles.get(key)
 
 
+def storable(value: Any, where: str = "") -> Any:
+    """Return value if MongoDB would store it: no document key with a dot or a leading `$` (else AssertionError)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, str) and "." not in key and not key.startswith("$"), \
+                f"MongoDB refuses the key {key!r} at {where or 'the top'}"
+            storable(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            storable(item, f"{where}[{n}]")
+    return value
+
+
 class FakeClocks:
     """SLA clocks in a dict, with MongoClocks' revision-guarded saves and lease-based claims."""
 
@@ -292,7 +305,7 @@ class FakeClocks:
     async def create(self, document: dict[str, Any]) -> bool:
         if document["_id"] in self.clocks:
             return False
-        self.clocks[document["_id"]] = copy.deepcopy(document)
+        self.clocks[document["_id"]] = copy.deepcopy(storable(document))
         return True
 
     async def save(self, before, after, outbox, vendor_outbox, condition=None) -> bool:
@@ -301,7 +314,7 @@ class FakeClocks:
         current = self.clocks[before["_id"]]
         if current["rev"] != before["rev"] or any(current.get(k) != v for k, v in (condition or {}).items()):
             return None
-        current.update(copy.deepcopy(state_of(after)))
+        current.update(copy.deepcopy(storable(state_of(after))))
         current["outbox"].extend(copy.deepcopy(outbox))
         current["vendor_outbox"].extend(copy.deepcopy(vendor_outbox))
         current["rev"] += 1
@@ -533,3 +546,51 @@ class FakeMailer:
 
     async def send(self, to: str, subject: str, text: str, html: str | None = None) -> None:
         self.sent.append({"to": to, "subject": subject, "text": text, "html": html})
+
+
+class StaticOnCall:
+    """An on-call source whose configuration a test sets (and changes) directly."""
+
+    def __init__(self, config=None) -> None:
+        self.config = config
+
+    async def current(self):
+        return self.config
+
+
+class FakeOnCallStore:
+    """The stored on-call document in memory, with MongoOnCallStore's compare-and-set on the revision."""
+
+    def __init__(self) -> None:
+        self.rev = 0
+        self.content: dict[str, Any] = {}
+        self.writes = 0
+        self.updated_by: str | None = None
+
+    async def revision(self) -> int:
+        return self.rev
+
+    async def read(self):
+        from services.escalation.adapters.oncall_store import StoredConfig
+
+        return StoredConfig(self.rev, copy.deepcopy(self.content), None, self.updated_by)
+
+    async def write(self, rev: int, content: dict[str, Any], by: str, now: datetime) -> bool:
+        if rev != self.rev:
+            return False
+        self.rev, self.content, self.updated_by = rev + 1, copy.deepcopy(content), by
+        self.writes += 1
+        return True
+
+
+class FakeIdentities:
+    """API key -> identity (id, role, name) in a dict."""
+
+    def __init__(self, keys: dict[str, tuple[str, str]] | None = None) -> None:
+        self.keys = keys or {}
+
+    async def identity_of(self, key: str):
+        from shared.identities import Identity
+
+        found = self.keys.get(key)
+        return Identity(id=found[0], role=found[1], name=found[0].title()) if found else None

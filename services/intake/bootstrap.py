@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from services.intake.adapters import (
     api_keys,
     attachments,
+    handoff_notices,
     idempotency,
     mailer,
     service_calls,
@@ -26,6 +28,7 @@ from services.intake.adapters import (
 from services.intake.adapters.dkim_verifier import DkimVerifier, load_pinned_keys
 from services.intake.adapters.mail_receipts import MongoMailReceipts
 from services.intake.entrypoints import (
+    ack_page,
     actions_api,
     admin_api,
     attachments_api,
@@ -50,6 +53,7 @@ from services.intake.entrypoints.portal_web import STATIC, Portal
 from services.intake.entrypoints.ratelimit import TokenBuckets
 from services.intake.entrypoints.smtp_server import start_smtp
 from services.intake.service_layer.event_handlers import handlers
+from services.intake.service_layer.handoff_notices import prepare_notice
 from services.intake.service_layer.mail import MailIntake
 from services.intake.service_layer.sign_in import SignInRules
 from services.intake.settings import IntakeSettings
@@ -71,7 +75,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     clock = clock or SystemClock()
     runtime = ServiceRuntime("intake", settings)
     runtime.indexes += tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
-    runtime.outbox_collections.append(tickets.COLLECTION)
+    runtime.outbox_collections += [tickets.COLLECTION, handoff_notices.COLLECTION]
     runtime.recovered_collections.add(tickets.COLLECTION)  # MongoTickets.recover() scans it at start
     runtime.settled_marks[tickets.COLLECTION] = tickets.VIEWS_PENDING
     ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
@@ -88,6 +92,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
     levels = load_service_levels(settings.service_levels_file)
     app.state.sla = levels.sla
+    app.state.auth_failures = FailedAuthentications(settings.auth_failures_per_minute, 60.0)
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
     dkim_keys = load_pinned_keys(settings.mail_dkim_keys_file)  # a bad file stops start-up, naming the line
 
@@ -116,15 +121,20 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                                       max_message_bytes=settings.mail_max_message_bytes,
                                       max_sessions_per_ip=settings.mail_max_sessions_per_ip)
             rt.background(lambda: close_on_cancel(server))
+        event_handlers = handlers(store, clock, observe_outcome)
+        # a hand-off notice is its own document, inserted once per announcing event
+        event_handlers["oncall.shift_started"] = partial(
+            prepare_notice, views=ticket_views, notices=handoff_notices.MongoHandoffNotices(rt.db), clock=clock,
+            calendar=levels.sla.calendar, at_risk=levels.sla.at_risk_fraction, on_outbox=rt.relay.hint)
         # the ticket is the inbox: it remembers the events it applied, in the same write
-        rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome), inbox=False)
+        rt.consume(CONSUMER_QUEUES["intake"], event_handlers, inbox=False)
 
     runtime.on_startup(wire)
-    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api):
+    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api,
+                ack_page):
         app.include_router(api.router)
     install_portal(app, settings)
-    app.add_middleware(AuthenticateFirst, state=app.state,
-                       failures=FailedAuthentications(settings.auth_failures_per_minute, 60.0))
+    app.add_middleware(AuthenticateFirst, state=app.state, failures=app.state.auth_failures)
     return app
 
 

@@ -15,7 +15,7 @@ ORIGIN = r"https?://[^/?#\s]+"
 class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
     """Settings for the intake gateway (port 8080): the API, e-mail intake and the web portal."""
 
-    SECRET_FIELDS = ("portal_secret", "widget_secret")
+    SECRET_FIELDS = ("portal_secret", "widget_secret", "ack_link_secret")
 
     http_port: int = 8080
     ticket_prefix: str = Field(default="INC", pattern=r"^[A-Z]{2,5}$")
@@ -117,3 +117,7 @@ class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
     def frame_origins(self) -> list[str]:
         """Return the host origins allowed to frame the portal."""
         return self.widget_origins.split()
+
+    ack_link_secret: str = Field(default="dev-only-ack-link-secret",
+                                 description="verifies the one-click acknowledge links in pages (the notifier's "
+                                             "ACK_LINK_SECRET signs them)")

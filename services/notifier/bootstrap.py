@@ -27,6 +27,7 @@ from services.notifier.entrypoints.worker import DeliveryLoop
 from services.notifier.service_layer.dispatch import Dispatcher
 from services.notifier.service_layer.handlers import notify
 from services.notifier.settings import NotifierSettings
+from shared.ack_links import AckLinks
 from shared.clock import Clock, SystemClock
 from shared.config_files import ConfigFileError, LoadedFile
 from shared.config_view import install_config_route
@@ -97,9 +98,11 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
         loop = DeliveryLoop(dispatcher, store, clock, poll_seconds=settings.delivery_poll_seconds,
                             concurrency=settings.delivery_concurrency)
         http_deps.deliveries = store
+        ack_links = AckLinks(settings.ack_link_base_url, settings.ack_link_secret,
+                             timedelta(hours=settings.ack_link_ttl_hours))
         handlers = {
             event_type: partial(notify, entry=entry, router=router, renderer=renderer, deliveries=store,
-                                clock=clock, worker=loop)
+                                clock=clock, worker=loop, ack_links=ack_links)
             for event_type, entry in REGISTRY.items()
         }
         # a delivery's id is (event, channel, recipient): creating it again changes nothing

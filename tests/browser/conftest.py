@@ -27,9 +27,14 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 BLOCKING_IMPACTS = ("serious", "critical")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Return Chromium driven by Playwright; fail under CI=true when it is missing, else skip with the reason."""
+    """Return Chromium driven by Playwright for one module; fail under CI=true when it is missing, else skip.
+
+    Module scope on purpose: Playwright's sync API keeps an event loop running in this thread while it
+    is open, and any asyncio test that ran after it would fail with "cannot be called from a running
+    event loop"; closing it with the module (and running browser modules last) keeps the suite whole.
+    """
     if not CHROMIUM.exists():
         reason = f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` (scripts/stack.sh infra does)"
         if IN_CI:

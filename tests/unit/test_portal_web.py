@@ -138,7 +138,8 @@ def test_production_refuses_the_development_portal_secrets(monkeypatch, secret):
             "MONGODB_URL": "mongodb://incidents:S3cret-db-pass@mongo:27017/?authSource=admin",
             "PORTAL_SECRET": "a-real-portal-secret-0123456789abcdef",
             "WIDGET_SECRET": "a-real-widget-secret-0123456789abcdef",
-            "MAIL_REPLY_SECRET": "a-real-mail-reply-secret-0123456789abcdef"}
+            "MAIL_REPLY_SECRET": "a-real-mail-reply-secret-0123456789abcdef",
+            "ACK_LINK_SECRET": "a-real-ack-link-secret-0123456789abcdef"}
     for name, value in good.items():
         monkeypatch.setenv(name, value)
     assert load_settings(IntakeSettings).environment == "production"

@@ -17,6 +17,7 @@ from shared.contracts.lifecycle_events import (
     TicketCommented,
     TicketEscalationRequested,
     TicketFeedbackReceived,
+    TicketPageAcknowledged,
     TicketPriorityBumpRequested,
     TicketResolved,
     TicketSeverityChanged,
@@ -38,7 +39,8 @@ class TicketUpdate:
     entries: list[dict[str, Any]] = field(default_factory=list)
     events: list[LifecycleEvent] = field(default_factory=list)
     guard: dict[str, Any] = field(default_factory=dict)
-    """More of the ticket's state that must still hold, e.g. its timeline position: nothing changed since it was read."""
+    """More the ticket must still hold for this update to apply (checked in the same conditional write), e.g. its
+    timeline position: nothing changed since it was read."""
 
     @property
     def condition(self) -> dict[str, Any]:
@@ -123,6 +125,42 @@ def acknowledge(ticket: dict[str, Any], actor: Actor, now: datetime) -> TicketUp
     if ticket["status"] == Status.OPEN:
         move(update, actor, Status.IN_PROGRESS, "acknowledged")
     _first_response(update, actor)
+    return update
+
+
+ACK_LINKS_KEPT = 100
+"""Used acknowledge-link ids a ticket remembers (links expire within hours; pages per ticket are few)."""
+PAGE_ACKS_KEPT = 20
+
+
+def acknowledge_page(ticket: dict[str, Any], actor: Actor, now: datetime, *, page_id: str, step: str | None,
+                     token_id: str) -> TicketUpdate:
+    """The person paged acknowledges the page from its link: recorded once per page, the link used once.
+
+    Like `acknowledge` (first response; Open moves to In Progress), plus ticket.page_acknowledged, which
+    stops the page chain. The link's id and the acknowledgement are written in the same conditional write,
+    so two clicks (or two people) cannot both acknowledge.
+    """
+    if token_id in ticket.get("ack_links_used", []):
+        raise ActionRefused("this acknowledge link was already used")
+    done = next((a for a in ticket.get("page_acknowledgements", []) if a.get("page_id") == page_id), None)
+    if done is not None:
+        raise ActionRefused(f"this page was already acknowledged by {done['name']} at "
+                            f"{done['at'].strftime('%Y-%m-%d %H:%M UTC')}")
+    if ticket["status"] == Status.CLOSED:
+        raise ActionRefused(f"ticket {ticket['number']} is closed; there is nothing to acknowledge")
+    update = TicketUpdate(ticket, now, guard={"ack_links_used": {"$ne": token_id},
+                                              "page_acknowledgements.page_id": {"$ne": page_id}})
+    update.fields["ack_links_used"] = [*ticket.get("ack_links_used", []), token_id][-ACK_LINKS_KEPT:]
+    update.fields["page_acknowledgements"] = [
+        *ticket.get("page_acknowledgements", []),
+        {"page_id": page_id, "step": step, "by": actor.id, "name": actor.name, "at": now}][-PAGE_ACKS_KEPT:]
+    update.note(actor, "page_acknowledged", f"Page acknowledged by {actor.name} from the page's link",
+                page_id=page_id, step=step)
+    if ticket["status"] == Status.OPEN:
+        move(update, actor, Status.IN_PROGRESS, "page acknowledged")
+    _first_response(update, actor)
+    update.emit(TicketPageAcknowledged, actor, page_id=page_id, step=step, person_id=actor.id)
     return update
 
 
