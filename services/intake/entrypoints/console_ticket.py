@@ -233,7 +233,8 @@ async def act(request: Request, number: str, action: str) -> Response:
         back = field(form, "back", 300)
         if back.startswith("/console") and not back.startswith("//"):
             return portal.redirect(back)
-        return portal.redirect(f"/console/tickets/{document['number']}?done={action}")
+        internal = action == "comment" and field(form, "visibility", 10) == "internal"
+        return portal.redirect(f"/console/tickets/{document['number']}?done={'note' if internal else action}")
     if error is None and conflict is None:
         raise AssertionError("unreachable")
     fresh = await _ticket_for(request, document["number"], person)
