@@ -71,8 +71,8 @@ async def queue_context(request: Request, person: Any) -> dict[str, Any]:
     names = {m.email.lower(): m.name for m in await directory.members() if m.email}
     filters = wanted.as_params()
     teams = sorted({*view.counts.get("team", {}), *([wanted.team] if wanted.team else [])})
-    return {"teams": teams, "form_id": secrets.token_hex(12),"view": view, "filters": filters, "wanted": wanted, "since": since or view.newest_id or "",
-            "limit": limit, "names": names, "staff": await directory.members(),
+    return {"teams": teams, "form_id": secrets.token_hex(12), "view": view, "filters": filters, "wanted": wanted,
+            "since": since or view.newest_id or "", "limit": limit, "names": names, "staff": await directory.members(),
             "severities": list(Severity), "statuses": [s for s in Status if s is not Status.CLOSED],
             "types": list(IncidentType), "bulk_statuses": BULK_STATUSES, "assignee_choices": ASSIGNEE_CHOICES,
             "query_string": urlencode(filters), "refresh_seconds": state.settings.console_refresh_seconds,
