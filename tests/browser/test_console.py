@@ -362,3 +362,34 @@ def test_a_feature_decision_on_the_console_is_what_reporters_see(root, rita):
     entry = rita.page.locator(f"#fr-{number}")
     entry.wait_for()
     assert "Planned" in entry.inner_text()
+
+
+def test_an_admin_issues_and_revokes_a_key_and_sees_the_configuration_as_loaded(root, ann, system, shots):
+    root.sign_in("/console/admin")
+    page = root.page
+    page.get_by_label("Role", exact=True).select_option("agent")
+    page.get_by_label("Name", exact=True).fill("Dana Agent")
+    page.get_by_label("E-mail", exact=True).fill("dana@support.example.com")
+    page.get_by_role("button", name="Issue key").click()
+    issued = page.locator("#issued-key")
+    issued.wait_for()
+    key = issued.locator("code.secret").inner_text().strip()
+    key_id = issued.inner_text().split("Key id ")[1].split()[0]
+    me = Api(system.url("intake"), key).get("/v1/me").json()
+    assert me["role"] == "agent" and me["name"] == "Dana Agent", "the key works as issued"
+    assert "Dana Agent" in page.locator("#people-heading + table").inner_text()
+    page.get_by_role("button", name=f"Revoke key {key_id}").click()
+    page.get_by_text("The key was revoked: its next request is refused.").wait_for()
+    assert Api(system.url("intake"), key).get("/v1/me", expect=None).status_code == 401
+
+    page.goto(root.base + "/console/admin/config")
+    for service, title in (("triage", "Triage rules"), ("escalation", "Escalation policy"),
+                           ("notifier", "Notification routing")):
+        section = page.locator(f"section[aria-labelledby=cfg-{service}]")
+        text = section.inner_text()
+        assert title in text and "SHA-256" in text and "Not available" not in text, f"{service}: {text[:300]}"
+    assert page.locator("section[aria-labelledby=cfg-triage] table tbody tr").count() >= 1, "the severity rules"
+
+    ann.sign_in("/console")  # an agent works the queue but is no admin: the admin pages do not exist for her
+    for path in ("/console/admin", "/console/admin/config"):
+        assert ann.context.request.get(ann.base + path, max_redirects=0).status == 404, path
