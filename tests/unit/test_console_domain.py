@@ -164,6 +164,17 @@ def test_changes_by_people_or_to_the_ticket_conflict_and_routine_bookkeeping_doe
     assert conflicting_changes(document, None) == [], "a form that says nothing is not checked"
 
 
+def test_triage_echoing_an_agents_own_severity_change_is_no_conflict_but_its_own_reclassification_is():
+    def reclassified(seq, trigger):
+        return {"seq": seq, "action": "reclassified", "actor": {"type": "system", "id": "triage", "name": "triage"},
+                "detail": "Reclassified", "data": {"trigger": trigger}}
+    override = {"seq": 3, "action": "severity_changed", "actor": {"type": "agent", "id": "a1", "name": "Ann"},
+                "detail": "Severity medium → high"}
+    document = {"timeline": [override, reclassified(4, "agent"), reclassified(5, "growth")]}
+    assert [c["seq"] for c in conflicting_changes(document, 4)] == [5], "the page showed the override; growth is news"
+    assert [c["seq"] for c in conflicting_changes(document, 3)] == [3, 5], "an unseen override still conflicts"
+
+
 def test_a_guard_makes_the_write_conditional_on_the_timeline_position():
     update = actions.acknowledge(ticket("open"), AGENT, NOW)
     update.guard["timeline_seq"] = 7
