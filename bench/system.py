@@ -83,6 +83,9 @@ class System:
             "RATE_LIMIT_BURST": "10000",
             "AUTH_FAILURES_PER_MINUTE": "100000",
             "INTAKE_URL": self.url("intake"),
+            "TRIAGE_URL": self.url("triage"),
+            "ESCALATION_URL": self.url("escalation"),
+            "NOTIFIER_URL": self.url("notifier"),
             "PORTAL_URL": self.url("intake"),
             **self.extra_env,
         }

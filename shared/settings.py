@@ -33,6 +33,9 @@ class CommonSettings(BaseSettings):
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     service_levels_file: Path | None = Field(
         default=None, description="teams per tier, SLA allowances and business calendar (default: packaged KB-005)")
+    intake_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://",
+                            description="where intake answers `GET /v1/me`: the other services ask it who holds an "
+                                        "API key (intake owns identities)")
 
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
     """Fields of a service's settings that hold secrets: production refuses them empty, short or defaulted."""

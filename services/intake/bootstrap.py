@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from functools import partial
 
+import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -17,6 +18,7 @@ from services.intake.adapters import (
     idempotency,
     integrations,
     mailer,
+    service_calls,
     sign_in_tokens,
     sla_metrics,
     source_records,
@@ -35,6 +37,11 @@ from services.intake.entrypoints import (
     actions_api,
     admin_api,
     attachments_api,
+    console_admin,
+    console_features,
+    console_queue,
+    console_sla,
+    console_ticket,
     features_api,
     identity_api,
     integrations_api,
@@ -47,6 +54,7 @@ from services.intake.entrypoints import (
     tickets_api,
 )
 from services.intake.entrypoints.auth import AuthenticateFirst, FailedAuthentications
+from services.intake.entrypoints.console_web import StaffDirectory
 from services.intake.entrypoints.inbound import InboundGuard
 from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel
 from services.intake.entrypoints.portal_web import STATIC, Portal
@@ -158,7 +166,8 @@ def install_portal(app: FastAPI, settings: IntakeSettings) -> None:
         host_token_max_age=timedelta(seconds=settings.widget_token_max_age_seconds))
     app.state.background_sends = portal_auth.BackgroundSends()
     app.mount("/static", StaticFiles(directory=STATIC), name="portal-static")
-    for pages in (portal_auth, portal_tickets, portal_report, portal_widget):
+    for pages in (portal_auth, portal_tickets, portal_report, portal_widget, console_queue, console_ticket, console_sla,
+                  console_features, console_admin):
         app.include_router(pages.router)
     portal_auth.install_handlers(app)
 
@@ -168,6 +177,7 @@ def wire_portal(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
     app.state.web_sessions = web_sessions.MongoWebSessions(rt.db)
     app.state.sign_in_tokens = sign_in_tokens.MongoSignInTokens(rt.db)
     app.state.mailer = mailer.SmtpMailer(app.state.settings)
+    wire_console(app, rt, clock)
     rt.background(lambda: poll_forever("web session expiry", lambda: app.state.web_sessions.expire(clock.now()),
                                        asyncio.Event(), 60.0))
     rt.background(lambda: poll_forever("sign-in link expiry", lambda: app.state.sign_in_tokens.expire(clock.now()),
@@ -211,3 +221,13 @@ async def close_on_cancel_client(client: SlackWebApi) -> None:
         await asyncio.Event().wait()
     finally:
         await client.close()
+
+
+def wire_console(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
+    """Connect the console to the staff list and to the other services' staff APIs (with intake's own key)."""
+    settings: IntakeSettings = app.state.settings
+    app.state.staff_directory = StaffDirectory(app.state.api_keys)
+    client = httpx.AsyncClient(timeout=settings.service_call_timeout_seconds, follow_redirects=False)
+    key = service_calls.ServiceKey(app.state.api_keys, clock, timedelta(hours=settings.service_key_hours))
+    app.state.service_calls = service_calls.ServiceCalls(client, settings.service_urls, key)
+    rt.background(lambda: close_on_cancel(client))

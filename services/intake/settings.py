@@ -99,6 +99,28 @@ class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
                                          description="largest portal form (with its files) accepted at once")
     portal_files_per_submit: int = Field(default=10, ge=1, le=50)
 
+    triage_url: str = Field(default="http://127.0.0.1:8081", pattern=f"^{ORIGIN}/?$",
+                            description="where the console asks triage for the rules it loaded")
+    escalation_url: str = Field(default="http://127.0.0.1:8082", pattern=f"^{ORIGIN}/?$",
+                                description="where the console asks escalation for the policy it loaded")
+    notifier_url: str = Field(default="http://127.0.0.1:8083", pattern=f"^{ORIGIN}/?$",
+                              description="where the console asks the notifier for deliveries and its routing")
+    prometheus_url: str = Field(default="http://127.0.0.1:9090", pattern=f"^{ORIGIN}(/[^?#\\s]*)?$",
+                                description="the Prometheus the SLA dashboard links each figure's query to")
+    service_call_timeout_seconds: float = Field(default=3.0, gt=0, le=30,
+                                                description="how long the console waits for another service")
+    service_key_hours: float = Field(default=12.0, ge=1, le=24 * 7,
+                                     description="lifetime of the agent key intake mints for itself to call the "
+                                                 "other services' staff APIs (renewed at half)")
+    console_queue_rows: int = Field(default=50, ge=10, le=500, description="rows the console's queue shows at first")
+    console_refresh_seconds: int = Field(default=10, ge=2, le=300,
+                                         description="how often the queue and the ticket workbench refresh themselves")
+
+    @property
+    def service_urls(self) -> dict[str, str]:
+        """Return where the other services answer, by name."""
+        return {"triage": self.triage_url, "escalation": self.escalation_url, "notifier": self.notifier_url}
+
     @property
     def secure_cookies(self) -> bool:
         """Return True when the portal is served over TLS: its cookies then carry Secure."""
