@@ -116,10 +116,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         app.state.views = ticket_views = views.MongoViews(rt.db, fresh_seconds=settings.view_cache_seconds)
         store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint, views=ticket_views)
         app.state.tickets = store
-        recovered = await store.recover()  # what a crash left: views to write, events to publish
-        if recovered:
-            logging.getLogger(__name__).warning("recovered tickets a crash left half-done",
-                                                extra={"x_tickets": recovered})
+        rt.background(lambda: recover_in_background(store))  # ready at once; the scan may take minutes
         app.state.api_keys = api_keys.MongoApiKeys(rt.db, clock)
         app.state.votes = votes.MongoVotes(rt.db)
         app.state.idempotency = idempotency.MongoIdempotency(rt.db)
@@ -182,6 +179,17 @@ def wire_portal(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
                                        asyncio.Event(), 60.0))
     rt.background(lambda: poll_forever("sign-in link expiry", lambda: app.state.sign_in_tokens.expire(clock.now()),
                                        asyncio.Event(), 60.0))
+
+
+async def recover_in_background(store: tickets.MongoTickets) -> None:
+    """Finish what a crash left (views to write, events to publish) while the service already answers.
+
+    On the docstore the scan reads every ticket (minutes at 100,000), so it must not hold up readiness;
+    what it finishes was already late, and every write it makes is guarded like a live one.
+    """
+    recovered = await store.recover()
+    if recovered:
+        logging.getLogger(__name__).warning("recovered tickets a crash left half-done", extra={"x_tickets": recovered})
 
 
 def wire_integrations(app: FastAPI, rt: ServiceRuntime, store: tickets.MongoTickets, clock: Clock) -> None:
