@@ -51,7 +51,6 @@ from services.intake.service_layer.sign_in import SignInRules
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock, poll_forever
 from shared.http import create_service_app
-from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from shared.settings import load_settings
@@ -70,7 +69,6 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     runtime.outbox_collections += [tickets.COLLECTION, handoff_notices.COLLECTION]
     runtime.recovered_collections.add(tickets.COLLECTION)  # MongoTickets.recover() scans it at start
     runtime.settled_marks[tickets.COLLECTION] = tickets.VIEWS_PENDING
-    ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
     app = create_service_app(
         runtime,
         title="Incidents intake API",
@@ -90,8 +88,9 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
 
     async def wire(rt: ServiceRuntime) -> None:
         app.state.views = ticket_views = views.MongoViews(rt.db)
-        store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint, views=ticket_views)
+        store = tickets.MongoTickets(rt.db, on_outbox=rt.relay.hint, views=ticket_views)
         app.state.tickets = store
+        rt.relay.unsettled[tickets.COLLECTION] = store.reproject  # a write came between a ticket's and its views
         recovered = await store.recover()  # what a crash left: views to write, events to publish
         if recovered:
             logging.getLogger(__name__).warning("recovered tickets a crash left half-done",

@@ -16,7 +16,6 @@ from services.triage.service_layer.handlers import (
 from services.triage.settings import TriageSettings
 from shared.clock import Clock, SystemClock
 from shared.http import create_service_app
-from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from shared.settings import load_settings
@@ -32,13 +31,11 @@ def build_app(
     policy = policy or load_rules(load_service_levels(settings.service_levels_file), settings.triage_rules_file)
     runtime = ServiceRuntime("triage", settings)
     runtime.indexes += triage_records.INDEXES + fingerprints.INDEXES
-    record_locks = runtime.document_locks[triage_records.COLLECTION] = KeyedLocks()
     runtime.outbox_collections.append(triage_records.COLLECTION)
-    group_locks = runtime.document_locks[fingerprints.COLLECTION] = KeyedLocks()
 
     async def wire(rt: ServiceRuntime) -> None:
-        records = triage_records.MongoTriageRecords(rt.db, record_locks, on_outbox=rt.relay.hint)
-        groups = fingerprints.MongoFingerprintGroups(rt.db, group_locks)
+        records = triage_records.MongoTriageRecords(rt.db, on_outbox=rt.relay.hint)
+        groups = fingerprints.MongoFingerprintGroups(rt.db)
         rt.consume(
             CONSUMER_QUEUES["triage"],
             {

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.locks import KeyedLocks
 from shared.schedule import COLLECTION, Schedule
 
 pytestmark = pytest.mark.integration
@@ -15,7 +14,7 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def wheel(db, **kwargs) -> Schedule:
-    return Schedule(db, "timers", locks=KeyedLocks(), **kwargs)
+    return Schedule(db, "timers", **kwargs)
 
 
 async def test_returns_only_what_is_due_earliest_first(db) -> None:
