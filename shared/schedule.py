@@ -178,7 +178,11 @@ class Schedule:
         return pages
 
     async def due(self, now: datetime, limit: int) -> list[DueEntry]:
-        """Return up to limit entries due at now, earliest first; settled empty buckets are deleted on the way."""
+        """Return the due entries of up to limit keys, earliest first; settled empty buckets are deleted on the way.
+
+        The limit counts keys, not entries: a key may have several entries due (a due time and a
+        lease's end, or repeats), and a caller that got fewer keys than it asked for has seen all that is due.
+        """
         floor_document = await self.collection.find_one({"_id": self._floor_id})
         if floor_document is None:
             return []
@@ -189,7 +193,7 @@ class Schedule:
         found: list[DueEntry] = []
         new_floor = floor
         for bucket in range(floor, current + 1):
-            if len(found) >= limit:
+            if len({entry.key for entry in found}) >= limit:
                 break
             if not (bucket < current - 1 and bucket in self._empty):
                 pages = await self._pages(bucket)
@@ -208,7 +212,14 @@ class Schedule:
         if new_floor > floor:
             await self._raise_floor(new_floor)
         found.sort(key=lambda entry: entry.raw)
-        return found[:limit]
+        keys: set[str] = set()
+        chosen = []
+        for entry in found:
+            if entry.key not in keys and len(keys) < limit:
+                keys.add(entry.key)
+            if entry.key in keys:
+                chosen.append(entry)
+        return chosen
 
     @staticmethod
     def _due_in(page: dict[str, Any], bucket: int, now_millis: int) -> list[DueEntry]:
@@ -221,7 +232,7 @@ class Schedule:
         return entries
 
     async def due_keys(self, now: datetime, limit: int) -> list[str]:
-        """Return the keys of up to limit due entries, earliest first; call handled(key) once each is dealt with."""
+        """Return up to limit keys with due entries, earliest first (fewer: nothing else is due); call handled(key) for each."""
         keys: dict[str, None] = {}
         for entry in await self.due(now, limit):
             self._offered.setdefault(entry.key, {})[entry.raw] = entry
