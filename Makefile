@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 STACK := scripts/stack.sh
 PYTEST := .venv/bin/pytest
+REPLICAS ?= 1
 
 .PHONY: up down clean status test test-unit install
 
-up:            ## install what is missing and start the whole system
-	@$(STACK) up
+up:            ## install what is missing and start the whole system; REPLICAS=N runs N processes of each service
+	@REPLICAS=$(REPLICAS) $(STACK) up
 
 down:          ## stop what `make up` started; data stays in var/
 	@$(STACK) down

@@ -110,7 +110,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
             mailbox = SupportMailbox(settings=settings, intake=intake, dkim=DkimVerifier(dkim_keys))
             server = await start_smtp(mailbox, settings.smtp_intake_host, settings.smtp_intake_port,
                                       max_message_bytes=settings.mail_max_message_bytes,
-                                      max_sessions_per_ip=settings.mail_max_sessions_per_ip)
+                                      max_sessions_per_ip=settings.mail_max_sessions_per_ip,
+                                      reuse_port=settings.reuse_port)
             rt.background(lambda: close_on_cancel(server))
         event_handlers = handlers(store, clock, observe_outcome)
         # a hand-off notice is its own document, inserted once per announcing event
