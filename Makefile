@@ -38,7 +38,7 @@ bench:         ## throughput, latency, timer and memory benchmarks (after make u
 
 chaos:         ## the fault harness, long form
 	@$(STACK) infra
-	@.venv/bin/python -m bench.chaos --tickets 800 --rate 8
+	@.venv/bin/python -m bench.chaos --tickets 800 --rate 8 --replicas $(REPLICAS)
 
 .PHONY: k8s
 KUSTOMIZE := var/bin/kustomize
