@@ -28,14 +28,25 @@ def run_service(name: str, port: int | None) -> None:
     settings = load_settings(getattr(importlib.import_module(settings_module), settings_class))
     configure_logging(name, settings.log_level)
     app = importlib.import_module(bootstrap_module).build_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=port or settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    config = uvicorn.Config(app, host=settings.http_host, port=port or settings.http_port, log_config=None,
+                            access_log=False, timeout_graceful_shutdown=10)
+    if settings.reuse_port:  # a replica: share the port with the service's other processes
+        uvicorn.Server(config).run(sockets=[shared_port_socket(config.host, config.port)])
+    else:
+        uvicorn.Server(config).run()
+
+
+def shared_port_socket(host: str, port: int):
+    """Return a TCP socket bound with SO_REUSEPORT: every replica binds its own, the kernel balances connections."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 async def with_api_keys(work):

@@ -26,6 +26,9 @@ class CommonSettings(BaseSettings):
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     mongodb_db: str = Field(default="incidents", pattern=r"^[A-Za-z0-9_-]{1,60}$")
     http_host: str = "127.0.0.1"
+    reuse_port: bool = Field(default=False, description=(
+        "bind the HTTP listener (and intake's SMTP listener) with SO_REUSEPORT, so several replicas of a "
+        "service share its ports and the kernel spreads connections over them (`make up REPLICAS=2`)"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     amqp_prefetch: int = Field(default=100, ge=1, le=1000)
     delivery_limit: int = Field(default=5, ge=1, le=100)

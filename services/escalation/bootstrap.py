@@ -37,7 +37,6 @@ from shared.config_files import LoadedFile
 from shared.config_view import install_config_route
 from shared.http import create_service_app
 from shared.identities import IntakeIdentities
-from shared.locks import KeyedLocks
 from shared.messaging.identity import vhost_of
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
@@ -67,13 +66,12 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
     runtime = ServiceRuntime("escalation", settings)
     runtime.indexes += clocks.INDEXES
     runtime.outbox_collections += [clocks.COLLECTION, oncall_handoffs.COLLECTION]
-    clock_locks = runtime.document_locks.setdefault(clocks.COLLECTION, KeyedLocks())
     metrics = EscalationMetrics.register(runtime.registry, vendors=policy.vendors)
     gauge = CoverageGauge(runtime.registry)
     state.settings, state.clock = settings, clock
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = clocks.MongoClocks(rt.db, clock_locks)
+        store = clocks.MongoClocks(rt.db)
         catalog = OnCallCatalog(MongoOnCallStore(rt.db), oncall_file, cache_seconds=settings.oncall_cache_seconds)
         await catalog.snapshot()  # a file that does not combine with what is stored stops escalation here
         http_client = httpx.AsyncClient(timeout=10, follow_redirects=False)

@@ -90,7 +90,6 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     runtime.outbox_collections += [tickets.COLLECTION, handoff_notices.COLLECTION]
     runtime.recovered_collections.add(tickets.COLLECTION)  # MongoTickets.recover() scans it at start
     runtime.settled_marks[tickets.COLLECTION] = tickets.VIEWS_PENDING
-    ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
     app = create_service_app(
         runtime,
         title="Incidents intake API",
@@ -114,8 +113,9 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
 
     async def wire(rt: ServiceRuntime) -> None:
         app.state.views = ticket_views = views.MongoViews(rt.db, fresh_seconds=settings.view_cache_seconds)
-        store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint, views=ticket_views)
+        store = tickets.MongoTickets(rt.db, on_outbox=rt.relay.hint, views=ticket_views)
         app.state.tickets = store
+        rt.relay.unsettled[tickets.COLLECTION] = store.reproject  # a write came between a ticket's and its views
         rt.background(lambda: recover_in_background(store))  # ready at once; the scan may take minutes
         app.state.api_keys = api_keys.MongoApiKeys(rt.db, clock)
         app.state.votes = votes.MongoVotes(rt.db)
@@ -133,7 +133,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
             mailbox = SupportMailbox(settings=settings, intake=intake, dkim=DkimVerifier(dkim_keys))
             server = await start_smtp(mailbox, settings.smtp_intake_host, settings.smtp_intake_port,
                                       max_message_bytes=settings.mail_max_message_bytes,
-                                      max_sessions_per_ip=settings.mail_max_sessions_per_ip)
+                                      max_sessions_per_ip=settings.mail_max_sessions_per_ip,
+                                      reuse_port=settings.reuse_port)
             rt.background(lambda: close_on_cancel(server))
         event_handlers = handlers(store, clock, observe_outcome)
         # a hand-off notice is its own document, inserted once per announcing event

@@ -33,7 +33,6 @@ from shared.config_files import ConfigFileError, LoadedFile
 from shared.config_view import install_config_route
 from shared.http import create_service_app
 from shared.identities import IntakeIdentities
-from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from shared.settings import load_settings
@@ -77,7 +76,6 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     metrics = NotifierMetrics.register(runtime.registry)
     runtime.indexes += deliveries.INDEXES
     runtime.outbox_collections.append(deliveries.COLLECTION)
-    delivery_locks = runtime.document_locks.setdefault(deliveries.COLLECTION, KeyedLocks())
     http_client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
     if senders is None:
         senders = {
@@ -88,9 +86,9 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     http_deps = HttpDeps(keys=IntakeIdentities(http_client, settings.intake_url))
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = deliveries.MongoDeliveries(rt.db, delivery_locks)
+        store = deliveries.MongoDeliveries(rt.db)
         dispatcher = Dispatcher(
-            deliveries=store, slots=MongoRateSlots(rt.db, KeyedLocks()), senders=senders, router=router,
+            deliveries=store, slots=MongoRateSlots(rt.db), senders=senders, router=router,
             renderer=renderer, policy=retry_policy(settings), clock=clock, metrics=metrics,
             lease=timedelta(seconds=settings.delivery_lease_seconds), rng=random.Random(),
             on_outbox=partial(rt.relay.hint, deliveries.COLLECTION) if rt.relay else (lambda delivery_id: None),

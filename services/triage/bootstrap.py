@@ -20,7 +20,6 @@ from shared.config_files import LoadedFile
 from shared.config_view import install_config_route
 from shared.http import create_service_app
 from shared.identities import IntakeIdentities
-from shared.locks import KeyedLocks
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from shared.settings import load_settings
@@ -38,13 +37,11 @@ def build_app(
                                   loaded=loaded)
     runtime = ServiceRuntime("triage", settings)
     runtime.indexes += triage_records.INDEXES + fingerprints.INDEXES
-    record_locks = runtime.document_locks[triage_records.COLLECTION] = KeyedLocks()
     runtime.outbox_collections.append(triage_records.COLLECTION)
-    group_locks = runtime.document_locks[fingerprints.COLLECTION] = KeyedLocks()
 
     async def wire(rt: ServiceRuntime) -> None:
-        records = triage_records.MongoTriageRecords(rt.db, record_locks, on_outbox=rt.relay.hint)
-        groups = fingerprints.MongoFingerprintGroups(rt.db, group_locks)
+        records = triage_records.MongoTriageRecords(rt.db, on_outbox=rt.relay.hint)
+        groups = fingerprints.MongoFingerprintGroups(rt.db)
         rt.consume(
             CONSUMER_QUEUES["triage"],
             {
