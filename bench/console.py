@@ -33,8 +33,8 @@ from typing import Any
 
 import httpx
 
-from bench.harness import percentile, running_system, save
-from bench.system import System
+from bench.harness import MONGO, percentile, running_system, save, vhost
+from bench.system import System, free_port
 from services.intake.entrypoints.portal_web import SESSION_COOKIE
 from tests.e2e.api import Api
 
@@ -135,10 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open", type=int, default=2000, help="how many of them open")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per kind")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", help="measure this already seeded database (e.g. bench.store --keep-db's) instead")
     args = parser.parse_args(argv)
     if not 0 < args.open <= args.tickets or args.requests < 20:
         parser.error("need 0 < --open <= --tickets and --requests >= 20")
     rng = random.Random(args.seed)
+    if args.db:
+        return measure_existing(args, rng)
     with tempfile.TemporaryDirectory(prefix="bench-console-") as logs, running_system(Path(logs)) as system:
         agent_key = system.create_key("agent", "Bench Agent", AGENT_EMAIL)
         reporter_key = system.create_key("reporter", "Bench Reporter", "bench.reporter@example.com")
@@ -153,6 +156,28 @@ def main(argv: list[str] | None = None) -> int:
         session = asyncio.run(agent_session(system, agent_key))
         result = {"tickets": args.tickets, "open": args.open, "requests": args.requests,
                   "seeding_seconds": seeding_seconds, **measure(system, session, args.requests, rng)}
+    path = save(f"console-{args.tickets}", result)
+    print(f"results: {path}")
+    return 0
+
+
+def measure_existing(args: argparse.Namespace, rng: random.Random) -> int:
+    """Measure the console on a database seeded earlier (kept, not dropped), on a fresh vhost."""
+    from shared.mailsink import start_sink
+
+    with tempfile.TemporaryDirectory(prefix="bench-console-") as logs, vhost() as amqp_url:
+        sink_port = free_port()
+        sink = start_sink(Path(logs) / "mail", port=sink_port)
+        system = System(amqp_url, MONGO, args.db, sink_port, Path(logs), ready_timeout=900)
+        try:
+            system.start_all()
+            agent_key = system.create_key("agent", "Bench Agent", AGENT_EMAIL)
+            session = asyncio.run(agent_session(system, agent_key))
+            result = {"tickets": args.tickets, "open": args.open, "requests": args.requests, "database": args.db,
+                      **measure(system, session, args.requests, rng)}
+        finally:
+            system.stop_all()
+            sink.stop()
     path = save(f"console-{args.tickets}", result)
     print(f"results: {path}")
     return 0
