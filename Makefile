@@ -30,10 +30,12 @@ test-unit:
 	@$(PYTEST) -q tests/unit
 
 .PHONY: bench chaos
-bench:         ## throughput, latency, timer and memory benchmarks (after make up or make install)
+bench:         ## throughput, latency, timer, memory, intake-ceiling (wrk) and store benchmarks (after make up or make install)
 	@$(STACK) infra
 	@.venv/bin/python -m bench.run
 	@.venv/bin/python -m bench.timers
+	@.venv/bin/python -m bench.intake_wrk --quick
+	@.venv/bin/python -m bench.store --tickets 10000 --open 2000 --quick
 
 chaos:         ## the fault harness, long form
 	@$(STACK) infra

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -164,13 +165,39 @@ def cpu_seconds(pid: int) -> float:
 
 
 def docstore_pid() -> int | None:
-    """Return the pid of the docstore `make up` started, if it runs."""
+    """Return the pid of the docstore `make up` started, if it runs; else of the process listening on MONGO's port.
+
+    The fallback finds a docstore started from another checkout (a git worktree has no var/run of its own).
+    """
     try:
         pid = int(Path("var/run/docstore.pid").read_text())
         Path(f"/proc/{pid}/stat").stat()
         return pid
     except (OSError, ValueError):
-        return None
+        return listening_pid(urlsplit(MONGO).port or 27017)
+
+
+def listening_pid(port: int) -> int | None:
+    """Return the pid of the process with a TCP socket listening on this port, if this user can see it."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
 
 
 def rss_mb(pid: int) -> float:

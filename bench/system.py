@@ -56,6 +56,16 @@ class System:
     mail_intake_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    root: Path | None = None
+    """The code to run (a checkout with its own .venv); None: this one, with this interpreter."""
+    ready_timeout: float = 60
+    """Seconds a service may take to answer /readyz (its start-up scans grow with the data)."""
+
+    @property
+    def python(self) -> str:
+        """Return the interpreter of the code root: its .venv's python, or this one."""
+        venv = self.root / ".venv" / "bin" / "python" if self.root is not None else None
+        return str(venv) if venv is not None and venv.exists() else sys.executable
 
     def env(self, service: str) -> dict[str, str]:
         """Return the environment a service process runs with."""
@@ -73,6 +83,7 @@ class System:
             "RATE_LIMIT_BURST": "10000",
             "AUTH_FAILURES_PER_MINUTE": "100000",
             "INTAKE_URL": self.url("intake"),
+            "PORTAL_URL": self.url("intake"),
             **self.extra_env,
         }
 
@@ -84,12 +95,13 @@ class System:
         """Start one service process and wait until it is ready."""
         log = open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the process
         self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run", service],
+            [self.python, "-m", "services.cli", "run", service],
             env=self.env(service),
+            cwd=self.root,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready(service)
+        self.wait_ready(service, self.ready_timeout)
 
     def start_all(self) -> None:
         """Start every service."""
@@ -132,10 +144,10 @@ class System:
         path = self.log_dir / f"{service}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
-    def cli(self, *args: str) -> str:
+    def cli(self, *args: str, timeout: float = 120) -> str:
         """Run the real `incidents` CLI against this system's database and return what it printed."""
-        result = subprocess.run([sys.executable, "-m", "services.cli", *args], env=self.env("intake"),
-                                capture_output=True, text=True, check=True, timeout=120)
+        result = subprocess.run([self.python, "-m", "services.cli", *args], env=self.env("intake"), cwd=self.root,
+                                capture_output=True, text=True, check=True, timeout=timeout)
         return result.stdout.strip()
 
     def create_key(self, role: str, name: str, email: str | None = None) -> str:

@@ -40,6 +40,8 @@ ensure_apt_packages() {
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   command -v promtool >/dev/null 2>&1 || [[ " ${missing[*]} " == *" prometheus "* ]] || missing+=(prometheus)
   if [[ "${WITH_COMPOSE_CHECK:-0}" == 1 ]]; then command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose); fi
+  # the portal's browser tests drive Debian's Chromium through Playwright (never `playwright install`)
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   ((${#missing[@]})) || return 0
   [[ $(id -u) == 0 ]] || die "missing ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}"
   say "installing ${missing[*]} from Debian"
@@ -140,6 +142,10 @@ start_services() {
   done
 }
 
+start_example_host() { # a page of an imaginary host platform with the portal's Help button
+  start_daemon example-host 8090 "$VENV/bin/incidents" example-host --port 8090
+}
+
 start_prometheus() {
   if running prometheus; then return 0; fi
   port_open 127.0.0.1 9090 && { say "something already answers on 9090; not starting Prometheus"; return 0; }
@@ -162,12 +168,14 @@ up() {
   local started=$SECONDS
   infra
   provision_broker
-  start_mailcatcher; start_services; start_prometheus
+  start_mailcatcher; start_services; start_example_host; start_prometheus
   for service in "${SERVICES[@]}"; do wait_for 60 "$service" ready "${PORTS[$service]}"; done
   running prometheus && wait_for 30 "Prometheus" prometheus_ready
   cat <<INFO
 
 The incident platform is up ($((SECONDS - started)) s).
+  Portal           http://127.0.0.1:8080/   (sign in with the link the mail catcher stores in var/mail)
+  Help button      http://127.0.0.1:8090/   (an example host page; /anonymous without a signed-in user)
   API (intake)     http://127.0.0.1:8080/v1/tickets    docs: http://127.0.0.1:8080/docs
   triage           http://127.0.0.1:8081/metrics
   escalation       http://127.0.0.1:8082/metrics
@@ -199,7 +207,7 @@ stop_pid() { # stop_pid NAME
 }
 
 down() {
-  for name in prometheus "${SERVICES[@]}" mailcatcher docstore; do stop_pid "$name"; done
+  for name in prometheus example-host "${SERVICES[@]}" mailcatcher docstore; do stop_pid "$name"; done
   if [[ -f "$RUN/rabbitmq.pid" ]]; then
     say "stopping RabbitMQ"
     (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBIT_NODE" stop "$RUN/rabbitmq.pid" >/dev/null 2>&1) || stop_pid rabbitmq
@@ -208,7 +216,7 @@ down() {
 }
 
 status() {
-  for name in rabbitmq docstore mailcatcher "${SERVICES[@]}" prometheus; do
+  for name in rabbitmq docstore mailcatcher "${SERVICES[@]}" example-host prometheus; do
     if running "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: not running"; fi
   done
 }

@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--seed", type=int, default=1, help="random seed")
     seed.add_argument("--keys-out", type=Path, help="write the reporters' API keys here as JSON (mode 600)")
 
+    add_portal_commands(commands)
+    add_oncall_commands(commands)
+
     sink = commands.add_parser("mailcatcher", help="local SMTP server storing each message under a directory")
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=1025)
@@ -158,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             args.keys_out.touch(mode=0o600)
             args.keys_out.write_text(json.dumps(seeded.reporter_keys))
         print(f"{seeded.tickets} tickets and {seeded.view_documents} view documents written")
+    elif args.command in ("example-host", "sessions"):
+        return portal_command(args)
+    elif args.command == "oncall":
+        return oncall_command(parser, args)
     elif args.command == "mailcatcher":
         from shared.logs import configure_logging
 
@@ -185,13 +192,74 @@ def keys_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
         print_keys(asyncio.run(with_api_keys(lambda keys: keys.list(Role(args.role) if args.role else None))))
     elif args.user:
         count = asyncio.run(with_api_keys(lambda keys: keys.revoke_principal(args.user, SystemClock().now())))
-        print(f"{count} keys of {args.user} revoked")
+        ended = asyncio.run(end_sessions(args.user))
+        print(f"{count} keys of {args.user} revoked, {ended} portal sessions ended")
     else:
         revoked = asyncio.run(with_api_keys(lambda keys: keys.revoke(args.key_id, SystemClock().now())))
         if revoked is None:
             parser.exit(1, f"incidents keys revoke: no key {args.key_id}\n")
         print(f"key {revoked['key_id']} of {revoked['name']} ({revoked['role']}) revoked")
     return 0
+
+
+def add_portal_commands(commands) -> None:
+    """The web portal's commands: its example host page, and ending someone's sessions."""
+    host = commands.add_parser("example-host", help="serve an example host page with the Help button (as `make up` does)")
+    host.add_argument("--host", default="127.0.0.1")
+    host.add_argument("--port", type=int, default=8090)
+    host.add_argument("--email", default="dana@example.com", help="the host's signed-in demo user")
+    host.add_argument("--name", default="Dana Demo")
+    sessions = commands.add_parser("sessions", help="portal sessions")
+    session_commands = sessions.add_subparsers(dest="sessions_command", required=True)
+    end = session_commands.add_parser("end", help="sign a person out of the portal everywhere")
+    end.add_argument("--user", required=True, help="a principal id (`keys list` shows them)")
+
+
+def portal_command(args: argparse.Namespace) -> int:
+    """Run `incidents example-host` or `incidents sessions end`; return the exit code."""
+    if args.command == "sessions":
+        print(f"{asyncio.run(end_sessions(args.user))} portal sessions of {args.user} ended")
+        return 0
+    import uvicorn
+
+    from services.intake.entrypoints.example_host import build_app
+    from services.intake.settings import IntakeSettings
+    from shared.logs import configure_logging
+    from shared.settings import load_settings
+
+    settings = load_settings(IntakeSettings)
+    configure_logging("example-host", settings.log_level)
+    app = build_app(settings.portal_url, settings.widget_secret, args.email, args.name)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    return 0
+
+
+async def end_sessions(principal_id: str) -> int:
+    """End every portal session of one person; return how many were live."""
+    from services.intake.adapters.web_sessions import MongoWebSessions
+    from shared.persistence import make_client
+    from shared.settings import CommonSettings, load_settings
+
+    settings = load_settings(CommonSettings)
+    client = make_client(settings.mongodb_url)
+    try:
+        return await MongoWebSessions(client[settings.mongodb_db]).end_all(principal_id)
+    finally:
+        await client.close()
+
+
+def add_oncall_commands(commands) -> None:
+    """Add `incidents oncall ...` (services/escalation/entrypoints/oncall_cli.py)."""
+    from services.escalation.entrypoints.oncall_cli import add_commands
+
+    add_commands(commands)
+
+
+def oncall_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run `incidents oncall ...`; return the exit code."""
+    from services.escalation.entrypoints.oncall_cli import run
+
+    return run(parser, args)
 
 
 async def seed_tickets(count: int, open_count: int, reporters: int, days: int, seed: int):

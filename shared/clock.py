@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 
@@ -72,3 +74,29 @@ async def sleep_or_wake(wake: asyncio.Event, seconds: float) -> bool:
         return False
     wake.clear()
     return True
+
+
+class FileOffsetClock:
+    """The system time plus an offset (seconds) read from a file: e2e tests move a service's time by writing it.
+
+    The file is read at most every `recheck_seconds`; the offset never goes back (time only moves forward),
+    and a missing or unreadable file keeps the last offset. Only for tests (settings refuse it elsewhere).
+    """
+
+    def __init__(self, path: Path, recheck_seconds: float = 0.2) -> None:
+        self._path = path
+        self._recheck = recheck_seconds
+        self._checked = float("-inf")
+        self._offset = 0.0
+        self._system = SystemClock()
+
+    def now(self) -> datetime:
+        """Return the system time moved forward by the file's offset."""
+        moment = time.monotonic()
+        if moment - self._checked >= self._recheck:
+            self._checked = moment
+            try:
+                self._offset = max(self._offset, float(self._path.read_text().strip() or 0))
+            except (OSError, ValueError):
+                pass
+        return self._system.now() + timedelta(seconds=self._offset)

@@ -6,9 +6,12 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +20,9 @@ from shared.problems import install_problem_handlers, problem_response
 from shared.runtime import ServiceRuntime
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+SWAGGER_UI_ASSETS = Path(__file__).resolve().parent / "static" / "swagger-ui-5.35.0"
+"""Swagger UI from the npm package swagger-ui-dist 5.35.0 (Apache-2.0): /docs works with no outside host."""
+DOCS_ASSETS_URL = "/docs-assets"
 
 
 class BodySizeLimit:
@@ -118,6 +124,21 @@ class RequestMetrics:
             self.metrics.http_duration.labels(template, method).observe(time.perf_counter() - started)
 
 
+def install_local_docs(app: FastAPI, title: str) -> None:
+    """Serve Swagger UI at /docs from assets shipped in the package: no CDN, no request to an outside host."""
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=SWAGGER_UI_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{title} - docs",
+            swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # the default validator is an outside host
+        )
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     *,
@@ -136,9 +157,11 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    install_local_docs(app, title)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

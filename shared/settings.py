@@ -56,6 +56,19 @@ class CommonSettings(BaseSettings):
         return self
 
 
+class OutgoingMailSettings(CommonSettings):
+    """How a service sends e-mail (the notifier's messages, intake's sign-in links): one SMTP server for all."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = "Support <support@platform.local>"
+    mail_domain: str = "platform.local"
+
+
 def production_problems(settings: CommonSettings) -> list[str]:
     """Return what production refuses in these settings, each naming the setting and never its value."""
     problems = []

@@ -28,12 +28,12 @@ REPORTER = Actor(type="reporter", id="r1", name="Ada")
 class Scenario:
     """One ticket's clocks driven by events and a fake clock."""
 
-    def __init__(self, policy: EscalationPolicy | None = None, start: datetime = REPORTED_AT) -> None:
+    def __init__(self, policy: EscalationPolicy | None = None, start: datetime = REPORTED_AT, oncall=None) -> None:
         self.start = start
         self.clock = FakeClock(start)
         self.store = FakeClocks()
         self.policy = policy or escalation_policy()
-        self.work = ClockUpdater(self.store, self.policy, self.clock)
+        self.work = ClockUpdater(self.store, self.policy, self.clock, oncall=oncall)
         self.timers = TimerLoop(self.work, self.store, self.clock, poll_seconds=0)
         self.handlers = handlers(self.work)
         self.ticket_id: str | None = None

@@ -119,27 +119,6 @@ class FakeApiKeys:
         return None
 
 
-class FakeAttachments:
-    """Attachment metadata in a dict; `fail_next` makes the next store raise, as a database outage would."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, dict[str, Any]] = {}
-        self.fail_next = 0
-
-    async def store(self, attachment_id: str, ticket_id: str, filename: str, content_type: str, data: bytes,
-                    uploader_id: str, now: datetime) -> dict[str, Any]:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise ConnectionError("the database is unreachable")
-        meta = {"_id": attachment_id, "ticket_id": ticket_id, "filename": filename, "content_type": content_type,
-                "size": len(data), "uploaded_by": uploader_id, "uploaded_at": now}
-        self.files[attachment_id] = meta
-        return meta
-
-    def of(self, ticket_id: str) -> list[dict[str, Any]]:
-        return [meta for meta in self.files.values() if meta["ticket_id"] == ticket_id]
-
-
 class FakeMailReceipts:
     """Mail receipts in a dict, with the same claim-with-lease contract as MongoMailReceipts."""
 
@@ -299,6 +278,19 @@ class FakeKeyRoles:
         return self.roles.get(key)
 
 
+def storable(value: Any, where: str = "") -> Any:
+    """Return value if MongoDB would store it: no document key with a dot or a leading `$` (else AssertionError)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, str) and "." not in key and not key.startswith("$"), \
+                f"MongoDB refuses the key {key!r} at {where or 'the top'}"
+            storable(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            storable(item, f"{where}[{n}]")
+    return value
+
+
 class FakeClocks:
     """SLA clocks in a dict, with MongoClocks' revision-guarded saves and lease-based claims."""
 
@@ -313,7 +305,7 @@ class FakeClocks:
     async def create(self, document: dict[str, Any]) -> bool:
         if document["_id"] in self.clocks:
             return False
-        self.clocks[document["_id"]] = copy.deepcopy(document)
+        self.clocks[document["_id"]] = copy.deepcopy(storable(document))
         return True
 
     async def save(self, before, after, outbox, vendor_outbox, condition=None) -> bool:
@@ -322,7 +314,7 @@ class FakeClocks:
         current = self.clocks[before["_id"]]
         if current["rev"] != before["rev"] or any(current.get(k) != v for k, v in (condition or {}).items()):
             return None
-        current.update(copy.deepcopy(state_of(after)))
+        current.update(copy.deepcopy(storable(state_of(after))))
         current["outbox"].extend(copy.deepcopy(outbox))
         current["vendor_outbox"].extend(copy.deepcopy(vendor_outbox))
         current["rev"] += 1
@@ -439,3 +431,166 @@ class FakeFingerprintGroups:
             document["reporters"] = [*document.get("reporters", []), member.reporter_id]
         members.append(member.ticket_id)
         return Registration(view(document), is_primary=False, newly_joined=True)
+
+
+class FakeVotes:
+    """Votes per ticket in a dict of voter sets."""
+
+    def __init__(self) -> None:
+        self.voters: dict[str, dict[str, datetime]] = {}
+
+    async def add(self, ticket_id: str, voter_id: str, now: datetime) -> int | None:
+        voters = self.voters.setdefault(ticket_id, {})
+        if voter_id in voters:
+            return None
+        voters[voter_id] = now
+        return len(voters)
+
+    async def count(self, ticket_id: str) -> int:
+        return len(self.voters.get(ticket_id, {}))
+
+    async def voted(self, ticket_ids: list[str], voter_id: str) -> set[str]:
+        return {t for t in ticket_ids if voter_id in self.voters.get(t, {})}
+
+
+class FakeAttachments:
+    """Attachments in dicts; `fail_next` makes the next store raise, as a database outage would."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, bytes] = {}
+        self.fail_next = 0
+
+    async def store(self, attachment_id, ticket_id, filename, content_type, data, uploader_id, now) -> dict[str, Any]:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("the database is unreachable")
+        meta = {"_id": attachment_id, "ticket_id": ticket_id, "filename": filename, "content_type": content_type,
+                "size": len(data), "uploaded_by": uploader_id, "uploaded_at": now}
+        self.files[attachment_id] = meta
+        self.data[attachment_id] = data
+        return meta
+
+    async def get(self, attachment_id: str) -> dict[str, Any] | None:
+        return self.files.get(attachment_id)
+
+    async def for_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
+        return [meta for meta in self.files.values() if meta["ticket_id"] == ticket_id]
+
+    async def read(self, attachment_id: str):
+        yield self.data[attachment_id]
+
+    def of(self, ticket_id: str) -> list[dict[str, Any]]:
+        return [meta for meta in self.files.values() if meta["ticket_id"] == ticket_id]
+
+
+class FakeSignInTokens:
+    """Sign-in links, claims and counters in dicts, with MongoSignInTokens' single-use contract."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, dict[str, Any]] = {}
+        self.claims: set[str] = set()
+        self.counters: dict[str, int] = {}
+
+    async def issue(self, email: str, next_path: str, now: datetime, expires_at: datetime) -> str:
+        token = f"tok-{new_id()}"
+        self.links[token] = {"email": email, "next": next_path, "expires_at": expires_at}
+        return token
+
+    async def peek(self, token: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.links.get(token))
+
+    async def redeem(self, token: str, now: datetime) -> dict[str, Any] | None:
+        link = self.links.get(token)
+        if link is None or "used_at" in link or link["expires_at"] <= now:
+            return None
+        link["used_at"] = now
+        return copy.deepcopy(link)
+
+    async def claim_once(self, claim_id: str, now: datetime, expires_at: datetime) -> bool:
+        if claim_id in self.claims:
+            return False
+        self.claims.add(claim_id)
+        return True
+
+    async def count(self, kind: str, subject: str, now: datetime, window: timedelta) -> int:
+        key = f"{kind}:{subject}:{int(now.timestamp() // window.total_seconds())}"
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return self.counters[key]
+
+
+class FakeWebSessions:
+    """Sessions in a dict."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, tuple[Principal, datetime, str]] = {}
+
+    async def create(self, principal: Principal, now: datetime, expires_at: datetime, via: str) -> str:
+        session_id = f"s-{new_id()}"
+        self.sessions[session_id] = (principal, expires_at, via)
+        return session_id
+
+    async def principal(self, session_id: str, now: datetime) -> Principal | None:
+        found = self.sessions.get(session_id)
+        return found[0] if found is not None and found[1] > now else None
+
+    async def end(self, session_id: str) -> None:
+        self.sessions.pop(session_id, None)
+
+
+class FakeMailer:
+    """Records the e-mails it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, to: str, subject: str, text: str, html: str | None = None) -> None:
+        self.sent.append({"to": to, "subject": subject, "text": text, "html": html})
+
+
+class StaticOnCall:
+    """An on-call source whose configuration a test sets (and changes) directly."""
+
+    def __init__(self, config=None) -> None:
+        self.config = config
+
+    async def current(self):
+        return self.config
+
+
+class FakeOnCallStore:
+    """The stored on-call document in memory, with MongoOnCallStore's compare-and-set on the revision."""
+
+    def __init__(self) -> None:
+        self.rev = 0
+        self.content: dict[str, Any] = {}
+        self.writes = 0
+        self.updated_by: str | None = None
+
+    async def revision(self) -> int:
+        return self.rev
+
+    async def read(self):
+        from services.escalation.adapters.oncall_store import StoredConfig
+
+        return StoredConfig(self.rev, copy.deepcopy(self.content), None, self.updated_by)
+
+    async def write(self, rev: int, content: dict[str, Any], by: str, now: datetime) -> bool:
+        if rev != self.rev:
+            return False
+        self.rev, self.content, self.updated_by = rev + 1, copy.deepcopy(content), by
+        self.writes += 1
+        return True
+
+
+class FakeIdentities:
+    """API key -> identity (id, role, name) in a dict."""
+
+    def __init__(self, keys: dict[str, tuple[str, str]] | None = None) -> None:
+        self.keys = keys or {}
+
+    async def identity_of(self, key: str):
+        from shared.identities import Identity
+
+        found = self.keys.get(key)
+        return Identity(id=found[0], role=found[1], name=found[0].title()) if found else None

@@ -114,3 +114,53 @@ def schedules(draw, max_layers: int = 3, whole_seconds: bool = False) -> Schedul
                          draw(st.none() | restrictions)) for n in range(count))
     return Schedule("sched", "platform", draw(st.sampled_from(ZONES)), layers,
                     tuple(draw(st.lists(overrides(whole_seconds), max_size=5))))
+
+
+# -- a team's whole configuration, as the services load it -----------------------------------------------------
+
+SENIOR_YAML = """\
+version: 1
+people:
+  - {id: ada, name: Ada Lovelace, email: ada@example.com, time_zone: Europe/London}
+  - {id: bob, name: Bob Stone, email: bob@example.com, time_zone: UTC, slack: senior-engineering-chat}
+  - {id: cy, name: Cy Young, email: cy@example.com, time_zone: UTC}
+  - {id: dee, name: Dee Lead, email: dee@example.com, time_zone: UTC}
+  - {id: eve, name: Eve Cover, email: eve@example.com, time_zone: UTC}
+schedules:
+  - id: senior
+    team: senior-engineering
+    time_zone: UTC
+    layers:
+      - rotation:
+          id: daily
+          participants: [ada, bob]
+          shift: {days: 1}
+          start: 2026-01-05T09:00:00Z
+          handoff: "09:00"
+          time_zone: UTC
+policies:
+  - team: senior-engineering
+    tier: 3
+    lead: dee
+    repeats: 1
+    steps:
+      - delay_minutes: 5
+        targets: [{schedule: senior}]
+      - delay_minutes: 10
+        targets: [{person: cy}, {channel: team}]
+"""
+
+
+def senior_file(text: str = SENIOR_YAML, source: str = "oncall.yaml"):
+    """Return the parsed on-call file of the senior-engineering team (or of text)."""
+    from services.escalation.adapters.oncall_file import parse_oncall
+
+    return parse_oncall(text, source)
+
+
+def senior_config(text: str = SENIOR_YAML, overrides=()):
+    """Return the combined configuration of a file's text, with override models (dicts) stored beside it."""
+    from services.escalation.adapters.oncall_models import OnCallDocument
+    from services.escalation.service_layer.oncall_catalog import build
+
+    return build(senior_file(text), OnCallDocument(overrides=list(overrides)))

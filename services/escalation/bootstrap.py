@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
-from services.escalation.adapters import clocks
+from services.escalation.adapters import clocks, oncall_handoffs
 from services.escalation.adapters.metrics import EscalationMetrics
+from services.escalation.adapters.oncall_file import OnCallFile, load_oncall_file
+from services.escalation.adapters.oncall_metrics import CoverageGauge
+from services.escalation.adapters.oncall_store import MongoOnCallStore
 from services.escalation.adapters.policy_file import load_policy
 from services.escalation.domain.policy import EscalationPolicy
+from services.escalation.entrypoints import oncall_api, oncall_feeds
+from services.escalation.entrypoints.oncall_auth import IdentifyFirst
+from services.escalation.entrypoints.oncall_loops import run_oncall_loops
 from services.escalation.entrypoints.timers import TimerLoop
 from services.escalation.entrypoints.vendors import (
     VendorOutbox,
@@ -18,9 +29,12 @@ from services.escalation.entrypoints.vendors import (
 )
 from services.escalation.service_layer.clock_updates import ClockUpdater
 from services.escalation.service_layer.handlers import handlers
+from services.escalation.service_layer.oncall_catalog import OnCallCatalog
+from services.escalation.service_layer.oncall_handoffs import HandoffNotices
 from services.escalation.settings import EscalationSettings
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, FileOffsetClock, SystemClock
 from shared.http import create_service_app
+from shared.identities import IntakeIdentities
 from shared.locks import KeyedLocks
 from shared.messaging.identity import vhost_of
 from shared.messaging.topology import CONSUMER_QUEUES
@@ -29,20 +43,36 @@ from shared.settings import load_settings
 from shared.sla.config import load_service_levels
 
 
+def clock_for(settings: EscalationSettings) -> Clock:
+    """Return the system clock, or the movable test clock when TEST_CLOCK_FILE is set (ENVIRONMENT=test only)."""
+    return FileOffsetClock(settings.test_clock_file) if settings.test_clock_file is not None else SystemClock()
+
+
 def build_runtime(settings: EscalationSettings | None = None, clock: Clock | None = None,
-                  policy: EscalationPolicy | None = None) -> ServiceRuntime:
-    """Return the escalation runtime: event consumer, timer loop, vendor relay and reply consumer."""
+                  policy: EscalationPolicy | None = None, state: Any = None) -> ServiceRuntime:
+    """Return the escalation runtime: event consumer, timer loop, vendor relay, on-call catalog and loops.
+
+    `state` (the app's state) receives what the HTTP routes use once the runtime has connected.
+    """
     settings = settings or load_settings(EscalationSettings)
-    clock = clock or SystemClock()
+    clock = clock or clock_for(settings)
+    state = state if state is not None else SimpleNamespace()
     policy = policy or load_policy(load_service_levels(settings.service_levels_file), settings.escalation_policy_file)
+    oncall_file: OnCallFile | None = load_oncall_file(settings.oncall_file) if settings.oncall_file else None
     runtime = ServiceRuntime("escalation", settings)
     runtime.indexes += clocks.INDEXES
-    runtime.outbox_collections.append(clocks.COLLECTION)
+    runtime.outbox_collections += [clocks.COLLECTION, oncall_handoffs.COLLECTION]
     clock_locks = runtime.document_locks.setdefault(clocks.COLLECTION, KeyedLocks())
     metrics = EscalationMetrics.register(runtime.registry, vendors=policy.vendors)
+    gauge = CoverageGauge(runtime.registry)
+    state.settings, state.clock = settings, clock
 
     async def wire(rt: ServiceRuntime) -> None:
         store = clocks.MongoClocks(rt.db, clock_locks)
+        catalog = OnCallCatalog(MongoOnCallStore(rt.db), oncall_file, cache_seconds=settings.oncall_cache_seconds)
+        await catalog.snapshot()  # a file that does not combine with what is stored stops escalation here
+        http_client = httpx.AsyncClient(timeout=10, follow_redirects=False)
+        state.oncall, state.identities = catalog, IntakeIdentities(http_client, settings.intake_url)
         assert rt.connection is not None
         vendor_channel = await rt.connection.channel(publisher_confirms=True)
         vendor_outbox = VendorOutbox(store, await open_vendor_exchange(vendor_channel),
@@ -54,8 +84,12 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
             if vendor_messages:
                 vendor_outbox.hint(ticket_id)
 
+        def hint(collection: str, document_id: str, document: dict) -> None:
+            if rt.relay is not None:
+                rt.relay.hint(collection, document_id, document)
+
         updater = ClockUpdater(store, policy, clock, settings.escalation_number_prefix, on_outbox=wake,
-                               metrics=metrics)
+                               metrics=metrics, oncall=catalog)
         loop = TimerLoop(updater, store, clock, poll_seconds=settings.timer_poll_seconds,
                          lease=timedelta(seconds=settings.timer_lease_seconds))
         # the clock record is the inbox: it remembers the events it applied, in the same write
@@ -65,13 +99,39 @@ def build_runtime(settings: EscalationSettings | None = None, clock: Clock | Non
         await replies.start(await rt.connection.channel(publisher_confirms=True), settings.amqp_prefetch)
         rt.background(loop.run)
         rt.background(vendor_outbox.run)
+        notices = HandoffNotices(catalog, oncall_handoffs.MongoHandoffs(rt.db), clock, on_outbox=hint)
+        rt.background(partial(run_oncall_loops, catalog, gauge, notices, clock,
+                              timedelta(days=settings.oncall_gap_horizon_days), settings.oncall_refresh_seconds))
+        rt.background(partial(_close_on_cancel, http_client))
 
     runtime.on_startup(wire)
     return runtime
 
 
+async def _close_on_cancel(client: httpx.AsyncClient) -> None:
+    """Hold the HTTP client until the service stops, then close it."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await client.aclose()
+
+
 def build_app(settings: EscalationSettings | None = None, clock: Clock | None = None,
               policy: EscalationPolicy | None = None) -> FastAPI:
-    """Return the escalation app (see build_runtime); a bad policy or rules file fails here."""
-    runtime = build_runtime(settings, clock, policy)
-    return create_service_app(runtime, title="Incidents escalation", description="SLA clocks and escalation")
+    """Return the escalation app (see build_runtime); a bad policy, rules or on-call file fails here."""
+    state = SimpleNamespace()
+    runtime = build_runtime(settings, clock, policy, state=state)
+    app = create_service_app(runtime, title="Incidents escalation",
+                             description="SLA clocks, escalation and on-call: schedules, who is on call, pages")
+    for name, value in vars(state).items():
+        setattr(app.state, name, value)
+
+    async def publish_state(rt: ServiceRuntime) -> None:
+        for name, value in vars(state).items():
+            setattr(app.state, name, value)
+
+    runtime.on_startup(publish_state)
+    app.include_router(oncall_api.router)
+    app.include_router(oncall_feeds.router)
+    app.add_middleware(IdentifyFirst, state=app.state)
+    return app

@@ -4,35 +4,50 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from services.intake.adapters import (
     api_keys,
     attachments,
+    handoff_notices,
     idempotency,
+    mailer,
+    sign_in_tokens,
     sla_metrics,
     tickets,
     views,
     votes,
+    web_sessions,
 )
 from services.intake.adapters.dkim_verifier import DkimVerifier, load_pinned_keys
 from services.intake.adapters.mail_receipts import MongoMailReceipts
 from services.intake.entrypoints import (
+    ack_page,
     actions_api,
     admin_api,
     attachments_api,
     features_api,
     identity_api,
+    portal_auth,
+    portal_report,
+    portal_tickets,
+    portal_widget,
     reports_api,
     tickets_api,
 )
 from services.intake.entrypoints.auth import AuthenticateFirst, FailedAuthentications
 from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel
+from services.intake.entrypoints.portal_web import STATIC, Portal
 from services.intake.entrypoints.ratelimit import TokenBuckets
 from services.intake.entrypoints.smtp_server import start_smtp
 from services.intake.service_layer.event_handlers import handlers
+from services.intake.service_layer.handoff_notices import prepare_notice
 from services.intake.service_layer.mail import MailIntake
+from services.intake.service_layer.sign_in import SignInRules
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock, poll_forever
 from shared.http import create_service_app
@@ -43,6 +58,7 @@ from shared.settings import load_settings
 from shared.sla.config import load_service_levels
 
 ATTACHMENT_UPLOAD = r"^/v1/tickets/[^/]+/attachments$"
+PORTAL_UPLOADS = r"^/(report(/bug)?|feature-requests|tickets/[^/]+/(comments|attachments))$"
 
 
 def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -51,7 +67,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     clock = clock or SystemClock()
     runtime = ServiceRuntime("intake", settings)
     runtime.indexes += tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
-    runtime.outbox_collections.append(tickets.COLLECTION)
+    runtime.outbox_collections += [tickets.COLLECTION, handoff_notices.COLLECTION]
     runtime.recovered_collections.add(tickets.COLLECTION)  # MongoTickets.recover() scans it at start
     runtime.settled_marks[tickets.COLLECTION] = tickets.VIEWS_PENDING
     ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
@@ -60,18 +76,20 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         title="Incidents intake API",
         description="Report incidents, bug reports and feature requests, and follow them (KB-005).",
         max_body_bytes=settings.max_body_bytes,
-        body_limits=[(ATTACHMENT_UPLOAD, settings.max_attachment_bytes)],
+        body_limits=[(ATTACHMENT_UPLOAD, settings.max_attachment_bytes),
+                     (PORTAL_UPLOADS, settings.portal_max_upload_bytes)],
     )
     app.state.settings = settings
     app.state.clock = clock
     app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
     levels = load_service_levels(settings.service_levels_file)
     app.state.sla = levels.sla
+    app.state.auth_failures = FailedAuthentications(settings.auth_failures_per_minute, 60.0)
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
     dkim_keys = load_pinned_keys(settings.mail_dkim_keys_file)  # a bad file stops start-up, naming the line
 
     async def wire(rt: ServiceRuntime) -> None:
-        app.state.views = ticket_views = views.MongoViews(rt.db)
+        app.state.views = ticket_views = views.MongoViews(rt.db, fresh_seconds=settings.view_cache_seconds)
         store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint, views=ticket_views)
         app.state.tickets = store
         recovered = await store.recover()  # what a crash left: views to write, events to publish
@@ -84,6 +102,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         rt.background(lambda: poll_forever("idempotency expiry", lambda: app.state.idempotency.expire(clock.now()),
                                            asyncio.Event(), 60.0))
         app.state.attachments = attachments.MongoAttachments(rt.db)
+        wire_portal(app, rt, clock)
         if settings.smtp_intake_enabled:
             intake = MailIntake(tickets=store, api_keys=app.state.api_keys, attachments=app.state.attachments,
                                 receipts=MongoMailReceipts(rt.db), clock=clock, ticket_prefix=settings.ticket_prefix,
@@ -94,12 +113,45 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                                       max_message_bytes=settings.mail_max_message_bytes,
                                       max_sessions_per_ip=settings.mail_max_sessions_per_ip)
             rt.background(lambda: close_on_cancel(server))
+        event_handlers = handlers(store, clock, observe_outcome)
+        # a hand-off notice is its own document, inserted once per announcing event
+        event_handlers["oncall.shift_started"] = partial(
+            prepare_notice, views=ticket_views, notices=handoff_notices.MongoHandoffNotices(rt.db), clock=clock,
+            calendar=levels.sla.calendar, at_risk=levels.sla.at_risk_fraction, on_outbox=rt.relay.hint)
         # the ticket is the inbox: it remembers the events it applied, in the same write
-        rt.consume(CONSUMER_QUEUES["intake"], handlers(store, clock, observe_outcome), inbox=False)
+        rt.consume(CONSUMER_QUEUES["intake"], event_handlers, inbox=False)
 
     runtime.on_startup(wire)
-    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api):
+    for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api,
+                ack_page):
         app.include_router(api.router)
-    app.add_middleware(AuthenticateFirst, state=app.state,
-                       failures=FailedAuthentications(settings.auth_failures_per_minute, 60.0))
+    install_portal(app, settings)
+    app.add_middleware(AuthenticateFirst, state=app.state, failures=app.state.auth_failures)
     return app
+
+
+def install_portal(app: FastAPI, settings: IntakeSettings) -> None:
+    """Add the web portal: its pages, its static files (htmx, CSS, the Help button) and its error pages."""
+    app.state.portal = Portal(settings)
+    app.state.sign_in_rules = SignInRules(
+        portal_url=settings.portal_url, link_lifetime=timedelta(minutes=settings.sign_in_link_minutes),
+        session_lifetime=timedelta(hours=settings.session_hours),
+        per_address_per_hour=settings.sign_in_per_address_per_hour, per_ip_per_hour=settings.sign_in_per_ip_per_hour,
+        create_unknown=settings.unknown_senders == "create", host_secret=settings.widget_secret,
+        host_token_max_age=timedelta(seconds=settings.widget_token_max_age_seconds))
+    app.state.background_sends = portal_auth.BackgroundSends()
+    app.mount("/static", StaticFiles(directory=STATIC), name="portal-static")
+    for pages in (portal_auth, portal_tickets, portal_report, portal_widget):
+        app.include_router(pages.router)
+    portal_auth.install_handlers(app)
+
+
+def wire_portal(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
+    """Connect the portal's stores and mailer, and expire old sessions and sign-in records in the background."""
+    app.state.web_sessions = web_sessions.MongoWebSessions(rt.db)
+    app.state.sign_in_tokens = sign_in_tokens.MongoSignInTokens(rt.db)
+    app.state.mailer = mailer.SmtpMailer(app.state.settings)
+    rt.background(lambda: poll_forever("web session expiry", lambda: app.state.web_sessions.expire(clock.now()),
+                                       asyncio.Event(), 60.0))
+    rt.background(lambda: poll_forever("sign-in link expiry", lambda: app.state.sign_in_tokens.expire(clock.now()),
+                                       asyncio.Event(), 60.0))

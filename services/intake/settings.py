@@ -7,11 +7,15 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from shared.settings import SupportMailSettings
+from shared.settings import OutgoingMailSettings, SupportMailSettings
+
+ORIGIN = r"https?://[^/?#\s]+"
 
 
-class IntakeSettings(SupportMailSettings):
-    """Settings for the intake gateway (port 8080)."""
+class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
+    """Settings for the intake gateway (port 8080): the API, e-mail intake and the web portal."""
+
+    SECRET_FIELDS = ("portal_secret", "widget_secret", "ack_link_secret")
 
     http_port: int = 8080
     ticket_prefix: str = Field(default="INC", pattern=r"^[A-Z]{2,5}$")
@@ -46,6 +50,10 @@ class IntakeSettings(SupportMailSettings):
                                   "consulted before DNS, for internal domains DNS does not serve")
     work_in_flight_refresh_seconds: float = Field(default=15.0, gt=0,
                                                   description="how often open and at-risk tickets are recounted")
+    view_cache_seconds: float = Field(
+        default=1.0, ge=0, le=60,
+        description="how long the open-work and feature buckets stay in memory; this process's own writes refresh "
+                    "them at once, another replica's within this time (0: always read)")
     history_start: date = Field(default=date(2020, 1, 1),
                                 description="the oldest day lists and searches look back to")
     report_max_tickets: int = Field(default=100_000, ge=1,
@@ -60,3 +68,38 @@ class IntakeSettings(SupportMailSettings):
         if isinstance(value, list | tuple):
             return tuple(part.strip().lower().rstrip(".") for part in value if part.strip())
         return value
+
+    portal_url: str = Field(default="http://127.0.0.1:8080", pattern=f"^{ORIGIN}$",
+                            description="where people reach the portal; cookies are Secure when it is https")
+    portal_secret: str = Field(default="dev-only-portal-secret-not-for-production", description="signs the portal's CSRF tokens")
+    widget_secret: str = Field(default="dev-only-widget-secret-not-for-production",
+                               description="HS256 key the host platform signs its users' Help-button tokens with")
+    widget_token_max_age_seconds: int = Field(default=600, ge=30, le=3600,
+                                              description="longest lifetime a host token may claim (exp - iat)")
+    widget_origins: str = Field(default="http://127.0.0.1:8090 http://localhost:8090",
+                                pattern=f"^({ORIGIN})?( {ORIGIN})*$",
+                                description="host pages (origins, space-separated) that may show the portal in a frame")
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="how long a portal session lasts")
+    sign_in_link_minutes: int = Field(default=15, ge=1, le=60, description="how long a sign-in link works")
+    sign_in_per_address_per_hour: int = Field(default=5, ge=1, description="sign-in e-mails one address may get")
+    sign_in_per_ip_per_hour: int = Field(default=30, ge=1, description="sign-in requests one client address may send")
+    support_hotline: str = Field(default="1-800-CYBER-911", max_length=60)
+    critical_channel: str = Field(default="#critical-incidents", max_length=80,
+                                  description="the Slack channel for critical issues, shown next to the severity")
+    portal_max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024,
+                                         description="largest portal form (with its files) accepted at once")
+    portal_files_per_submit: int = Field(default=10, ge=1, le=50)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Return True when the portal is served over TLS: its cookies then carry Secure."""
+        return self.portal_url.startswith("https://")
+
+    @property
+    def frame_origins(self) -> list[str]:
+        """Return the host origins allowed to frame the portal."""
+        return self.widget_origins.split()
+
+    ack_link_secret: str = Field(default="dev-only-ack-link-secret",
+                                 description="verifies the one-click acknowledge links in pages (the notifier's "
+                                             "ACK_LINK_SECRET signs them)")

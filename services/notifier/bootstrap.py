@@ -28,6 +28,7 @@ from services.notifier.entrypoints.worker import DeliveryLoop
 from services.notifier.service_layer.dispatch import Dispatcher
 from services.notifier.service_layer.handlers import notify
 from services.notifier.settings import NotifierSettings
+from shared.ack_links import AckLinks
 from shared.clock import Clock, SystemClock
 from shared.config_files import ConfigFileError
 from shared.http import create_service_app
@@ -63,7 +64,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     """Return the notifier app: routes events to deliveries and runs the delivery loop."""
     settings = settings or load_settings(NotifierSettings)
     clock = clock or SystemClock()
-    renderer = TemplateRenderer()
+    renderer = TemplateRenderer(portal_url=settings.portal_url)
     router = build_router(settings, renderer, os.environ)
     runtime = ServiceRuntime("notifier", settings)
     metrics = NotifierMetrics.register(runtime.registry)
@@ -90,9 +91,11 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
         loop = DeliveryLoop(dispatcher, store, clock, poll_seconds=settings.delivery_poll_seconds,
                             concurrency=settings.delivery_concurrency)
         http_deps.deliveries = store
+        ack_links = AckLinks(settings.ack_link_base_url, settings.ack_link_secret,
+                             timedelta(hours=settings.ack_link_ttl_hours))
         handlers = {
             event_type: partial(notify, entry=entry, router=router, renderer=renderer, deliveries=store,
-                                clock=clock, worker=loop)
+                                clock=clock, worker=loop, ack_links=ack_links)
             for event_type, entry in REGISTRY.items()
         }
         # a delivery's id is (event, channel, recipient): creating it again changes nothing

@@ -4,21 +4,17 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from shared.settings import SupportMailSettings
+from shared.settings import OutgoingMailSettings, SupportMailSettings
 
 
-class NotifierSettings(SupportMailSettings):
+class NotifierSettings(SupportMailSettings, OutgoingMailSettings):
     """Settings for the notifier service (port 8083), its channels, routing file and delivery loop."""
 
+    SECRET_FIELDS = ("ack_link_secret",)
+
     http_port: int = 8083
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=1025, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    mail_from: str = "Support <support@platform.local>"
-    mail_domain: str = "platform.local"
+    portal_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^/?#\s]+$")
+    """Where people open a ticket's page (the portal served by intake): every e-mail links to it."""
     intake_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://")
     """Where intake answers `GET /v1/me`: the notifier asks it who holds an API key (intake owns identities)."""
 
@@ -30,6 +26,12 @@ class NotifierSettings(SupportMailSettings):
     Never used in production, where every webhook endpoint needs its own (secret_env/secret_file in the routing file).
     """
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    ack_link_secret: str = "dev-only-ack-link-secret"
+    """HMAC key of the one-click acknowledge links in pages; intake verifies them with the same ACK_LINK_SECRET."""
+    ack_link_base_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://")
+    """Intake's public address: acknowledge links point at <this>/ack/<token>."""
+    ack_link_ttl_hours: float = Field(default=12.0, gt=0, le=24 * 7)
+    """How long an acknowledge link works."""
 
     delivery_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)

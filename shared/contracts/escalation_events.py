@@ -86,10 +86,29 @@ class TicketEscalated(EscalationFacts):
     handoff_due_at: AwareDatetime
     vendor_id: str | None = Field(default=None, pattern=VENDOR_ID_PATTERN)
     escalated_at: AwareDatetime
+    oncall_policy: str | None = Field(default=None, max_length=200)
+    """Optional: the new team's on-call policy pages it (escalation.page_requested to the people on call), so the
+    notifier does not page the team's static on_call contact for this event."""
+
+
+class PagedPerson(BaseModel):
+    """Someone an on-call page names, with where to reach them (slack and webhook name notifier endpoints)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    slack: str | None = Field(default=None, max_length=200)
+    webhook: str | None = Field(default=None, max_length=200)
 
 
 class EscalationPageRequested(EscalationFacts):
-    """Page one contact role of the ticket's team (again): unacknowledged, or the previous contact unreachable."""
+    """Page one contact role of the ticket's team (again): unacknowledged, or the previous contact unreachable.
+
+    A page of an on-call policy names `people` (whoever the step's targets had on call at the time of the
+    page) and team `channels`; it goes to them instead of the static contacts of `role`.
+    """
 
     EVENT_TYPE: ClassVar[str] = "escalation.page_requested"
     EVENT_VERSION: ClassVar[int] = 1
@@ -100,6 +119,14 @@ class EscalationPageRequested(EscalationFacts):
     max_attempts: int = Field(ge=1)
     reason: str = Field(min_length=1, max_length=1000)
     requested_at: AwareDatetime
+    step: str | None = Field(default=None, max_length=50)
+    """Optional: the on-call policy's firing this page is (`step.<round>.<index>` or `lead`)."""
+    policy_id: str | None = Field(default=None, max_length=200)
+    """Optional: the on-call policy (`<team>/tier-<n>`) this page belongs to."""
+    people: list[PagedPerson] | None = Field(default=None, max_length=50)
+    """Optional: the people paged by name; when given, only they and `channels` are paged."""
+    channels: list[str] | None = Field(default=None, max_length=5)
+    """Optional: team roles of the routing file paged as well (e.g. `team`, the team's chat channel)."""
 
 
 class VendorHandoffSent(EscalationFacts):

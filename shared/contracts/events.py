@@ -156,6 +156,7 @@ def payload_model(event_type: str, version: int) -> type[Contract] | None:
 from shared.contracts import (  # noqa: E402,F401
     escalation_events,
     lifecycle_events,
+    oncall_events,
     sla_events,
     triage_events,
 )

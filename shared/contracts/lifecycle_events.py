@@ -58,6 +58,17 @@ class TicketAcknowledged(LifecycleEvent):
     first_response_at: AwareDatetime
 
 
+class TicketPageAcknowledged(LifecycleEvent):
+    """The person paged acknowledged the page from its one-click link: the page chain stops."""
+
+    EVENT_TYPE: ClassVar[str] = "ticket.page_acknowledged"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    page_id: str = Field(min_length=1, max_length=100)
+    step: str | None = Field(default=None, max_length=50)
+    person_id: str = Field(min_length=1, max_length=300)
+
+
 class TicketAssigned(LifecycleEvent):
     """The ticket got an assignee."""
 

@@ -32,20 +32,21 @@ CONSUMER_QUEUES: dict[str, QueueSpec] = {
          "notification.delivered", "notification.failed",
          "sla.warning", "sla.breached", "ticket.escalated", "escalation.page_requested",
          "vendor.handoff_sent", "vendor.reply_received", "ticket.auto_close_due",
-         "sla.clock_changed", "sla.measured"),
+         "sla.clock_changed", "sla.measured", "oncall.shift_started"),
     ),
     "triage": QueueSpec("triage.events", ("ticket.reported", "ticket.severity_changed")),
     "escalation": QueueSpec(
         "escalation.events",
         ("ticket.triaged", "notification.failed", "ticket.reclassified",
-         "ticket.status_changed", "ticket.acknowledged", "ticket.commented", "ticket.feedback_received"),
+         "ticket.status_changed", "ticket.acknowledged", "ticket.commented", "ticket.feedback_received",
+         "ticket.page_acknowledged"),
     ),
     "notifier": QueueSpec(
         "notifier.events",
         ("ticket.triaged", "ticket.status_changed", "ticket.resolved", "ticket.commented",
          "ticket.severity_changed", "ticket.reclassified",
          "sla.warning", "sla.breached", "ticket.escalated", "escalation.page_requested",
-         "vendor.handoff_sent", "vendor.reply_received"),
+         "vendor.handoff_sent", "vendor.reply_received", "oncall.handoff_notice"),
     ),
 }
 

@@ -37,7 +37,8 @@ SETTINGS = {
     "escalation": EscalationSettings, "notifier": NotifierSettings,
 }
 SECRET_NAME = "incidents-secrets"
-SECRET_KEYS = {"AMQP_URL", "MONGODB_URL", "MAIL_REPLY_SECRET", "SMTP_USERNAME", "SMTP_PASSWORD"}
+SECRET_KEYS = {"AMQP_URL", "MONGODB_URL", "MAIL_REPLY_SECRET", "SMTP_USERNAME", "SMTP_PASSWORD", "PORTAL_SECRET",
+               "WIDGET_SECRET", "ACK_LINK_SECRET", "ONCALL_FEED_SECRET"}
 PLACEHOLDER = re.compile(r"change-me|changeme|example\.invalid|^<[^>]*>$")
 URL_CREDENTIALS = re.compile(r"[a-z+]+://([^/\s:@]+):([^@\s]+)@")
 BUILDS = {
@@ -269,7 +270,8 @@ def test_secret_example_holds_only_placeholders():
     entries = dict(
         line.split("=", 1) for line in example.read_text().splitlines() if line.strip() and not line.startswith("#")
     )
-    assert {"AMQP_URL", "MONGODB_URL", "PAGER_SERVICE_DESK_SECRET", "MAIL_REPLY_SECRET"} <= set(entries)
+    assert {"AMQP_URL", "MONGODB_URL", "PAGER_SERVICE_DESK_SECRET", "MAIL_REPLY_SECRET", "ACK_LINK_SECRET",
+            "ONCALL_FEED_SECRET"} <= set(entries)
     for key, value in entries.items():
         assert PLACEHOLDER.search(value), f"secret.example.env: {key} is not a placeholder"
     # The placeholders themselves would be refused in production, so a forgotten one cannot go live.

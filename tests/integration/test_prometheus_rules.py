@@ -11,6 +11,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from services.escalation.adapters.metrics import EscalationMetrics
+from services.escalation.adapters.oncall_metrics import CoverageGauge
 from services.notifier.adapters.metrics import NotifierMetrics
 from shared.metrics import pipeline_metrics
 from shared.sla_metrics import SlaMetrics
@@ -29,6 +30,7 @@ def exported_names() -> set[str]:
     SlaMetrics.register(registry)
     NotifierMetrics.register(registry)
     EscalationMetrics.register(registry)  # registers timer_lateness_histogram too
+    CoverageGauge(registry)
     names = set()
     for family in registry.collect():
         names.add(family.name)

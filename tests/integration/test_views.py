@@ -26,12 +26,12 @@ MOVES = [Status.IN_PROGRESS, Status.WAITING_FOR_INFO, Status.ON_HOLD, Status.CLO
 
 
 def normalised(documents: dict) -> dict:
-    """Return view documents with their word lists as sets (their order depends on history, not content)."""
+    """Return view documents with their posting lists sorted (their order depends on history, not content)."""
     found = {}
     for doc_id, document in documents.items():
         document = {k: v for k, v in document.items() if k != "_id"}
-        if "words" in document:
-            document["words"] = {word: sorted(values) for word, values in document["words"].items()}
+        if "ids" in document:
+            document["ids"] = sorted(document["ids"])
         if document.get("entries") == {} and set(document) == {"entries"}:
             continue  # an emptied bucket is the same as no bucket
         found[doc_id] = document

@@ -47,7 +47,7 @@ def test_a_digest_about_several_tickets_has_no_reply_address():
 
 def _render(notice, message: str) -> list[str]:
     renderer = TemplateRenderer()
-    context = {**notice.context, "recipient_name": "On-call", "role": "on_call"}
+    context = {**notice.context, "recipient_name": "On-call", "role": "on_call", "ack_url": None}
     out = []
     for channel in ("email", "webhook", "slack"):
         if renderer.exists(message, channel, "txt"):

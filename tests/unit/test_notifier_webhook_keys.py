@@ -27,7 +27,8 @@ SECRET_A = "pager-a-secret-0123456789abcdef"
 SECRET_B = "pager-b-secret-fedcba9876543210"
 PRODUCTION = {"environment": "production", "amqp_url": "amqp://svc:pw-0123456789@rabbit:5672/",
               "mongodb_url": "mongodb://svc:pw-0123456789@mongo:27017/",
-              "mail_reply_secret": "a-mail-reply-secret-of-32-characters-0123"}
+              "mail_reply_secret": "a-mail-reply-secret-of-32-characters-0123",
+              "ack_link_secret": "an-ack-link-secret-0123456789"}
 
 
 def routing(tmp_path: Path, endpoints: dict, *, base_url: str = "http://127.0.0.1:9") -> Path:

@@ -28,7 +28,7 @@ from shared.metrics import timer_lateness_histogram
 from shared.sla_metrics import CLOCK_TARGETS, SLA_BUCKETS, EscalationSlaMetrics, prime
 
 TIMER_KINDS = (*(f"{t}_{step}" for t in CLOCK_TARGETS for step in ("warning", "breach")),
-               "page_repeat", "vendor_silence", "auto_close")
+               "page_repeat", "oncall_step", "vendor_silence", "auto_close")
 
 
 def timer_kind(key: str) -> str:
@@ -36,7 +36,8 @@ def timer_kind(key: str) -> str:
     parts = key.split(".")
     if parts[0] in CLOCK_TARGETS:
         return f"{parts[0]}_{'breach' if parts[-1] == 'breached' else 'warning'}"
-    return {"page": "page_repeat", "vendor": "vendor_silence", "autoclose": "auto_close"}.get(parts[0], "other")
+    return {"page": "page_repeat", "oncall": "oncall_step", "vendor": "vendor_silence",
+            "autoclose": "auto_close"}.get(parts[0], "other")
 
 
 def first_answer_seconds(doc: dict[str, Any], reply: VendorReplyReceived) -> float | None:

@@ -36,8 +36,12 @@ def breached_before(fired: set[str] | list[str], target: str) -> bool:
 
 
 def measurement_key(target: str, clock: dict[str, Any]) -> str:
-    """Return the key a target is measured under: once per ticket, the hand-off once per escalation."""
-    return f"handoff.{clock['gen']}" if target == "handoff" else target
+    """Return the key a target is measured under: once per ticket, the hand-off once per escalation.
+
+    It is a field name of the stored record, so it holds no dot (the docstore refuses one, and MongoDB
+    reads a dotted name in an update as a path).
+    """
+    return f"handoff_{clock['gen']}" if target == "handoff" else target
 
 
 def start_clock(doc: dict[str, Any], target: str, started_at: Any, due_at: Any, budget_seconds: float,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.escalation.domain.oncall.config import OnCallConfig
 from services.escalation.domain.policy import EscalationPolicy
 from shared.contracts.escalation_events import VendorHandoff
 from shared.contracts.events import Contract
@@ -19,11 +20,13 @@ class NeedNumber(Exception):
 
 @dataclass
 class Context:
-    """The time, the policy and pre-allocated ticket numbers a computation may use."""
+    """The time, the policy, the on-call configuration and pre-allocated ticket numbers a computation may use."""
 
     now: datetime
     policy: EscalationPolicy
     numbers: list[str] = field(default_factory=list)
+    oncall: OnCallConfig | None = None
+    """People, schedules and team policies as they are now; None where no on-call configuration is loaded."""
 
     def take_number(self) -> str:
         """Return a pre-allocated number, or raise NeedNumber so the caller allocates one and retries."""
@@ -78,6 +81,7 @@ def new_clock_record(ticket_id: str, number: str, now: datetime) -> dict[str, An
         "previous_numbers": [],
         "escalations": [],
         "page": None,
+        "oncall": None,
         "vendor": None,
         "auto_close": None,
         "fired": [],

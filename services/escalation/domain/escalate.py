@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.escalation.domain import oncall_pages
 from services.escalation.domain.clock_moves import start_clock
 from services.escalation.domain.effects import Context, Effects, facts
 from shared.contracts.escalation_events import (
@@ -45,41 +46,55 @@ def escalate(doc: dict[str, Any], trigger: str, reason: str, ctx: Context, fx: E
     doc["escalations"] = [*doc.get("escalations", []),
                           {"at": now, "from_tier": from_tier, "to_tier": to_tier, "trigger": trigger, "reason": reason}]
     vendor = policy.vendor_for(doc.get("facts", {}).get("component")) if to_tier == 4 else None
+    oncall = ctx.oncall.policy_for(doc["team"], to_tier) if ctx.oncall is not None else None
     fx.emit(TicketEscalated(
         **facts(doc), from_tier=from_tier, to_tier=to_tier, from_team=from_team, trigger=trigger, reason=reason,
         previous_number=previous, new_number=new_number, handoff_due_at=handoff_due_at,
         vendor_id=vendor.id if vendor else None, escalated_at=now,
+        oncall_policy=oncall.id if oncall is not None else None,
     ))
-    start_page_chain(doc, f"escalated to Tier {to_tier}: {reason}", ctx)
+    start_page_chain(doc, f"escalated to Tier {to_tier}: {reason}", ctx, fx)
     if to_tier == 4:
         hand_to_vendor(doc, reason, ctx, fx)
     return True
 
 
-def start_page_chain(doc: dict[str, Any], reason: str, ctx: Context) -> None:
-    """Start repeating the page to on-call until someone responds (the first page is the notifier's)."""
+def start_page_chain(doc: dict[str, Any], reason: str, ctx: Context, fx: Effects) -> None:
+    """Start paging on-call until someone responds.
+
+    Where the team has an on-call policy for the ticket's tier, its chain pages whoever is on call, step by
+    step (first step now). Otherwise the static on_call role is paged again every `repeat` (the first page
+    is the notifier's).
+    """
     pages = ctx.policy.pages
     count = int((doc.get("page") or {}).get("seq", 0)) + 1
+    oncall = ctx.oncall.policy_for(doc.get("team"), doc.get("tier")) if ctx.oncall is not None else None
     doc["page"] = {
-        "id": f"{doc['_id']}-p{count}", "seq": count, "active": pages.max_repeats > 0, "contact": 0, "attempt": 1,
-        "repeats": 0, "next_at": ctx.now + pages.repeat, "reason": reason, "started_at": ctx.now,
+        "id": f"{doc['_id']}-p{count}", "seq": count, "active": pages.max_repeats > 0 and oncall is None,
+        "contact": 0, "attempt": 1, "repeats": 0, "next_at": ctx.now + pages.repeat, "reason": reason,
+        "started_at": ctx.now,
     }
+    oncall_pages.stop(doc)
+    if oncall is not None:
+        oncall_pages.start_chain(doc, oncall, doc["page"]["id"], reason, ctx, fx)
 
 
 def request_page(doc: dict[str, Any], role: str, reason: str, ctx: Context, fx: Effects) -> None:
-    """Owe a page to one role of the ticket's team now."""
+    """Owe a page to one role of the ticket's team now (the lead named by the team's on-call policy, if any)."""
     page = doc.get("page") or {}
+    lead = oncall_pages.lead_of(doc, ctx) if role == "lead" else None
     fx.emit(EscalationPageRequested(
         **facts(doc), page_id=page.get("id") or f"{doc['_id']}-p0", role=role,
         attempt=int(page.get("attempt", 0)) + 1, max_attempts=ctx.policy.pages.max_repeats + 1,
-        reason=reason, requested_at=ctx.now,
+        reason=reason, requested_at=ctx.now, people=[oncall_pages.paged_person(lead)] if lead else None,
     ))
 
 
 def stop_pages(doc: dict[str, Any]) -> None:
-    """Stop repeating pages: someone responded."""
+    """Stop repeating pages and the on-call chain: someone responded."""
     if doc.get("page"):
         doc["page"] = {**doc["page"], "active": False, "next_at": None}
+    oncall_pages.stop(doc)
 
 
 def hand_to_vendor(doc: dict[str, Any], reason: str, ctx: Context, fx: Effects) -> None:

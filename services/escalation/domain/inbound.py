@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.escalation.domain import oncall_pages
 from services.escalation.domain.clock_moves import (
     pause_clocks,
     reach,
@@ -37,6 +38,7 @@ from shared.contracts.lifecycle_events import (
     TicketAcknowledged,
     TicketCommented,
     TicketFeedbackReceived,
+    TicketPageAcknowledged,
     TicketStatusChanged,
 )
 from shared.contracts.triage_events import TicketReclassified
@@ -45,6 +47,8 @@ from shared.sla.clocks import span
 AGENTS = ("agent", "admin")
 PAGE_MESSAGE = "escalation_page"
 """The notifier's page to any role of the chain; other page messages (ticket_assigned) page the first contact only."""
+PERSON_RECIPIENT = "person."
+"""How the notifier keys a person an on-call page named (the delivery's recipient)."""
 
 
 class RejectedReply(ValueError):
@@ -80,7 +84,7 @@ def on_triaged(doc: dict[str, Any], event: TicketTriaged, ctx: Context, fx: Effe
     if doc["status"] in FINISHED_STATUSES:
         reach(doc, "resolution", f"the ticket was already {doc['status']}", ctx, fx)
     if policy.pages_for(doc["severity"], doc["tier"]) and doc.get("first_response_at") is None:
-        start_page_chain(doc, f"{doc['severity']} ticket at Tier {doc['tier']}", ctx)
+        start_page_chain(doc, f"{doc['severity']} ticket at Tier {doc['tier']}", ctx, fx)
     if doc["tier"] == 4:
         hand_to_vendor(doc, f"triaged to Tier 4 ({event.reason})", ctx, fx)
     initial_triggers(doc, ctx, fx)
@@ -116,6 +120,8 @@ def on_lifecycle(doc: dict[str, Any], event: LifecycleEvent, ctx: Context, fx: E
     elif isinstance(event, TicketAcknowledged):
         doc["first_response_at"] = doc.get("first_response_at") or event.first_response_at
         reach(doc, "response", f"first response by {event.actor.name}", ctx, fx)
+    elif isinstance(event, TicketPageAcknowledged):
+        oncall_pages.acknowledged(doc, event.page_id, event.person_id, event.step, ctx)
     elif isinstance(event, TicketFeedbackReceived) and event.feedback == "still_has_issues":
         escalate(doc, "still_has_issues", f"the initial resolution attempt failed: {event.comment or 'still has issues'}",
                  ctx, fx)
@@ -170,6 +176,10 @@ def on_notification_failed(doc: dict[str, Any], event: NotificationFailed, ctx: 
     page event and role, not once per failed delivery.
     """
     pages = ctx.policy.pages
+    if event.message == PAGE_MESSAGE and event.recipient.startswith(PERSON_RECIPIENT):
+        person = event.recipient.removeprefix(PERSON_RECIPIENT)
+        if oncall_pages.page_failed(doc, person, event.source_event_id, ctx, fx):
+            return
     if event.role not in pages.contacts or event.message not in pages.messages:
         return
     if event.message != PAGE_MESSAGE and event.role != pages.contacts[0]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.escalation.domain import oncall_pages
 from services.escalation.domain.clock_moves import breached_before
 from services.escalation.domain.effects import Context, Effects, facts
 from services.escalation.domain.escalate import escalate, request_page
@@ -35,6 +36,7 @@ def pending(doc: dict[str, Any], policy: EscalationPolicy) -> list[tuple[datetim
     page = doc.get("page")
     if page and page.get("active") and page.get("next_at") is not None:
         found.append((page["next_at"], f"page.{page['id']}.repeat.{page['repeats'] + 1}"))
+    found += oncall_pages.pending(doc)
     vendor = doc.get("vendor")
     if vendor and vendor.get("answer_due_at") is not None:
         found.append((vendor["answer_due_at"], f"vendor.{vendor['handoff_id']}.silent.{len(vendor['replies'])}"))
@@ -74,6 +76,8 @@ def _fire(doc: dict[str, Any], key: str, ctx: Context, fx: Effects) -> None:
         _fire_clock_step(doc, key, ctx, fx)
     elif kind == "page":
         _repeat_page(doc, ctx, fx)
+    elif kind == oncall_pages.KIND:
+        oncall_pages.fire_timer(doc, key, ctx, fx)
     elif kind == "vendor":
         _vendor_silent(doc, ctx, fx)
     elif kind == "autoclose":

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from services.escalation.adapters.clocks import ClockRecords
 from services.escalation.adapters.metrics import EscalationMetrics
@@ -22,6 +22,7 @@ from services.escalation.domain.effects import (
     NeedNumber,
     new_clock_record,
 )
+from services.escalation.domain.oncall.config import OnCallConfig
 from services.escalation.domain.policy import EscalationPolicy
 from services.escalation.domain.timers import fire_due, next_due_at
 from shared.clock import Clock
@@ -38,6 +39,12 @@ ClockMutation = Callable[[dict[str, Any], Context, Effects], None]
 """A pure change of a clock record (mutated in place), adding what it owes to the Effects."""
 
 
+class OnCallSource(Protocol):
+    """The on-call configuration as it is now (cached by its version; see adapters/oncall_store.py)."""
+
+    async def current(self) -> OnCallConfig | None: ...
+
+
 @dataclass
 class ClockUpdater:
     """Everything a mutation needs: the store, the policy, the time and how new ticket numbers look."""
@@ -49,6 +56,12 @@ class ClockUpdater:
     on_outbox: Callable[[str, bool, dict[str, Any] | None], None] = lambda ticket_id, vendor, document: None
     """Called after a save that owes events: (ticket id, whether vendor messages are owed too, the record as saved)."""
     metrics: EscalationMetrics | None = None
+    oncall: OnCallSource | None = None
+    """Where pages find who is on call; None: no on-call configuration, static contacts are paged."""
+
+    async def _context(self, now: datetime, numbers: list[str]) -> Context:
+        """Return what a computation may use now, with the current on-call configuration."""
+        return Context(now, self.policy, numbers, await self.oncall.current() if self.oncall is not None else None)
 
     async def apply(self, ticket_id: str, event_id: str, mutation: ClockMutation, *, create_number: str | None = None,
                     correlation_id: str | None = None, expect_new: bool = False) -> bool:
@@ -75,7 +88,7 @@ class ClockUpdater:
                 if event_id in before.get("applied_events", []):
                     return True
                 after = copy.deepcopy(before)
-                ctx, fx = Context(now, self.policy, numbers), Effects()
+                ctx, fx = await self._context(now, numbers), Effects()
                 try:
                     mutation(after, ctx, fx)
                 except NeedNumber:
@@ -92,7 +105,7 @@ class ClockUpdater:
         for _ in range(MAX_ATTEMPTS):
             now = self.clock.now()
             record = new_clock_record(ticket_id, number, now)
-            ctx, fx = Context(now, self.policy, numbers), Effects()
+            ctx, fx = await self._context(now, numbers), Effects()
             try:
                 mutation(record, ctx, fx)
             except NeedNumber:
@@ -124,7 +137,7 @@ class ClockUpdater:
                 if before is None or before.get("lease_owner") != owner:
                     return []
                 after = copy.deepcopy(before)
-                ctx, fx = Context(now, self.policy, numbers), Effects()
+                ctx, fx = await self._context(now, numbers), Effects()
                 try:
                     keys = fire_due(after, ctx, fx)
                 except NeedNumber:

@@ -25,12 +25,13 @@ MUTATIONS = {
     "ticket.acknowledged": inbound.on_lifecycle,
     "ticket.commented": inbound.on_lifecycle,
     "ticket.feedback_received": inbound.on_lifecycle,
+    "ticket.page_acknowledged": inbound.on_lifecycle,
     "notification.failed": inbound.on_notification_failed,
 }
 """Event type -> the pure mutation it makes to a ticket's clock record."""
 
 CREATORS = {"ticket.triaged", "ticket.status_changed", "ticket.acknowledged", "ticket.commented",
-            "ticket.feedback_received"}
+            "ticket.feedback_received", "ticket.page_acknowledged"}
 """Events that may create the clock record (they carry the ticket number); the others need one already."""
 
 

@@ -55,6 +55,6 @@ def install(runtime: ServiceRuntime, settings: IntakeSettings, clock: Clock, sla
     """Register intake's SLA metrics and the periodic recount on the runtime; return the outcome observer."""
     metrics = SlaMetrics.register(runtime.registry)
     runtime.background(lambda: refresh_forever(
-        MongoViews(runtime.db), metrics, clock, every_seconds=settings.work_in_flight_refresh_seconds, sla=sla,
+        MongoViews(runtime.db, fresh_seconds=settings.view_cache_seconds), metrics, clock, every_seconds=settings.work_in_flight_refresh_seconds, sla=sla,
     ))
     return SlaObserver(metrics)

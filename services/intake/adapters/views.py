@@ -1,39 +1,82 @@
 """The `ticket_views` collection: intake's read models, each document read and written by `_id` only.
 
 See services/intake/domain/views.py for the documents and why. Writes are idempotent `$set` /
-`$unset` of whole entries (upserted), so a repeat is harmless; reads fetch a few documents by
-`_id` (concurrently) and filter in memory.
+`$unset` of whole entries (upserted), sent for one ticket change as one `update` command; reads
+fetch a few documents by `_id` (concurrently) and filter in memory.
+
+The open-work and feature buckets are read by every queue page and gauge recount; with
+`fresh_seconds` > 0 they are kept in memory for that long. This process's own writes drop them
+at once (read-your-writes); a write by another process (a second intake replica, a rebuild) is
+seen within `fresh_seconds`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake.domain.views import FEATURE_BUCKETS, OPEN_BUCKETS
 
 COLLECTION = "ticket_views"
+TICKETS = "tickets"
+CACHED_PREFIXES = ("open:", "features:")
+SUMMARY_FIELDS = {name: 1 for name in ("number", "title", "kind", "type", "status", "severity", "reported_severity",
+                                       "tier", "team", "assignee", "reporter", "vendor", "created_at", "votes", "rev",
+                                       "sla_response", "sla_resolution")}
+"""What a search result reads of a ticket: its summary and outcomes (services/intake/domain/views.py)."""
 
 
 class MongoViews:
     """Reads and writes of the view documents."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, *, fresh_seconds: float = 0.0) -> None:
         self.collection = db[COLLECTION]
+        self.tickets = db[TICKETS]
+        self.fresh_seconds = fresh_seconds
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._generation: dict[str, int] = {}
 
     async def apply(self, updates: dict[str, dict[str, Any]]) -> None:
-        """Apply each document's update (upserting, except pure removals); by `_id`, one command each."""
-        for doc_id, update in updates.items():
-            await self.collection.find_one_and_update({"_id": doc_id}, update, upsert="$unset" not in update)
+        """Apply each document's update (upserting, except pure removals) by `_id`, all in one command."""
+        if not updates:
+            return
+        self._forget(updates)
+        try:
+            await self.collection.bulk_write(
+                [UpdateOne({"_id": doc_id}, update, upsert="$unset" not in update) for doc_id, update in updates.items()],
+                ordered=True)
+        finally:
+            self._forget(updates)  # a read that overlapped the write must not keep what it saw before it
+
+    def _forget(self, doc_ids: Iterable[str]) -> None:
+        """Drop the cached copies of these documents and stop reads in flight from caching them."""
+        for doc_id in doc_ids:
+            self._cache.pop(doc_id, None)
+            self._generation[doc_id] = self._generation.get(doc_id, 0) + 1
 
     async def documents(self, doc_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Return the view documents that exist among doc_ids, fetched concurrently by `_id`."""
+        """Return the view documents that exist among doc_ids, fetched concurrently by `_id` (or fresh from memory)."""
         ids = list(dict.fromkeys(doc_ids))
-        found = await asyncio.gather(*(self.collection.find_one({"_id": doc_id}) for doc_id in ids))
+        found = await asyncio.gather(*(self._document(doc_id) for doc_id in ids))
         return {doc_id: document for doc_id, document in zip(ids, found, strict=True) if document is not None}
+
+    async def _document(self, doc_id: str) -> dict[str, Any] | None:
+        """Return one view document, from memory when it is cacheable and fresh."""
+        cacheable = self.fresh_seconds > 0 and doc_id.startswith(CACHED_PREFIXES)
+        if cacheable:
+            cached = self._cache.get(doc_id)
+            if cached is not None and time.monotonic() - cached[0] < self.fresh_seconds:
+                return cached[1]
+        generation, started = self._generation.get(doc_id, 0), time.monotonic()
+        document = await self.collection.find_one({"_id": doc_id})
+        if cacheable and self._generation.get(doc_id, 0) == generation:
+            self._cache[doc_id] = (started, document)
+        return document
 
     async def entries(self, doc_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Return every entry of the given view documents."""
@@ -48,6 +91,16 @@ class MongoViews:
         """Return the summary of every feature request not Closed."""
         return await self.entries(f"features:{bucket}" for bucket in range(FEATURE_BUCKETS))
 
+    async def postings(self, doc_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Return {word document id: ticket ids} for the posting lists that exist among doc_ids."""
+        return {doc_id: list(document.get("ids") or []) for doc_id, document in (await self.documents(doc_ids)).items()}
+
+    async def tickets_by_id(self, ticket_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Return the stored tickets among ticket_ids (by `_id`, concurrently), in the order asked."""
+        ids = list(dict.fromkeys(ticket_ids))
+        found = await asyncio.gather(*(self.tickets.find_one({"_id": ticket_id}, SUMMARY_FIELDS) for ticket_id in ids))
+        return [ticket for ticket in found if ticket is not None]
+
     async def replace_all(self, documents: dict[str, dict[str, Any]]) -> None:
         """Replace every view document by the given ones (a rebuild); documents not given are removed."""
         keep = set(documents)
@@ -56,3 +109,4 @@ class MongoViews:
                 await self.collection.delete_one({"_id": existing["_id"]})
         for doc_id, document in documents.items():
             await self.collection.find_one_and_replace({"_id": doc_id}, {"_id": doc_id, **document}, upsert=True)
+        self._forget(list(self._cache))

@@ -16,6 +16,7 @@ from shared.contracts.lifecycle_events import (
     TicketAssigned,
     TicketCommented,
     TicketFeedbackReceived,
+    TicketPageAcknowledged,
     TicketPriorityBumpRequested,
     TicketResolved,
     TicketSeverityChanged,
@@ -36,11 +37,13 @@ class TicketUpdate:
     fields: dict[str, Any] = field(default_factory=dict)
     entries: list[dict[str, Any]] = field(default_factory=list)
     events: list[LifecycleEvent] = field(default_factory=list)
+    guard: dict[str, Any] = field(default_factory=dict)
+    """More the ticket must still hold for this update to apply (checked in the same conditional write)."""
 
     @property
     def condition(self) -> dict[str, Any]:
         """Return the state the ticket must still be in for this update to apply."""
-        return {"status": self.ticket["status"]}
+        return {"status": self.ticket["status"], **self.guard}
 
     def current(self, key: str) -> Any:
         """Return a field as it will be after this update."""
@@ -90,7 +93,8 @@ def move(update: TicketUpdate, actor: Actor, to: Status, reason: str | None = No
     if to is Status.IN_PROGRESS and current in (Status.RESOLVED, Status.CLOSED):
         update.fields["reopened_count"] = int(update.ticket.get("reopened_count") or 0) + 1
     detail = f"Status {current.value} → {to.value}" + (f": {reason}" if reason else "")
-    update.note(actor, "status_changed", detail, from_status=current.value, to_status=to.value)
+    update.note(actor, "status_changed", detail, from_status=current.value, to_status=to.value,
+                **({"reason": reason} if reason else {}))
     update.emit(TicketStatusChanged, actor, from_status=current.value, reason=reason)
 
 
@@ -119,6 +123,42 @@ def acknowledge(ticket: dict[str, Any], actor: Actor, now: datetime) -> TicketUp
     if ticket["status"] == Status.OPEN:
         move(update, actor, Status.IN_PROGRESS, "acknowledged")
     _first_response(update, actor)
+    return update
+
+
+ACK_LINKS_KEPT = 100
+"""Used acknowledge-link ids a ticket remembers (links expire within hours; pages per ticket are few)."""
+PAGE_ACKS_KEPT = 20
+
+
+def acknowledge_page(ticket: dict[str, Any], actor: Actor, now: datetime, *, page_id: str, step: str | None,
+                     token_id: str) -> TicketUpdate:
+    """The person paged acknowledges the page from its link: recorded once per page, the link used once.
+
+    Like `acknowledge` (first response; Open moves to In Progress), plus ticket.page_acknowledged, which
+    stops the page chain. The link's id and the acknowledgement are written in the same conditional write,
+    so two clicks (or two people) cannot both acknowledge.
+    """
+    if token_id in ticket.get("ack_links_used", []):
+        raise ActionRefused("this acknowledge link was already used")
+    done = next((a for a in ticket.get("page_acknowledgements", []) if a.get("page_id") == page_id), None)
+    if done is not None:
+        raise ActionRefused(f"this page was already acknowledged by {done['name']} at "
+                            f"{done['at'].strftime('%Y-%m-%d %H:%M UTC')}")
+    if ticket["status"] == Status.CLOSED:
+        raise ActionRefused(f"ticket {ticket['number']} is closed; there is nothing to acknowledge")
+    update = TicketUpdate(ticket, now, guard={"ack_links_used": {"$ne": token_id},
+                                              "page_acknowledgements.page_id": {"$ne": page_id}})
+    update.fields["ack_links_used"] = [*ticket.get("ack_links_used", []), token_id][-ACK_LINKS_KEPT:]
+    update.fields["page_acknowledgements"] = [
+        *ticket.get("page_acknowledgements", []),
+        {"page_id": page_id, "step": step, "by": actor.id, "name": actor.name, "at": now}][-PAGE_ACKS_KEPT:]
+    update.note(actor, "page_acknowledged", f"Page acknowledged by {actor.name} from the page's link",
+                page_id=page_id, step=step)
+    if ticket["status"] == Status.OPEN:
+        move(update, actor, Status.IN_PROGRESS, "page acknowledged")
+    _first_response(update, actor)
+    update.emit(TicketPageAcknowledged, actor, page_id=page_id, step=step, person_id=actor.id)
     return update
 
 

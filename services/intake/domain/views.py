@@ -5,8 +5,11 @@ MongoDB's schema patterns, chosen for a store that answers only `{_id: x}` witho
 - `open:<bucket>` (computed): summaries of every ticket not Closed, hashed into OPEN_BUCKETS
   documents, for the agents' queue, the work-in-flight gauges and open-status filters;
 - `day:<YYYY-MM-DD>` (bucket): summaries of the tickets created that day, without their clocks
-  but with their SLA outcomes and title words, for history by date, the SLA report and search;
-- `words:<YYYY-MM>` (inverted index): for each title word, the days of that month it occurs in;
+  but with their SLA outcomes, for history by date;
+- `sla:<YYYY-MM-DD>` (subset, compact): one short line per ticket created that day (creation time,
+  severity, measured outcomes), all the SLA report reads: a month is ~30 small documents;
+- `word:<YYYY-MM>:<word>` (inverted index): the ids of that month's tickets whose title has the word;
+  search intersects a few of these and reads only the matching tickets by `_id`;
 - `features:<bucket>`: feature requests not Closed, for the voting board.
 Each entry is keyed by ticket id and set to the ticket's whole summary, so applying one twice
 or late is harmless (absolute, idempotent) and a rebuild from the tickets gives the same documents.
@@ -18,7 +21,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.contracts import FINISHED_STATUSES, Status
@@ -90,6 +93,11 @@ def with_clocks(ticket: dict[str, Any]) -> dict[str, Any]:
     return {**summary(ticket), "clocks": _clocks(ticket), **_outcomes(ticket)}
 
 
+def search_entry(ticket: dict[str, Any]) -> dict[str, Any]:
+    """Return a search result's summary of a ticket: the same shape as a day bucket's entry."""
+    return {**summary(ticket), **_outcomes(ticket)}
+
+
 def mine_id(ticket: dict[str, Any]) -> str:
     """Return the id of the reporter's view document holding this ticket."""
     return f"mine:{ticket['reporter']['id']}:{ticket['created_at'].year}"
@@ -98,6 +106,48 @@ def mine_id(ticket: dict[str, Any]) -> str:
 def day_id(ticket: dict[str, Any]) -> str:
     """Return the id of the day bucket holding this ticket."""
     return f"day:{day_of(ticket['created_at'])}"
+
+
+def sla_id(ticket: dict[str, Any]) -> str:
+    """Return the id of the day's compact SLA document holding this ticket."""
+    return f"sla:{day_of(ticket['created_at'])}"
+
+
+def word_id(month: str, word: str) -> str:
+    """Return the id of the posting list of a title word in a month (YYYY-MM)."""
+    return f"word:{month}:{word}"
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SLA_LINE_FIELDS = 8
+"""created_at (epoch ms) | severity | response: severity, outcome, elapsed | resolution: the same."""
+
+
+def sla_line(ticket: dict[str, Any]) -> str:
+    """Return the ticket's compact SLA line: what the SLA report needs of it, as one short string."""
+    created = ticket["created_at"]
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)  # stored naive means UTC
+    epoch_ms = (created - EPOCH) // timedelta(milliseconds=1)  # floored, as the database stores it
+    parts = [str(epoch_ms), ticket.get("severity") or ""]
+    for field in ("sla_response", "sla_resolution"):
+        outcome = ticket.get(field) or {}
+        elapsed = outcome.get("elapsed_seconds")
+        parts += [outcome.get("severity") or "", outcome.get("outcome") or "",
+                  "" if elapsed is None else repr(float(elapsed))]
+    return "|".join(parts)
+
+
+def parse_sla_line(line: str) -> dict[str, Any]:
+    """Return the report's view of one SLA line: created_at, severity and the measured outcomes present."""
+    parts = line.split("|")
+    if len(parts) != SLA_LINE_FIELDS:
+        raise ValueError(f"an SLA line has {SLA_LINE_FIELDS} fields, not {len(parts)}: {line!r}")
+    found: dict[str, Any] = {"created_at": datetime.fromtimestamp(int(parts[0]) / 1000, UTC),
+                             "severity": parts[1] or None}
+    for field, (severity, outcome, elapsed) in (("sla_response", parts[2:5]), ("sla_resolution", parts[5:8])):
+        if outcome:
+            found[field] = {"severity": severity, "outcome": outcome, "elapsed_seconds": float(elapsed)}
+    return found
 
 
 def open_id(ticket_id: str) -> str:
@@ -115,10 +165,10 @@ def is_open(ticket: dict[str, Any]) -> bool:
     return ticket["status"] != Status.CLOSED
 
 
-def projection(ticket: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def projection(ticket: dict[str, Any]) -> dict[str, Any]:
     """Return {view document id: entry} for every view that holds the ticket now (the entry is what to set)."""
-    docs = {mine_id(ticket): with_clocks(ticket),
-            day_id(ticket): {**summary(ticket), **_outcomes(ticket)}}
+    docs: dict[str, Any] = {mine_id(ticket): with_clocks(ticket),
+                            day_id(ticket): search_entry(ticket), sla_id(ticket): sla_line(ticket)}
     if is_open(ticket):
         docs[open_id(ticket["_id"])] = with_clocks(ticket)
     if ticket.get("kind") == "feature_request" and is_open(ticket):
@@ -145,17 +195,16 @@ def view_updates(before: dict[str, Any] | None, after: dict[str, Any], *, repair
     for doc_id in gone:
         updates[doc_id] = {"$unset": {f"entries.{ticket_id}": ""}}
     if before is None:
-        words = words_of(after["title"])
-        day = day_of(after["created_at"])
-        if words:
-            updates.setdefault(day_id(after), {}).setdefault("$addToSet", {}).update(
-                {f"words.{word}": ticket_id for word in words})
-            updates[f"words:{day[:7]}"] = {"$addToSet": {f"words.{word}": day for word in words}}
+        month = day_of(after["created_at"])[:7]
+        for word in words_of(after["title"]):
+            updates[word_id(month, word)] = {"$addToSet": {"ids": ticket_id}}
     return updates
 
 
-def _without_rev(entry: dict[str, Any]) -> dict[str, Any]:
+def _without_rev(entry: Any) -> Any:
     """Return an entry without the revision it was projected from (a write that changed nothing shown)."""
+    if not isinstance(entry, dict):
+        return entry
     return {key: value for key, value in entry.items() if key != "rev"}
 
 
@@ -170,12 +219,9 @@ def build_views(tickets: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for ticket in tickets:
         for doc_id, entry in projection(ticket).items():
             documents.setdefault(doc_id, {}).setdefault("entries", {})[ticket["_id"]] = entry
-        day = day_of(ticket["created_at"])
+        month = day_of(ticket["created_at"])[:7]
         for word in words_of(ticket["title"]):
-            day_words = documents.setdefault(day_id(ticket), {}).setdefault("words", {}).setdefault(word, [])
-            if ticket["_id"] not in day_words:
-                day_words.append(ticket["_id"])
-            month_words = documents.setdefault(f"words:{day[:7]}", {}).setdefault("words", {}).setdefault(word, [])
-            if day not in month_words:
-                month_words.append(day)
+            ids = documents.setdefault(word_id(month, word), {}).setdefault("ids", [])
+            if ticket["_id"] not in ids:
+                ids.append(ticket["_id"])
     return documents

@@ -10,13 +10,8 @@ from services.intake.domain import actions
 from services.intake.domain.actions import ActionRefused, TicketUpdate
 from services.intake.domain.lifecycle import IllegalTransition
 from services.intake.domain.principals import Principal
-from services.intake.entrypoints.auth import Caller, actor_of
-from services.intake.entrypoints.common import (
-    TICKET_PROBLEMS,
-    TicketNumber,
-    view,
-    visible_ticket,
-)
+from services.intake.entrypoints.auth import Caller
+from services.intake.entrypoints.common import TICKET_PROBLEMS, TicketNumber, view
 from services.intake.entrypoints.schemas import (
     Assignment,
     CommentCreate,
@@ -27,19 +22,19 @@ from services.intake.entrypoints.schemas import (
     StatusMove,
 )
 from services.intake.entrypoints.views import TicketView
-from services.intake.service_layer.commands import ConcurrentChange, perform
+from services.intake.service_layer.commands import ConcurrentChange, NotVisible, act
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/tickets/{number}", tags=["ticket actions"], responses=TICKET_PROBLEMS)
 
 
 async def _act(request: Request, number: str, caller: Principal, decide: Callable[..., TicketUpdate]) -> TicketView:
-    """Load the ticket, let the domain decide the update, store it with its events, return the result."""
+    """Let the service layer apply the action; answer its refusals as problems."""
     state = request.app.state
-    ticket = await visible_ticket(request, number, caller)
     try:
-        update = decide(ticket, actor_of(caller), state.clock.now())
-        updated = await perform(update, tickets=state.tickets)
+        updated = await act(number, caller, decide, tickets=state.tickets, clock=state.clock)
+    except NotVisible as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
     except IllegalTransition as exc:
         raise Problem(409, "Illegal status change", str(exc), allowed=[s.value for s in exc.allowed]) from exc
     except ActionRefused as exc:

@@ -106,4 +106,5 @@ async def revoke_user(principal_id: KeyId, caller: Caller, request: Request) -> 
     if principal_id == caller.id:
         raise Problem(409, "Conflict", "revoke your own keys from another admin's account")
     count = await request.app.state.api_keys.revoke_principal(principal_id, request.app.state.clock.now())
+    await request.app.state.web_sessions.end_all(principal_id)  # their portal sessions end too
     return Revoked(principal_id=principal_id, revoked=count)

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.intake.adapters.attachments import TooManyAttachments
 from services.intake.entrypoints.auth import Caller, actor_of
 from services.intake.entrypoints.common import (
     TICKET_PROBLEMS,
@@ -16,11 +15,10 @@ from services.intake.entrypoints.common import (
     visible_ticket,
 )
 from services.intake.entrypoints.views import AttachmentView
-from services.intake.service_layer.attachments import add_attachment
+from services.intake.service_layer.attachments import SAFE_FILENAME, AttachmentRefused, accept_attachment
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/tickets/{number}/attachments", tags=["attachments"], responses=TICKET_PROBLEMS)
-SAFE_FILENAME = r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,254}$"
 AttachmentId = Annotated[str, Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 
 
@@ -45,19 +43,13 @@ async def upload(
     settings = state.settings
     ticket = await visible_ticket(request, number, caller)
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type not in settings.attachment_types:
-        raise Problem(415, "Unsupported media type",
-                      f"{content_type or 'no Content-Type'} is not accepted; use one of {', '.join(settings.attachment_types)}")
-    data = await request.body()
-    if not data:
-        raise Problem(422, "Invalid request", "the attachment is empty")
-    if len(data) > settings.max_attachment_bytes:
-        raise Problem(413, "Body too large", f"attachments are limited to {settings.max_attachment_bytes} bytes")
     try:
-        meta = await add_attachment(ticket, actor_of(caller), filename, content_type, data, tickets=state.tickets,
-                                    attachments=state.attachments, clock=state.clock)
-    except TooManyAttachments as exc:
-        raise Problem(409, "Too many attachments", str(exc)) from exc
+        meta = await accept_attachment(ticket, actor_of(caller), filename, content_type, await request.body(),
+                                       allowed_types=settings.attachment_types, max_bytes=settings.max_attachment_bytes,
+                                       tickets=state.tickets, attachments=state.attachments, clock=state.clock)
+    except AttachmentRefused as exc:
+        titles = {413: "Body too large", 415: "Unsupported media type", 409: "Too many attachments"}
+        raise Problem(exc.status, titles.get(exc.status, "Invalid request"), str(exc)) from exc
     return _view(number, meta)
 
 

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.intake.domain.principals import Principal
 from services.intake.entrypoints.ratelimit import retry_after_header
-from shared.contracts.lifecycle_events import Actor
+from services.intake.service_layer.commands import actor_of  # noqa: F401 - the routes' import path
 from shared.problems import Problem, problem_response
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="incidents"'}
@@ -47,11 +47,6 @@ async def authenticated(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(authenticated)]
-
-
-def actor_of(principal: Principal) -> Actor:
-    """Return the timeline/event actor for an authenticated caller."""
-    return Actor(type=principal.role.value, id=principal.id, name=principal.name)
 
 
 class FailedAuthentications:

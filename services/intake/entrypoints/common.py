@@ -8,6 +8,7 @@ from fastapi import Path, Request
 
 from services.intake.domain.principals import Principal
 from services.intake.entrypoints.views import TicketView
+from services.intake.service_layer import commands
 from shared.problems import Problem
 
 TicketNumber = Annotated[str, Path(pattern=r"^[A-Z]{2,5}-\d{6,}$", max_length=20, description="e.g. INC-000123")]
@@ -30,10 +31,10 @@ TICKET_PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 async def visible_ticket(request: Request, number: str, caller: Principal) -> dict[str, Any]:
     """Return the ticket if the caller may see it; otherwise 404 (never 403, so numbers leak nothing)."""
-    document = await request.app.state.tickets.by_number(number)
-    if document is None or not caller.may_see(document):
-        raise Problem(404, "Not found", f"no ticket {number} is visible to you")
-    return document
+    try:
+        return await commands.visible_ticket(number, caller, tickets=request.app.state.tickets)
+    except commands.NotVisible as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
 
 
 def view(request: Request, document: dict[str, Any], caller: Principal) -> TicketView:

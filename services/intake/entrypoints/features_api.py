@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from services.intake.domain.actions import TicketUpdate
-from services.intake.domain.principals import Role
-from services.intake.entrypoints.auth import Caller, actor_of
+from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import PROBLEMS, TICKET_PROBLEMS, TicketNumber
 from services.intake.entrypoints.views import FeatureRequestSummary
-from services.intake.service_layer.commands import perform_retrying
-from shared.contracts import Status
-from shared.contracts.lifecycle_events import TicketVoted
+from services.intake.service_layer.votes import NoSuchRequest, VoteRefused, cast_vote
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/feature-requests", tags=["feature requests"])
@@ -40,25 +35,13 @@ async def vote(number: TicketNumber, caller: Caller, request: Request) -> Featur
 
     Who voted is recorded for support staff only: the request's public timeline shows the count.
     """
-    if caller.role is Role.VENDOR:
-        raise Problem(403, "Forbidden", "vendor keys cannot vote")
     state = request.app.state
-    ticket = await state.tickets.by_number(number)
-    if ticket is None or ticket.get("kind") != "feature_request":
-        raise Problem(404, "Not found", f"no feature request {number}")
-    if ticket["status"] == Status.CLOSED:
-        raise Problem(409, "Closed", f"{number} is closed; votes are only taken on open requests")
-    now = state.clock.now()
-    if not await state.votes.add(ticket["_id"], caller.id, now):
-        raise Problem(409, "Already voted", f"you already voted for {number}")
-    actor = actor_of(caller)
-
-    async def count_votes(current: dict, at: datetime) -> TicketUpdate:
-        votes = await state.votes.count(current["_id"])
-        update = TicketUpdate(current, at, fields={"votes": votes})
-        update.note(actor, "voted", f"Vote {votes} from {caller.name}", internal=True, votes=votes)
-        update.emit(TicketVoted, actor, votes=votes)
-        return update
-
-    ticket = await perform_retrying(ticket, count_votes, tickets=state.tickets, clock=state.clock)
+    try:
+        ticket = await cast_vote(number, caller, tickets=state.tickets, votes=state.votes, clock=state.clock)
+    except NoSuchRequest as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    except VoteRefused as exc:
+        if exc.why == "forbidden":
+            raise Problem(403, "Forbidden", str(exc)) from exc
+        raise Problem(409, "Already voted" if exc.why == "already_voted" else "Closed", str(exc)) from exc
     return _summary(ticket)

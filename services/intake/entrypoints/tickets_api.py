@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.intake.domain.principals import Role
+from services.intake.domain.actions import ActionRefused
 from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import (
     PROBLEMS,
@@ -23,7 +23,7 @@ from services.intake.entrypoints.common import (
 from services.intake.entrypoints.schemas import TicketCreate
 from services.intake.entrypoints.views import TicketPage, TicketSummaryView, TicketView, TimelinePage
 from services.intake.service_layer import queries
-from services.intake.service_layer.commands import report_ticket
+from services.intake.service_layer.commands import report_as
 from services.intake.service_layer.queries import TicketFilter
 from shared.contracts import IncidentType, Severity, Status, TicketKind
 from shared.problems import Problem
@@ -66,12 +66,12 @@ async def create_ticket(body: TicketCreate, caller: Caller, request: Request, re
 
 
 async def _create(body: TicketCreate, caller: Caller, request: Request, response: Response) -> TicketView:
-    if not caller.may_report:
-        raise Problem(403, "Forbidden", "vendor keys act only on the tickets handed to their vendor; "
-                                        "they cannot open tickets")
     state = request.app.state
-    document = await report_ticket(body.to_fields(), caller.as_reporter(), tickets=state.tickets,
-                                   clock=state.clock, prefix=state.settings.ticket_prefix)
+    try:
+        document = await report_as(caller, body.to_fields(), tickets=state.tickets, clock=state.clock,
+                                   prefix=state.settings.ticket_prefix)
+    except ActionRefused as exc:
+        raise Problem(403, "Forbidden", str(exc)) from exc
     response.headers["Location"] = f"/v1/tickets/{document['number']}"
     return view(request, document, caller)
 
@@ -103,19 +103,11 @@ async def list_tickets(
     wanted = TicketFilter(
         status=status.value if status else None, severity=severity.value if severity else None,
         type=type.value if type else None, kind=kind.value if kind else None,
-        created_from=created_from, created_to=created_to, q=q,
-        reporter_id=None if caller.is_staff or caller.role is Role.VENDOR else caller.id,
-        vendor_id=caller.vendor_id if caller.role is Role.VENDOR else None)
+        created_from=created_from, created_to=created_to, q=q)
     before = _decode_cursor(cursor) if cursor else None
-    limit = min(limit, state.settings.page_size_max)
     now = state.clock.now()
-    settings = state.settings
-    if caller.role is Role.VENDOR:  # a vendor's tickets are the open ones handed to it
-        page = await queries.open_work(state.views, wanted, before, limit)
-    elif caller.is_staff:
-        page = await queries.staff_history(state.views, wanted, before, limit, now, settings.history_start)
-    else:
-        page = await queries.reporter_history(state.views, wanted, before, limit, now, settings.history_start.year)
+    page = await queries.tickets_for(caller, wanted, before, min(limit, state.settings.page_size_max),
+                                     views=state.views, now=now, history_start=state.settings.history_start)
     items = [TicketSummaryView.from_entry(entry, staff=caller.is_staff, now=now, calendar=state.sla.calendar)
              for entry in page.items]
     return TicketPage(items=items, next_cursor=_encode_cursor(page.next_before) if page.next_before else None)

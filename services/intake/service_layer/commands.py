@@ -10,10 +10,12 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.adapters.tickets import Tickets
-from services.intake.domain.actions import TicketUpdate
+from services.intake.domain.actions import ActionRefused, TicketUpdate
+from services.intake.domain.principals import Principal
 from services.intake.domain.tickets import new_ticket_document
 from shared.clock import Clock
 from shared.contracts import Reporter, TicketReported, format_number, make_envelope
+from shared.contracts.lifecycle_events import Actor
 from shared.ids import new_id
 
 PRODUCER = "intake"
@@ -28,6 +30,42 @@ DecideAsync = Callable[[dict[str, Any], datetime], TicketUpdate | Awaitable[Tick
 
 class ConcurrentChange(Exception):
     """The ticket changed between reading it and applying an action; the caller may retry."""
+
+
+class NotVisible(LookupError):
+    """No such ticket, or one this caller may not see (both look the same, so numbers leak nothing)."""
+
+
+def actor_of(principal: Principal) -> Actor:
+    """Return the timeline/event actor for an authenticated caller."""
+    return Actor(type=principal.role.value, id=principal.id, name=principal.name)
+
+
+async def visible_ticket(number: str, caller: Principal, *, tickets: Tickets) -> dict[str, Any]:
+    """Return the ticket with this number if the caller may see it; raise NotVisible otherwise."""
+    document = await tickets.by_number(number)
+    if document is None or not caller.may_see(document):
+        raise NotVisible(f"no ticket {number} is visible to you")
+    return document
+
+
+async def act(number: str, caller: Principal, decide: Callable[[dict[str, Any], Actor, datetime], TicketUpdate], *,
+              tickets: Tickets, clock: Clock) -> dict[str, Any]:
+    """Load a ticket the caller may see, let the domain decide the update, store it with its events; return it.
+
+    Raises NotVisible, IllegalTransition, ActionRefused or ConcurrentChange (the ticket changed since it was read).
+    """
+    ticket = await visible_ticket(number, caller, tickets=tickets)
+    return await perform(decide(ticket, actor_of(caller), clock.now()), tickets=tickets)
+
+
+async def report_as(caller: Principal, fields: dict[str, Any], *, tickets: Tickets, clock: Clock,
+                    prefix: str) -> dict[str, Any]:
+    """Store a ticket reported by this caller (vendors may not report: ActionRefused); return the document."""
+    if not caller.may_report:
+        raise ActionRefused("only reporters and support staff open tickets; vendor keys act only on the tickets "
+                            "handed to their vendor")
+    return await report_ticket(fields, caller.as_reporter(), tickets=tickets, clock=clock, prefix=prefix)
 
 
 async def report_ticket(

@@ -84,10 +84,14 @@ async def apply_escalation(envelope: Envelope, event: TicketEscalated, *, ticket
 
 async def record_page(envelope: Envelope, event: EscalationPageRequested, *, tickets: Tickets,
                       clock: Clock) -> list[Envelope]:
-    """Record a (repeated) page on the timeline, support only."""
+    """Record a (repeated) page on the timeline, support only: whom it named, if an on-call policy paged people."""
     now = clock.now()
-    entry = _entry(now, "page_requested", f"Paging {event.role} of {event.team} (attempt {event.attempt}): "
-                   f"{event.reason}", role=event.role, attempt=event.attempt)
+    whom = f"{event.role} of {event.team} (attempt {event.attempt})"
+    if event.people is not None:
+        named = [p.name for p in event.people] + [f"the {c} channel" for c in event.channels or []]
+        whom = f"{', '.join(named)} ({whom})"
+    entry = _entry(now, "page_requested", f"Paging {whom}: {event.reason}", role=event.role, attempt=event.attempt,
+                   step=event.step, people=[p.id for p in event.people or []])
     await apply_event(tickets, envelope, {"updated_at": now}, entry)
     return []
 

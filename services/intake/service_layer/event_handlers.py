@@ -91,11 +91,13 @@ async def record_outcome(envelope: Envelope, event: SlaMeasured, *, tickets: Tic
 async def record_notification(
     envelope: Envelope, event: NotificationDelivered | NotificationFailed, *, tickets: Tickets, clock: Clock
 ) -> list[Envelope]:
-    """Add a delivered or failed notification to the ticket's timeline, once per event.
+    """Add a delivered or failed notification to the ticket's timeline, once per event (none: not about a ticket).
 
     Failures carry internal addresses, endpoints and error text: they are internal entries. A notice
     sent to the reporter is public; one sent to staff (pages, team channels) is internal.
     """
+    if envelope.ticket_id is None:
+        return []  # e.g. an on-call hand-off notice: there is no ticket timeline to record it on
     now = clock.now()
     if isinstance(event, NotificationFailed):
         action, detail = "notification_failed", f"{event.message} by {event.channel} failed after {event.attempts} attempts: {event.error}"

@@ -8,20 +8,21 @@ so a page can also end early at its scan bound and say where to go on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ulid import ULID
 
 from services.intake.adapters.views import MongoViews
-from services.intake.domain.views import words_of
+from services.intake.domain.principals import Principal, Role
+from services.intake.domain.views import parse_sla_line, search_entry, word_id, words_of
 from shared.contracts import OPEN_STATUSES
 
 DAYS_PER_PAGE = 62
 """Day buckets one history page reads at most before it returns what it found and a cursor to go on."""
 MONTHS_PER_SEARCH = 24
-"""Months of the word index one search page reads at most."""
+"""Months of posting lists one search page reads at most before it returns what it found and a cursor to go on."""
 
 
 @dataclass(frozen=True)
@@ -129,44 +130,62 @@ async def staff_history(views: MongoViews, wanted: TicketFilter, before: str | N
 
 async def search(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int, now: datetime,
                  first_day: date) -> Page:
-    """Return a page of tickets whose title has every searched word: month word indexes, then their days."""
+    """Return a page of tickets whose title has every searched word, newest first.
+
+    Per month (newest first): the posting lists of the searched words, intersected in memory; then
+    only the matching tickets are read, by `_id`, newest first and no more than the page needs.
+    """
     words = wanted.words
     if not words:
         return Page([], None)
     newest = min(now, wanted.created_to or now, time_of(before) if before else now)
     stop = max(first_day, wanted.created_from.date() if wanted.created_from else first_day)
     month = date(newest.year, newest.month, 1)
-    entries: list[dict[str, Any]] = []
-    found = 0
+    found: list[dict[str, Any]] = []
     scanned = 0
-    while month >= date(stop.year, stop.month, 1) and scanned < MONTHS_PER_SEARCH and found <= limit:
-        index = (await views.documents([f"words:{month.strftime('%Y-%m')}"])).get(f"words:{month.strftime('%Y-%m')}")
-        postings = (index or {}).get("words") or {}
-        days = set.intersection(*(set(postings.get(word, [])) for word in words))
-        for day in sorted(days, reverse=True):  # newest first, and no further than the page needs
-            day_entries = await views.entries([f"day:{day}"])
-            entries += day_entries
-            found += sum(1 for e in day_entries if wanted.admits(e) and (before is None or e["id"] < before))
-            if found > limit:
+    while month >= date(stop.year, stop.month, 1) and scanned < MONTHS_PER_SEARCH and len(found) <= limit:
+        key = month.strftime("%Y-%m")
+        postings = await views.postings(word_id(key, word) for word in words)
+        lists = [set(postings.get(word_id(key, word), ())) for word in words]
+        candidates = sorted((i for i in set.intersection(*lists) if before is None or i < before), reverse=True)
+        for start in range(0, len(candidates), limit + 1):
+            batch = await views.tickets_by_id(candidates[start:start + limit + 1])
+            found += [entry for entry in map(search_entry, batch) if wanted.admits(entry)]
+            if len(found) > limit:
                 break
         scanned += 1
-        if found > limit:
-            break
         month = (month - timedelta(days=1)).replace(day=1)
     more = None
-    if month >= date(stop.year, stop.month, 1) and scanned >= MONTHS_PER_SEARCH:
+    if len(found) <= limit and month >= date(stop.year, stop.month, 1):
         more = id_at(datetime.combine(month + timedelta(days=32), datetime.min.time(), UTC).replace(day=1))
-    return _page(entries, wanted, before, limit, more)
+    return _page(found, wanted, before, limit, more)
+
+
+async def tickets_for(caller: Principal, wanted: TicketFilter, before: str | None, limit: int, *,
+                      views: MongoViews, now: datetime, history_start: date) -> Page:
+    """Return a page of the tickets this caller may list: staff every ticket, vendors the open ones handed to
+    their vendor, reporters their own (My Tickets) -- each from the read path shaped for it."""
+    if caller.role is Role.VENDOR:
+        return await open_work(views, replace(wanted, reporter_id=None, vendor_id=caller.vendor_id), before, limit)
+    if caller.is_staff:
+        return await staff_history(views, replace(wanted, reporter_id=None, vendor_id=None), before, limit, now,
+                                   history_start)
+    return await reporter_history(views, replace(wanted, reporter_id=caller.id, vendor_id=None), before, limit, now,
+                                  history_start.year)
 
 
 async def created_between(views: MongoViews, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Return the summaries (with their outcomes) of every ticket created in [start, end): the SLA report's input."""
+    """Return severity and outcomes of every ticket created in [start, end): the SLA report's input.
+
+    Reads the compact `sla:<day>` documents of the window (one short line per ticket), not the days' summaries.
+    """
     days = []
     day = start.date()
     while datetime.combine(day, datetime.min.time(), UTC) < end:
-        days.append(f"day:{day.isoformat()}")
+        days.append(f"sla:{day.isoformat()}")
         day += timedelta(days=1)
-    return [e for e in await views.entries(days) if start <= e["created_at"] < end]
+    rows = (parse_sla_line(line) for line in await views.entries(days))
+    return [row for row in rows if start <= row["created_at"] < end]
 
 
 def day_bucket_count(start: datetime, end: datetime) -> int:

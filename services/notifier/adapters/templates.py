@@ -23,7 +23,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 class TemplateRenderer:
     """Renders templates; missing variables are errors, HTML is escaped, and so is Slack markup in Slack messages."""
 
-    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+    def __init__(self, directory: Path = TEMPLATE_DIR, portal_url: str = "http://127.0.0.1:8080") -> None:
         self.directory = directory
         self._env = Environment(
             loader=FileSystemLoader(directory),
@@ -31,6 +31,8 @@ class TemplateRenderer:
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
             keep_trailing_newline=True,
         )
+        self._env.globals["portal_url"] = portal_url.rstrip("/")
+        """Every template may link to a ticket's page: {{ portal_url }}/tickets/{{ number }}."""
 
     def exists(self, message: str, channel: str, fmt: str) -> bool:
         """Return True if the template file for (message, channel, format) exists."""

@@ -36,6 +36,18 @@ def person_of(reporter: Reporter | None) -> Person | None:
 
 
 @dataclass(frozen=True)
+class DirectRecipient:
+    """Someone an event names to reach directly (a person on call), in a team role, with their addresses."""
+
+    id: str
+    name: str
+    role: str
+    email: str | None = None
+    slack: str | None = None
+    webhook: str | None = None
+
+
+@dataclass(frozen=True)
 class Notice:
     """What one event means for notifications: the ticket facts routing needs and the template context."""
 
@@ -51,10 +63,15 @@ class Notice:
     context: dict[str, Any] = field(default_factory=dict)
     team_roles: tuple[str, ...] | None = None
     """The team roles this notice addresses (a page names one); None: every role a route names."""
+    people: tuple[DirectRecipient, ...] = ()
+    """People the event names directly (an on-call page, a hand-off notice): they get the message on every
+    channel they have an address for, whatever the routes say."""
+    acknowledgeable: bool = False
+    """True for pages: each person or role contact paged gets a one-click acknowledge link of their own."""
 
 
 def notice_about(event_id: str, event: Any, messages: tuple[str, ...], *, team_roles: tuple[str, ...] | None = None,
-                 **context: Any) -> Notice:
+                 people: tuple[DirectRecipient, ...] = (), acknowledgeable: bool = False, **context: Any) -> Notice:
     """Return a notice about a ticket event, with the facts every template may use (number, reporter name).
 
     The event's ticket_id, number, team, tier, severity and reporter (where it has them) fill the
@@ -75,6 +92,8 @@ def notice_about(event_id: str, event: Any, messages: tuple[str, ...], *, team_r
         severity=severity.value if severity else None,
         reporter=person_of(reporter),
         team_roles=team_roles,
+        people=people,
+        acknowledgeable=acknowledgeable,
         context={"number": event.number, "reporter_name": reporter.name if reporter is not None else "",
                  "sender_unverified": unverified, **context},
     )
@@ -127,6 +146,7 @@ def _registry() -> dict[str, EventMessages]:
         EventMessages("sla.breached", ("sla_breached",), escalation.from_sla_breached),
         EventMessages("vendor.handoff_sent", ("vendor_handoff",), escalation.from_vendor_handoff),
         EventMessages("vendor.reply_received", ("vendor_update",), escalation.from_vendor_reply),
+        EventMessages("oncall.handoff_notice", ("handoff_notice",), escalation.from_handoff_notice),
     )
     return {entry.event_type: entry for entry in entries}
 

@@ -267,7 +267,22 @@ class Router:
                 candidates = self._team(route, notice)
             for recipient in candidates:
                 found.setdefault((recipient.channel, recipient.key), recipient)
+        for recipient in self._people(notice):
+            found.setdefault((recipient.channel, recipient.key), recipient)
         return list(found.values())
+
+    def _people(self, notice: Notice) -> list[Recipient]:
+        """Return the people the notice names directly, on each channel they have an address for."""
+        out = []
+        for person in notice.people:
+            role = Role(person.role) if person.role in Role._value2member_map_ else Role.ON_CALL
+            key = f"person.{person.id}"
+            if person.email:
+                out.append(Recipient(role, key, person.name, Channel.EMAIL, person.email))
+            for channel, endpoint in ((Channel.SLACK, person.slack), (Channel.WEBHOOK, person.webhook)):
+                if endpoint is not None and self.endpoint_url(endpoint) is not None:
+                    out.append(Recipient(role, key, person.name, channel, endpoint))
+        return out
 
     def _reporter(self, message: str, route: Route, notice: Notice) -> list[Recipient]:
         reporter = notice.reporter

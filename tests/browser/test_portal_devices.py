@@ -1,0 +1,81 @@
+"""The portal without JavaScript, on a phone, and with a pasted screenshot."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from tests.browser.conftest import Person, assert_accessible
+from tests.browser.test_portal import keys, png  # noqa: F401 - the module's API keys fixture, shared
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def test_the_core_flows_work_without_javascript(browser, system, mailbox, keys):  # noqa: F811
+    person = Person(browser, system, mailbox, "ada@example.com", "Ada", key=keys["ada"])
+    person.context.close()
+    person.context = browser.new_context(java_script_enabled=False)
+    person.page = person.context.new_page()
+    try:
+        person.sign_in("/report")
+        page = person.page
+        page.get_by_label("Title", exact=True).fill("Reported without JavaScript")
+        page.get_by_label("Type").select_option("performance")
+        page.get_by_label("Description", exact=True).fill("Works with scripts off")
+        page.get_by_label("Screenshots and files").set_input_files(
+            files=[{"name": "plain.png", "mimeType": "image/png", "buffer": png()}])
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_url(re.compile(r"/tickets/INC-\d+\?created=1$"))
+        number = re.search(r"(INC-\d+)", page.url).group(1)
+        page.get_by_label("Comment", exact=True).fill("A comment with scripts off")
+        page.get_by_role("button", name="Add comment").click()
+        page.get_by_text("Your comment was added.").wait_for()
+        assert "A comment with scripts off" in page.content()
+        page.goto(person.base + "/tickets")
+        assert page.get_by_role("link", name=number).is_visible()
+    finally:
+        person.close()
+
+
+def test_readable_on_a_phone(browser, system, mailbox, keys, shots):  # noqa: F811
+    person = Person(browser, system, mailbox, "ada@example.com", "Ada", key=keys["ada"])
+    person.context.close()
+    person.context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    person.page = person.context.new_page()
+    try:
+        person.api.report(title="Seen on a phone")
+        person.sign_in("/tickets")
+        page = person.page
+        for path in ("/tickets", "/report", "/feature-requests"):
+            page.goto(person.base + path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+            assert_accessible(page, f"{path} on a phone")
+        shots.take(page, "phone-feature-requests")
+    finally:
+        person.close()
+
+
+def test_a_pasted_screenshot_is_attached(browser, system, mailbox, keys):  # noqa: F811
+    person = Person(browser, system, mailbox, "ada@example.com", "Ada", key=keys["ada"])
+    try:
+        person.sign_in("/report/bug")
+        page = person.page
+        page.get_by_label("Title", exact=True).fill("Pasted a screenshot")
+        page.get_by_label("Expected behaviour").fill("A chart")
+        page.get_by_label("Actual behaviour").fill("An empty box")
+        page.get_by_label("Anything else?").fill("See the screenshot")
+        page.locator("form.card").evaluate("""(form, b64) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], "image.png", {type: "image/png"}));
+            form.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true}));
+        }""", base64.b64encode(png()).decode())
+        page.locator(".picked li").filter(has_text="pasted-").wait_for()
+        page.get_by_role("button", name="Submit bug report").click()
+        page.wait_for_url(re.compile(r"/tickets/INC-\d+\?created=1$"))
+        page.locator("#ticket-live img[alt^='pasted-']").wait_for()
+    finally:
+        person.close()
