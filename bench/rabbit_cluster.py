@@ -1,170 +1,150 @@
-"""Three clustered RabbitMQ nodes for the fault harness and the tests, run by scripts/rabbit_cluster.sh.
+"""What a three-node RabbitMQ cluster costs and buys: confirmed throughput on one node and on the cluster,
+and what losing a node under load costs (messages lost, time without confirms).
 
-Each RabbitCluster has its own directory, ports and node names, so a test's cluster never meets the
-one `make cluster-up` started, nor the shared single node of scripts/stack.sh.
+    .venv/bin/python -m bench.rabbit_cluster [--messages 5000] [--faults stop,kill]
+
+One node is the shared broker of scripts/stack.sh (a fresh vhost, removed afterwards); the cluster is
+a private one on free ports (bench.cluster), removed afterwards. Each figure is one quorum queue fed
+by publishes with confirms (64 in flight, 512-byte persistent bodies) and drained by one consumer on
+the same connection. The machine's load is printed with the figures: they are only comparable on an
+idle machine.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import asyncio
 import os
-import random
-import socket
-import subprocess
-import urllib.request
-from base64 import b64encode
-from dataclasses import dataclass
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from shared.ids import new_id
-from shared.messaging.urls import node_address
+from bench.amqp_load import ConfirmedStream, round_trip
+from bench.cluster import NODES, RabbitCluster
+from bench.harness import save, vhost
+from shared.messaging.failover import FailoverConnection, connect_failover
+from shared.messaging.topology import QueueSpec, declare_consumer_queue, declare_exchanges
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "rabbit_cluster.sh"
-NODES = (1, 2, 3)
-
-
-class ClusterError(RuntimeError):
-    """The cluster script failed; the message carries what it printed."""
+QUEUE = QueueSpec("bench.cluster", ("bench.cluster",))
+AFTER_FAULT = 1000
+"""Messages confirmed after the client moved before a fault run ends."""
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
+async def _queue(connection: FailoverConnection) -> tuple[Any, Any, Any]:
+    """Return (confirming publish channel's events exchange, consume channel, the emptied bench queue)."""
+    publish_channel = await connection.channel(publisher_confirms=True)
+    events, _ = await declare_exchanges(publish_channel)
+    consume_channel = await connection.channel()
+    await consume_channel.set_qos(prefetch_count=200)
+    queue = await declare_consumer_queue(consume_channel, QUEUE, delivery_limit=5)
+    await queue.purge()
+    return events, consume_channel, queue
+
+
+async def throughput(amqp_url: str, messages: int) -> dict[str, Any]:
+    """Return confirmed publish+consume figures of one quorum queue reached through amqp_url."""
+    connection = await connect_failover(amqp_url, client_properties={"connection_name": "bench-cluster"})
+    try:
+        events, channel, queue = await _queue(connection)
+        await round_trip(events, queue, QUEUE.routing_keys[0], min(500, messages))  # warm-up
+        seconds = await round_trip(events, queue, QUEUE.routing_keys[0], messages)
+        await queue.delete(if_unused=False, if_empty=False)
+        await channel.queue_delete(QUEUE.dead_letter_queue)
+    finally:
+        await connection.close()
+    return {"messages": messages, "seconds": round(seconds, 2), "per_second": round(messages / seconds)}
+
+
+async def node_loss(cluster: RabbitCluster, fault: str) -> dict[str, Any]:
+    """Stop (or SIGKILL) the node the client is on under a steady confirmed stream; return what it cost."""
+    connection = await connect_failover(cluster.amqp_url(), client_properties={"connection_name": "bench-cluster"})
+    stream = ConfirmedStream(QUEUE.routing_keys[0], pause=0.001)
+    mark: list[int] = []
+    try:
+        events, channel, queue = await _queue(connection)
+        await queue.consume(stream.on_message)
+        publisher = asyncio.create_task(stream.publish(
+            events, until=lambda: bool(mark) and len(stream.confirmed) - mark[0] >= AFTER_FAULT))
+        await _until(lambda: len(stream.handled) >= 1000, 120)
+        gone = cluster.node_of(connection.node)
+        started = time.monotonic()
+        await asyncio.to_thread(cluster.kill_node if fault == "kill" else cluster.stop_node, gone)
+        stopped = time.monotonic() - started
+        await _until(lambda: connection.connected.is_set() and cluster.node_of(connection.node) != gone, 120)
+        reconnected = time.monotonic() - started
+        mark.append(len(stream.confirmed))
+        await asyncio.wait_for(publisher, 300)
+        await _until(stream.all_delivered, 120)
+        now_on = cluster.node_of(connection.node)
+        await queue.delete(if_unused=False, if_empty=False)
+        await channel.queue_delete(QUEUE.dead_letter_queue)
+    finally:
+        await connection.close()
+    await asyncio.to_thread(cluster.start_node, gone)
+    return {"fault": fault, "node": gone, "moved_to": now_on, "confirmed": len(stream.confirmed),
+            "lost": len(stream.lost()), "duplicate_deliveries": stream.duplicates(),
+            "publishes_retried": len(stream.republished), "node_stop_seconds": round(stopped, 1),
+            "reconnected_after_seconds": round(reconnected, 1),
+            "longest_wait_for_a_confirm_seconds": round(stream.longest_gap, 1)}
+
+
+async def _until(check, timeout: float) -> None:
+    async def poll() -> None:
+        while not check():
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(poll(), timeout)
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+async def main(messages: int, faults: list[str]) -> dict[str, Any]:
+    """Run the figures; print them as they come; return them all."""
+    result: dict[str, Any] = {"load_before": _load()}
+    print(f"machine: {result['load_before']}; {messages} messages per throughput figure")
+    with vhost() as url:
+        result["one_node"] = await throughput(url, messages)
+    print(f"one node (shared broker):   {result['one_node']['per_second']:>6} confirmed msg/s published and consumed")
+    with tempfile.TemporaryDirectory(prefix="rabbit-cluster-") as directory:
+        cluster = RabbitCluster.private(Path(directory))
+        started = time.monotonic()
         try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+            cluster.up()
+            result["cluster_start_seconds"] = round(time.monotonic() - started, 1)
+            print(f"cluster of three started in {result['cluster_start_seconds']} s")
+            result["three_nodes"] = await throughput(cluster.amqp_url(), messages)
+            print(f"three-node cluster:         {result['three_nodes']['per_second']:>6} confirmed msg/s "
+                  f"(queue replicated on {len(NODES)} nodes)")
+            result["node_loss"] = []
+            for fault in faults:
+                loss = await node_loss(cluster, fault)
+                result["node_loss"].append(loss)
+                print(f"{fault} the client's node {loss['node']}: lost {loss['lost']} of {loss['confirmed']} confirmed, "
+                      f"client on node {loss['moved_to']} {loss['reconnected_after_seconds']} s after the fault began "
+                      f"(the node took {loss['node_stop_seconds']} s to go), longest wait for a confirm "
+                      f"{loss['longest_wait_for_a_confirm_seconds']} s, {loss['duplicate_deliveries']} duplicate "
+                      f"deliveries, {loss['publishes_retried']} publishes retried")
+        finally:
+            cluster.clean()
+    result["load_after"] = _load()
+    print(f"machine after: {result['load_after']}")
+    return result
 
 
-def free_base_port(first: int = 5700, last: int = 25000) -> int:
-    """Return an AMQP base port whose nine node ports and CLI range (see the script) are free right now."""
-    for _ in range(200):
-        base = random.randrange(first, last)
-        ports = [base + offset + n for offset in (0, 10000, 20000) for n in range(3)]
-        ports += range(base + 30020, base + 30040)
-        if all(_free(port) for port in ports):
-            return base
-    raise ClusterError("found no free range of ports for a RabbitMQ cluster")
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000, help="messages per throughput figure")
+    parser.add_argument("--faults", default="stop,kill", help="comma-separated: stop, kill")
+    args = parser.parse_args()
+    faults = [fault for fault in args.faults.split(",") if fault]
+    if args.messages < 1 or any(fault not in ("stop", "kill") for fault in faults):
+        parser.error("--messages must be positive and --faults a list of stop and kill")
+    result = asyncio.run(main(args.messages, faults))
+    print(f"saved {save('rabbit-cluster', result)}")
 
 
-@dataclass
-class RabbitCluster:
-    """Three RabbitMQ nodes clustered on this machine; node n listens for AMQP on base_port + n - 1."""
-
-    directory: Path
-    base_port: int = 5681
-    name: str = "rabbit-c"
-
-    @classmethod
-    def private(cls, directory: Path) -> RabbitCluster:
-        """Return a cluster on free ports with node names no other cluster here uses, data in directory."""
-        return cls(directory, free_base_port(), f"rabbit-t{new_id()[-6:].lower()}-")
-
-    def run(self, *args: str, timeout: float = 300) -> str:
-        """Run the cluster script with these arguments; return its output, or raise ClusterError with it."""
-        env = {**os.environ, "RABBIT_CLUSTER_DIR": str(self.directory), "RABBIT_CLUSTER_PORT": str(self.base_port),
-               "RABBIT_CLUSTER_NAME": self.name}
-        result = subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True,
-                                timeout=timeout)
-        if result.returncode != 0:
-            raise ClusterError(f"rabbit_cluster.sh {' '.join(args)} failed ({result.returncode}):\n"
-                               f"{result.stdout[-2000:]}{result.stderr[-3000:]}")
-        return result.stdout + result.stderr
-
-    def up(self) -> str:
-        """Start and cluster the three nodes (nothing for those already running); return the script's report."""
-        return self.run("up")
-
-    def down(self) -> None:
-        """Stop every node."""
-        self.run("down")
-
-    def clean(self) -> None:
-        """Stop every node and remove the cluster's data."""
-        self.run("clean")
-
-    def stop_node(self, node: int) -> None:
-        """Stop one node gracefully (its connections are closed, its queue replicas go offline)."""
-        self.run("stop-node", str(node))
-
-    def kill_node(self, node: int) -> None:
-        """SIGKILL one node's Erlang VM, as in a crash."""
-        self.run("kill-node", str(node))
-
-    def start_node(self, node: int) -> None:
-        """Start a stopped node; it rejoins the cluster."""
-        self.run("start-node", str(node))
-
-    def node_name(self, node: int) -> str:
-        """Return node n's Erlang node name."""
-        return f"{self.name}{node}@localhost"
-
-    def amqp_port(self, node: int) -> int:
-        """Return node n's AMQP port."""
-        return self.base_port + node - 1
-
-    def management_port(self, node: int) -> int:
-        """Return node n's management port."""
-        return self.base_port + 10000 + node - 1
-
-    def amqp_url(self, vhost: str = "/", nodes: tuple[int, ...] = NODES) -> str:
-        """Return AMQP_URL for the cluster: the nodes' URLs (as guest, on loopback) comma-separated, in this order."""
-        path = quote(vhost, safe="")
-        return ",".join(f"amqp://guest:guest@127.0.0.1:{self.amqp_port(n)}/{path}" for n in nodes)
-
-    def node_of(self, url: str) -> int:
-        """Return the node a URL (or host:port) points at."""
-        address = url if "://" not in url else node_address(url)
-        port = int(address.rsplit(":", 1)[1])
-        for node in NODES:
-            if self.amqp_port(node) == port:
-                return node
-        raise ValueError(f"{address} is no node of this cluster")
-
-    def management(self, method: str, path: str, body: Any = None, *, node: int | None = None) -> Any:
-        """Call the management API of a node (the first that answers when none is named); return the JSON."""
-        errors = []
-        for candidate in ([node] if node else NODES):
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{self.management_port(candidate)}/api/{path}", method=method,
-                data=json.dumps(body).encode() if body is not None else None,
-                headers={"content-type": "application/json",
-                         "Authorization": "Basic " + b64encode(b"guest:guest").decode()})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    content = response.read()
-                    return json.loads(content) if content else None
-            except OSError as exc:
-                errors.append(f"node {candidate}: {exc}")
-        raise ClusterError(f"{method} /api/{path} failed on every node: {'; '.join(errors)}")
-
-    def management_url(self) -> str:
-        """Return the management URL of the first node whose API answers."""
-        for node in NODES:
-            try:
-                self.management("GET", "overview", node=node)
-                return f"http://127.0.0.1:{self.management_port(node)}"
-            except ClusterError:
-                continue
-        raise ClusterError("no node's management API answers")
-
-    def running_nodes(self) -> list[str]:
-        """Return the names of the nodes the cluster reports running."""
-        return [n["name"] for n in self.management("GET", "nodes?columns=name,running") if n.get("running")]
-
-    def queue(self, vhost: str, name: str) -> dict[str, Any]:
-        """Return a queue as the management API shows it (members, online, leader for a quorum queue)."""
-        return self.management("GET", f"queues/{quote(vhost, safe='')}/{quote(name, safe='')}")
-
-    def busiest_node(self, vhost: str) -> int:
-        """Return the node holding most client connections to the vhost (node 1 when there are none)."""
-        counts = dict.fromkeys(NODES, 0)
-        for connection in self.management("GET", "connections?columns=node,vhost") or []:
-            if connection.get("vhost") == vhost:
-                for node in NODES:
-                    if connection.get("node") == self.node_name(node):
-                        counts[node] += 1
-        return max(NODES, key=lambda node: (counts[node], -node))
+if __name__ == "__main__":
+    cli()

@@ -1,10 +1,11 @@
 """A robust AMQP connection that knows every node of a cluster and moves to the next when one fails.
 
 aio-pika's RobustConnection reconnects to the one URL it was given. FailoverConnection holds the
-list from AMQP_URL and, whenever an attempt fails or an open connection is lost, points the next
-attempt at the next node, round the list. Channels, their prefetch, publisher confirms, declared
-exchanges, queues, bindings and consumers are restored on whichever node answers, as
-RobustConnection restores them on its one node. With a single URL it behaves as RobustConnection.
+list from AMQP_URL and, whenever an open connection is lost or an attempt gets no answer (aio-pika
+calls the same close callback for both), points the next attempt at the next node, round the list, so
+a node that stays down is skipped. Channels, their prefetch, publisher confirms, declared exchanges,
+queues, bindings and consumers are restored on whichever node answers, as RobustConnection restores
+them on its one node. With a single URL it behaves as RobustConnection.
 
 What a lost node costs: a publish in flight raises (the outbox relay retries it; consumers drop the
 duplicate a retried publish may make, by event_id) and unacked deliveries come back, marked
@@ -44,17 +45,19 @@ class FailoverConnection(RobustConnection):
         """Return host:port of the node the connection is on (or tries next)."""
         return node_address(str(self.url))
 
-    def _next_node(self) -> None:
+    def _move_on(self, why: str) -> None:
         """Point the next connection attempt at the next URL of the list."""
+        if len(self._urls) < 2:
+            return
+        left = self.node
         self._current = (self._current + 1) % len(self._urls)
         self.url = self._urls[self._current]
+        log.warning("AMQP node %s %s; the next attempt goes to %s", left, why, self.node)
 
     async def _on_connection_close(self, closing: asyncio.Future) -> None:
-        """Called by aio-pika after a failed attempt and after an open connection was lost: move on, then recover."""
-        if len(self._urls) > 1 and not (self._close_called or self.is_closed):
-            lost = self.node
-            self._next_node()
-            log.warning("AMQP node %s failed or was lost; the next attempt goes to %s", lost, self.node)
+        """Called by aio-pika when an open connection was lost and when an attempt failed: move to the next node."""
+        if not (self._close_called or self.is_closed):
+            self._move_on("was lost" if self.connected.is_set() else "did not answer")
         await super()._on_connection_close(closing)
 
 

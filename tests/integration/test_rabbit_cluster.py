@@ -5,19 +5,18 @@ while the node it is connected to stops. Nothing confirmed is lost; the client c
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-import aio_pika
 import pytest
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError
 
+from bench.amqp_load import ConfirmedStream
+from bench.cluster import NODES, ClusterError, RabbitCluster
 from bench.harness import IN_CI
-from bench.rabbit_cluster import NODES, ClusterError, RabbitCluster
-from bench.system import wait_until
-from shared.messaging.failover import FailoverConnection, connect_failover
+from bench.system import free_port, wait_until
+from shared.messaging.failover import connect_failover
 from shared.messaging.topology import CONSUMER_QUEUES, declare_consumer_queue, declare_exchanges
+from shared.messaging.urls import node_address
 
 pytestmark = pytest.mark.integration
 
@@ -65,55 +64,19 @@ async def test_the_project_topology_gets_a_replica_of_every_queue_on_every_node(
             assert sorted(queue["members"]) == every_node, name
 
 
-class Load:
-    """Publishes with confirms and consumes through one FailoverConnection; records what happened to each id."""
-
-    def __init__(self, connection: FailoverConnection) -> None:
-        self.connection = connection
-        self.confirmed: list[str] = []
-        self.attempted: set[str] = set()
-        self.republished: set[str] = set()
-        """Ids whose publish raised and was sent again (the outbox relay does the same): a copy may exist twice."""
-        self.deliveries: dict[str, list[bool]] = defaultdict(list)
-        """id -> the redelivered flag of each delivery."""
-        self.handled: list[str] = []
-        """Ids in the order they were first handled (handled once per id, as the services' inbox does)."""
-        self.failed_over = asyncio.Event()
-        self.confirmed_at_failover = 0
-        self.handled_at_failover = 0
-
-    async def on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        message_id = message.message_id or ""
-        self.deliveries[message_id].append(bool(message.redelivered))
-        if len(self.deliveries[message_id]) == 1:
-            self.handled.append(message_id)
-        await message.ack()
-
-    async def publish(self, exchange: aio_pika.abc.AbstractExchange) -> None:
-        """Publish until AFTER_FAILOVER messages were confirmed after the failover; retry each until confirmed."""
-        number = 0
-        while not (self.failed_over.is_set() and len(self.confirmed) - self.confirmed_at_failover >= AFTER_FAILOVER):
-            message_id = f"m-{number:06d}"
-            number += 1
-            self.attempted.add(message_id)
-            while True:
-                try:
-                    await exchange.publish(aio_pika.Message(message_id.encode(), message_id=message_id,
-                                                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                           routing_key="ticket.reported", timeout=10)
-                    self.confirmed.append(message_id)
-                    break
-                except (*CONNECTION_EXCEPTIONS, DeliveryError, asyncio.TimeoutError):
-                    self.republished.add(message_id)
-                    await asyncio.sleep(0.1)
-            await asyncio.sleep(0.002)  # a steady stream, not a burst that ends before the node stops
-
-
-@pytest.mark.parametrize("fault", ["stop", "kill"])
-async def test_a_client_that_knows_every_node_loses_nothing_when_its_node_goes(cluster, fault):
-    """The node the client is on stops gracefully (stop) or its VM is SIGKILLed (kill) under load, then returns."""
-    connection = await connect_failover(cluster.amqp_url(), client_properties={"connection_name": "cluster-test"})
-    load = Load(connection)
+@pytest.mark.parametrize("fault", ["stop-other", "stop", "kill"])
+async def test_a_client_that_knows_every_node_loses_nothing_when_a_node_goes(cluster, fault):
+    """Under load, node 2 stops while the client is on node 1 (stop-other), or the client's own node stops
+    gracefully (stop) or has its VM SIGKILLed (kill); then the node returns. For the last two the client's
+    list names a dead address right after its node, so reaching the cluster again means skipping it."""
+    dead = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    url = cluster.amqp_url() if fault == "stop-other" else ",".join(
+        [cluster.amqp_url(nodes=(1,)), dead, cluster.amqp_url(nodes=(2, 3))])
+    connection = await connect_failover(url, client_properties={"connection_name": "cluster-test"})
+    stream = ConfirmedStream("ticket.reported")
+    on_node = cluster.node_of(connection.node)
+    gone = 2 if fault == "stop-other" else on_node
+    marks: dict[str, int] = {}
     try:
         publish_channel = await connection.channel(publisher_confirms=True)
         events, _ = await declare_exchanges(publish_channel)
@@ -121,41 +84,38 @@ async def test_a_client_that_knows_every_node_loses_nothing_when_its_node_goes(c
         await consume_channel.set_qos(prefetch_count=100)
         queue = await declare_consumer_queue(consume_channel, QUEUE, delivery_limit=5)
         await queue.purge()
-        await queue.consume(load.on_message)
-        publisher = asyncio.create_task(load.publish(events))
+        await queue.consume(stream.on_message)
+        publisher = asyncio.create_task(stream.publish(
+            events, until=lambda: "confirmed" in marks and len(stream.confirmed) - marks["confirmed"] >= AFTER_FAILOVER))
 
-        await asyncio.wait_for(_until(lambda: len(load.handled) >= 500), 120)
-        gone = cluster.node_of(connection.node)
-        await asyncio.to_thread(cluster.stop_node if fault == "stop" else cluster.kill_node, gone)
-        await asyncio.wait_for(_until(lambda: connection.connected.is_set() and cluster.node_of(connection.node) != gone),
-                               120)
-        load.confirmed_at_failover, load.handled_at_failover = len(load.confirmed), len(load.handled)
-        load.failed_over.set()
-        replicas = cluster.queue("/", QUEUE.name)
+        await asyncio.wait_for(_until(lambda: len(stream.handled) >= 500), 120)
+        await asyncio.to_thread(cluster.kill_node if fault == "kill" else cluster.stop_node, gone)
+        await asyncio.wait_for(_until(lambda: connection.connected.is_set() and connection.node != dead
+                                      and cluster.node_of(connection.node) != gone), 120)
+        marks.update(confirmed=len(stream.confirmed), handled=len(stream.handled))
+        replicas = await asyncio.to_thread(_replicas_without, cluster, gone)
 
         await asyncio.wait_for(publisher, 180)
-        await asyncio.wait_for(_until(lambda: set(load.confirmed) <= set(load.handled)), 120)
+        await asyncio.wait_for(_until(stream.all_delivered), 120)
         dead_lettered = (await consume_channel.declare_queue(QUEUE.dead_letter_queue, passive=True)
                          ).declaration_result.message_count
         now_on = cluster.node_of(connection.node)
     finally:
         await connection.close()
 
-    assert now_on != gone, "the client did not leave the lost node"
-    assert sorted(replicas["members"]) == sorted(cluster.node_name(n) for n in NODES)
-    assert cluster.node_name(gone) not in replicas["online"]
-    lost = [m for m in load.confirmed if m not in set(load.handled)]
-    assert not lost, f"{len(lost)} confirmed messages never arrived: {lost[:10]}"
-    assert set(load.handled) <= load.attempted
-    unexplained = [m for m, flags in load.deliveries.items()
-                   if len(flags) > 1 and not any(flags[1:]) and m not in load.republished]
-    assert not unexplained, f"delivered twice though neither redelivered nor republished: {unexplained[:10]}"
-    assert len(load.handled) - load.handled_at_failover >= AFTER_FAILOVER, "consuming did not continue on the new node"
+    assert now_on != gone, "the client is on the node that went"
+    if fault == "stop-other":
+        assert now_on == on_node, "losing another node must not move the client"
+    assert sorted(replicas["members"]) == sorted(cluster.node_name(n) for n in NODES), "a lost node stays a member"
+    assert not stream.lost(), f"{len(stream.lost())} confirmed messages never arrived: {stream.lost()[:10]}"
+    assert set(stream.handled) <= stream.attempted
+    assert not stream.unexplained_duplicates(), f"delivered twice for no reason: {stream.unexplained_duplicates()[:10]}"
+    assert len(stream.handled) - marks["handled"] >= AFTER_FAILOVER, "consuming did not go on after the node went"
     assert dead_lettered == 0, "losing a node must not dead-letter healthy messages"
-    print(f"\n{fault} node {gone}: the client moved to node {now_on}; {len(load.confirmed)} confirmed "
-          f"({len(load.confirmed) - load.confirmed_at_failover} after the move), {len(load.handled)} handled once, "
-          f"{sum(len(f) for f in load.deliveries.values()) - len(load.deliveries)} duplicate deliveries, "
-          f"{len(load.republished)} publishes retried")
+    print(f"\n{fault} node {gone}: the client went from node {on_node} to node {now_on}; {len(stream.confirmed)} "
+          f"confirmed ({len(stream.confirmed) - marks['confirmed']} after), {len(stream.handled)} handled once, "
+          f"{stream.duplicates()} duplicate deliveries, {len(stream.republished)} publishes retried, "
+          f"longest wait for a confirm {stream.longest_gap:.1f} s")
 
     await asyncio.to_thread(cluster.start_node, gone)
     wait_until(lambda: len(cluster.running_nodes()) == 3, "all three nodes running again", timeout=120, interval=0.5)
@@ -163,7 +123,69 @@ async def test_a_client_that_knows_every_node_loses_nothing_when_its_node_goes(c
                lambda: f"the returned node's replica online: {cluster.queue('/', QUEUE.name)}", timeout=120)
 
 
+def _replicas_without(cluster: RabbitCluster, gone: int) -> dict:
+    """Return the queue as the management API shows it once it reports node `gone`'s replica offline."""
+    def offline() -> dict | None:
+        queue = cluster.queue("/", QUEUE.name)
+        return queue if cluster.node_name(gone) not in queue["online"] else None
+    return wait_until(offline, lambda: f"node {gone}'s replica reported offline", timeout=60, interval=0.5)
+
+
 async def _until(check) -> None:
     """Return once check() is true (the caller bounds the wait)."""
     while not check():
         await asyncio.sleep(0.05)
+
+
+async def test_a_client_starts_on_the_first_node_that_answers_and_names_every_failure_without_its_password():
+    dead = [f"amqp://guest:S3cret-pass@127.0.0.1:{free_port()}/" for _ in range(2)]
+    shared = "amqp://guest:guest@127.0.0.1:5672/"
+    connection = await connect_failover(",".join([*dead, shared]), timeout=5)
+    try:
+        assert connection.node == "127.0.0.1:5672"
+    finally:
+        await connection.close()
+    with pytest.raises(ConnectionError) as refused:
+        await connect_failover(",".join(dead), timeout=5)
+    assert all(node_address(url) in str(refused.value) for url in dead)
+    assert "S3cret" not in str(refused.value)
+
+
+async def test_a_client_whose_node_is_lost_tries_each_next_node_once_until_one_answers():
+    """The 'node' is a TCP relay to the shared broker, cut under the client; two dead addresses follow it."""
+    relays: list[asyncio.StreamWriter] = []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5672)
+        relays.extend([writer, up_writer])
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+    node = await asyncio.start_server(relay, "127.0.0.1", 0)
+    node_url = f"amqp://guest:guest@127.0.0.1:{node.sockets[0].getsockname()[1]}/"
+    dead = [f"amqp://guest:guest@127.0.0.1:{free_port()}/" for _ in range(2)]
+    moved_to: list[str] = []
+    connection = await connect_failover(",".join([node_url, *dead, "amqp://guest:guest@127.0.0.1:5672/"]),
+                                        reconnect_interval=0.1)
+    connection.close_callbacks.add(lambda *_: moved_to.append(connection.node))  # after each move
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True)
+        node.close()
+        for writer in relays:
+            writer.close()
+        await asyncio.wait_for(_until(lambda: connection.connected.is_set() and connection.node.endswith(":5672")), 30)
+        await queue.declare()  # the channel and its queue were restored on the node that answered
+    finally:
+        await connection.close()
+    assert moved_to[:3] == [*map(node_address, dead), "127.0.0.1:5672"], f"each next node once, in order: {moved_to}"
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
