@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import tempfile
 import time
@@ -69,10 +70,12 @@ async def node_loss(cluster: RabbitCluster, fault: str) -> dict[str, Any]:
         await _until(lambda: len(stream.handled) >= 1000, 120)
         gone = cluster.node_of(connection.node)
         started = time.monotonic()
-        await asyncio.to_thread(cluster.kill_node if fault == "kill" else cluster.stop_node, gone)
-        stopped = time.monotonic() - started
+        stopping = asyncio.create_task(asyncio.to_thread(cluster.kill_node if fault == "kill" else cluster.stop_node,
+                                                         gone))
         await _until(lambda: connection.connected.is_set() and cluster.node_of(connection.node) != gone, 120)
         reconnected = time.monotonic() - started
+        await stopping
+        stopped = time.monotonic() - started
         mark.append(len(stream.confirmed))
         await asyncio.wait_for(publisher, 300)
         await _until(stream.all_delivered, 120)
@@ -124,7 +127,7 @@ async def main(messages: int, faults: list[str]) -> dict[str, Any]:
                 result["node_loss"].append(loss)
                 print(f"{fault} the client's node {loss['node']}: lost {loss['lost']} of {loss['confirmed']} confirmed, "
                       f"client on node {loss['moved_to']} {loss['reconnected_after_seconds']} s after the fault began "
-                      f"(the node took {loss['node_stop_seconds']} s to go), longest wait for a confirm "
+                      f"(the stop command took {loss['node_stop_seconds']} s), longest wait for a confirm "
                       f"{loss['longest_wait_for_a_confirm_seconds']} s, {loss['duplicate_deliveries']} duplicate "
                       f"deliveries, {loss['publishes_retried']} publishes retried")
         finally:
@@ -142,6 +145,9 @@ def cli() -> None:
     faults = [fault for fault in args.faults.split(",") if fault]
     if args.messages < 1 or any(fault not in ("stop", "kill") for fault in faults):
         parser.error("--messages must be positive and --faults a list of stop and kill")
+    logging.basicConfig(level=logging.WARNING, format="  %(name)s: %(message)s")
+    for noisy in ("aiormq", "aio_pika"):  # a lost node's tracebacks; shared.messaging.failover says where it went
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     result = asyncio.run(main(args.messages, faults))
     print(f"saved {save('rabbit-cluster', result)}")
 

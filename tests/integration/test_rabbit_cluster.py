@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from bench.amqp_load import ConfirmedStream
-from bench.cluster import NODES, ClusterError, RabbitCluster
-from bench.harness import IN_CI
+from bench.cluster import NODES, RabbitCluster
 from bench.system import free_port, wait_until
 from shared.messaging.failover import connect_failover
 from shared.messaging.topology import CONSUMER_QUEUES, declare_consumer_queue, declare_exchanges
 from shared.messaging.urls import node_address
+from tests.rabbit_cluster import private_cluster
 
 pytestmark = pytest.mark.integration
 
-RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 QUEUE = CONSUMER_QUEUES["triage"]
 AFTER_FAILOVER = 300
 """Messages the client must get confirmed on its new node before the publisher stops."""
@@ -29,23 +28,7 @@ AFTER_FAILOVER = 300
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[RabbitCluster]:
     """Three clustered nodes on free ports with their own data and cookie; stopped and removed afterwards."""
-    if not RABBITMQ_SERVER.exists():
-        why = "Debian's rabbitmq-server is not installed (scripts/stack.sh infra installs it)"
-        if IN_CI:
-            pytest.fail(f"CI=true and {why}", pytrace=False)
-        pytest.skip(why)
-    cluster = RabbitCluster.private(tmp_path_factory.mktemp("rabbit-cluster"))
-    try:
-        cluster.up()
-    except ClusterError as exc:
-        try:
-            cluster.clean()
-        finally:
-            pytest.fail(f"the three-node cluster did not start: {exc}", pytrace=False)
-    try:
-        yield cluster
-    finally:
-        cluster.clean()
+    yield from private_cluster(tmp_path_factory.mktemp("rabbit-cluster"))
 
 
 async def test_the_project_topology_gets_a_replica_of_every_queue_on_every_node(cluster):
@@ -137,12 +120,12 @@ async def _until(check) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_a_client_starts_on_the_first_node_that_answers_and_names_every_failure_without_its_password():
-    dead = [f"amqp://guest:S3cret-pass@127.0.0.1:{free_port()}/" for _ in range(2)]
-    shared = "amqp://guest:guest@127.0.0.1:5672/"
-    connection = await connect_failover(",".join([*dead, shared]), timeout=5)
+async def test_a_client_starts_on_the_first_node_that_answers_and_names_every_failure_without_its_password(
+        amqp_url):
+    dead = [_at(amqp_url, free_port()).replace("@", "S3cret@", 1) for _ in range(2)]
+    connection = await connect_failover(",".join([*dead, amqp_url]), timeout=5)
     try:
-        assert connection.node == "127.0.0.1:5672"
+        assert connection.node == node_address(amqp_url)
     finally:
         await connection.close()
     with pytest.raises(ConnectionError) as refused:
@@ -151,21 +134,21 @@ async def test_a_client_starts_on_the_first_node_that_answers_and_names_every_fa
     assert "S3cret" not in str(refused.value)
 
 
-async def test_a_client_whose_node_is_lost_tries_each_next_node_once_until_one_answers():
+async def test_a_client_whose_node_is_lost_tries_each_next_node_once_until_one_answers(amqp_url):
     """The 'node' is a TCP relay to the shared broker, cut under the client; two dead addresses follow it."""
     relays: list[asyncio.StreamWriter] = []
+    broker = urlsplit(amqp_url)
 
     async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5672)
+        up_reader, up_writer = await asyncio.open_connection(broker.hostname, broker.port or 5672)
         relays.extend([writer, up_writer])
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
     node = await asyncio.start_server(relay, "127.0.0.1", 0)
-    node_url = f"amqp://guest:guest@127.0.0.1:{node.sockets[0].getsockname()[1]}/"
-    dead = [f"amqp://guest:guest@127.0.0.1:{free_port()}/" for _ in range(2)]
+    node_url = _at(amqp_url, node.sockets[0].getsockname()[1])
+    dead = [_at(amqp_url, free_port()) for _ in range(2)]
     moved_to: list[str] = []
-    connection = await connect_failover(",".join([node_url, *dead, "amqp://guest:guest@127.0.0.1:5672/"]),
-                                        reconnect_interval=0.1)
+    connection = await connect_failover(",".join([node_url, *dead, amqp_url]), reconnect_interval=0.1)
     connection.close_callbacks.add(lambda *_: moved_to.append(connection.node))  # after each move
     try:
         channel = await connection.channel()
@@ -173,11 +156,18 @@ async def test_a_client_whose_node_is_lost_tries_each_next_node_once_until_one_a
         node.close()
         for writer in relays:
             writer.close()
-        await asyncio.wait_for(_until(lambda: connection.connected.is_set() and connection.node.endswith(":5672")), 30)
+        await asyncio.wait_for(_until(lambda: connection.connected.is_set()
+                                      and connection.node == node_address(amqp_url)), 30)
         await queue.declare()  # the channel and its queue were restored on the node that answered
     finally:
         await connection.close()
-    assert moved_to[:3] == [*map(node_address, dead), "127.0.0.1:5672"], f"each next node once, in order: {moved_to}"
+    assert moved_to[:3] == [*map(node_address, dead), node_address(amqp_url)], f"each next node once, in order: {moved_to}"
+
+
+def _at(amqp_url: str, port: int) -> str:
+    """Return amqp_url on another port of 127.0.0.1 (a relay, or an address where nothing listens)."""
+    parts = urlsplit(amqp_url)
+    return urlunsplit((parts.scheme, f"{parts.username}:{parts.password}@127.0.0.1:{port}", parts.path, "", ""))
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
