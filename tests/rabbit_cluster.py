@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from bench.cluster import ClusterError, RabbitCluster
+from bench.cluster import NODES, ClusterError, RabbitCluster
 from bench.harness import IN_CI
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
 
 def private_cluster(directory: Path) -> Iterator[RabbitCluster]:
-    """Yield three clustered nodes on free ports with their own data and cookie; stop and remove them after.
+    """Yield three clustered nodes on free ports with their own data and cookie in directory; stop them after.
+
+    The data and logs stay in directory (pytest's temporary directory, which pytest prunes itself), so a
+    failure can be read afterwards.
 
     Skips when Debian's rabbitmq-server is missing, and fails instead under CI=true.
     """
@@ -34,4 +37,17 @@ def private_cluster(directory: Path) -> Iterator[RabbitCluster]:
     try:
         yield cluster
     finally:
-        cluster.clean()
+        try:
+            cluster.down()
+        except ClusterError:
+            cluster.clean()
+
+
+def whole(cluster: RabbitCluster) -> None:
+    """Return once all three nodes run clustered again, starting any a failed test left stopped."""
+    try:
+        if len(cluster.running_nodes()) == len(NODES):
+            return
+    except ClusterError:
+        pass
+    cluster.up()

@@ -16,7 +16,7 @@ from bench.system import free_port, wait_until
 from shared.messaging.failover import connect_failover
 from shared.messaging.topology import CONSUMER_QUEUES, declare_consumer_queue, declare_exchanges
 from shared.messaging.urls import node_address
-from tests.rabbit_cluster import private_cluster
+from tests.rabbit_cluster import private_cluster, whole
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +52,7 @@ async def test_a_client_that_knows_every_node_loses_nothing_when_a_node_goes(clu
     """Under load, node 2 stops while the client is on node 1 (stop-other), or the client's own node stops
     gracefully (stop) or has its VM SIGKILLed (kill); then the node returns. For the last two the client's
     list names a dead address right after its node, so reaching the cluster again means skipping it."""
+    await asyncio.to_thread(whole, cluster)  # after an earlier failure too
     dead = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     url = cluster.amqp_url() if fault == "stop-other" else ",".join(
         [cluster.amqp_url(nodes=(1,)), dead, cluster.amqp_url(nodes=(2, 3))])
