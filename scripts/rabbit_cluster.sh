@@ -25,7 +25,7 @@ say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 [[ "$BASE_PORT" =~ ^[0-9]+$ ]] && ((BASE_PORT >= 1024 && BASE_PORT + 30040 < 65536)) \
-  || die "RABBIT_CLUSTER_PORT must be a port from 1024 to 25495 (node ports go up to it + 30039)"
+  || die "RABBIT_CLUSTER_PORT must be a port from 1024 to 35495 (node ports go up to it + 30039)"
 [[ "$NAME" =~ ^[A-Za-z][A-Za-z0-9_-]{0,40}$ ]] || die "RABBIT_CLUSTER_NAME must be letters, digits, - or _"
 
 node_name() { echo "$NAME$1@localhost"; }
