@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 STACK := scripts/stack.sh
 PYTEST := .venv/bin/pytest
+REPLICAS ?= 1
 
 .PHONY: up down clean status test test-unit install
 
-up:            ## install what is missing and start the whole system
-	@$(STACK) up
+up:            ## install what is missing and start the whole system; REPLICAS=N runs N processes of each service
+	@REPLICAS=$(REPLICAS) $(STACK) up
 
 down:          ## stop what `make up` started; data stays in var/
 	@$(STACK) down
@@ -39,7 +40,7 @@ bench:         ## throughput, latency, timer, memory, intake-ceiling (wrk) and s
 
 chaos:         ## the fault harness, long form
 	@$(STACK) infra
-	@.venv/bin/python -m bench.chaos --tickets 800 --rate 8
+	@.venv/bin/python -m bench.chaos --tickets 800 --rate 8 --replicas $(REPLICAS)
 
 .PHONY: k8s
 KUSTOMIZE := var/bin/kustomize

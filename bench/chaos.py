@@ -1,6 +1,9 @@
 """Fault harness: steady load while services are killed, the broker and docstore restart, poison arrives.
 
-    python -m bench.chaos [--tickets N] [--rate R]
+    python -m bench.chaos [--tickets N] [--rate R] [--replicas N]
+
+With --replicas 2 every service runs two processes and the kills hit one replica of each in turn
+(the other carries the load while it restarts).
 
 Bounded (a fixed number of tickets, loopback only) and stops by itself. At the end it checks and
 prints the invariants; the exit code is 1 if one fails.
@@ -54,12 +57,14 @@ async def steady_load(system, key: str, tickets: int, rate: float, accepted: lis
 
 
 async def inject_faults(system, amqp_url: str, log: list[tuple[str, str]], stop: asyncio.Event) -> list[bytes]:
-    """Kill -9 and restart each service, restart the broker and the docstore, send poison; return the poison.
+    """Kill -9 and restart each service (its last replica), restart the broker and the docstore, send poison;
+    return the poison.
 
     The round of faults repeats for as long as the load runs (once in the short form).
     """
     poison: list[bytes] = []
-    steps = [*(("kill -9 " + name, name) for name in ("triage", "escalation", "notifier", "intake")),
+    victims = [system.names(service)[-1] for service in ("triage", "escalation", "notifier", "intake")]
+    steps = [*(("kill -9 " + name, name) for name in victims),
              ("restart RabbitMQ", None), ("poison messages", None), ("restart docstore", None)]
     rounds = 0
     while rounds == 0 or not stop.is_set():
@@ -172,10 +177,10 @@ def check(system, accepted: list[str], poison: list[bytes], mail_dir: Path, amqp
     return rows
 
 
-async def run(tickets: int, rate: float, settle_seconds: float = 180) -> bool:
+async def run(tickets: int, rate: float, settle_seconds: float = 180, replicas: int = 1) -> bool:
     """Run the harness; print the fault log and the invariants; return True if every invariant held."""
     log_dir = Path(tempfile.mkdtemp(prefix="chaos-"))
-    with running_system(log_dir, OUTBOX_POLL_SECONDS="0.5") as system:
+    with running_system(log_dir, replicas=replicas, OUTBOX_POLL_SECONDS="0.5") as system:
         key = system.create_key("reporter", "Chaos", "chaos@example.com")
         accepted: list[str] = []
         faults: list[tuple[str, str]] = []
@@ -205,5 +210,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tickets", type=int, default=300)
     parser.add_argument("--rate", type=float, default=10.0, help="tickets per second offered")
+    parser.add_argument("--replicas", type=int, default=1, choices=range(1, 10), help="processes of each service")
     args = parser.parse_args()
-    raise SystemExit(0 if asyncio.run(run(args.tickets, args.rate)) else 1)
+    raise SystemExit(0 if asyncio.run(run(args.tickets, args.rate, replicas=args.replicas)) else 1)

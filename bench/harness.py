@@ -52,8 +52,8 @@ def vhost():
 
 
 @contextmanager
-def running_system(log_dir: Path, **extra_env: str):
-    """Yield the four services on free ports, on their own vhost and database."""
+def running_system(log_dir: Path, replicas: int = 1, **extra_env: str):
+    """Yield the four services on free ports (`replicas` processes of each), on their own vhost and database."""
     from pymongo import MongoClient
 
     from shared.mailsink import start_sink
@@ -63,7 +63,7 @@ def running_system(log_dir: Path, **extra_env: str):
     sink = start_sink(log_dir / "mail", port=sink_port)
     with vhost() as amqp_url:
         db = f"bench_{new_id().lower()[-10:]}"
-        system = System(amqp_url, MONGO, db, sink_port, log_dir, extra_env=dict(extra_env))
+        system = System(amqp_url, MONGO, db, sink_port, log_dir, extra_env=dict(extra_env), replicas=replicas)
         try:
             system.start_all()
             yield system

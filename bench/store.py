@@ -440,7 +440,11 @@ def view_sizes(mongodb_db: str, reporter: str, now: datetime) -> dict[str, Any]:
             f"mine:<busiest>:{now.year - 1}": size(f"mine:{reporter}:{now.year - 1}"),
             "open:* (32 documents)": {"bytes": sum(o["bytes"] for o in opens), "entries": sum(o["entries"] for o in opens)},
             f"day:{day}": size(f"day:{day}"),
-            f"words:{day[:7]}": size(f"words:{day[:7]}"),
+            f"sla:{day}": size(f"sla:{day}"),
+            f"word:{day[:7]}:{WORDS[0]}": {"bytes": len(bson.encode(views.find_one({"_id": f"word:{day[:7]}:{WORDS[0]}"})
+                                                                  or {})),
+                                           "ids": len((views.find_one({"_id": f"word:{day[:7]}:{WORDS[0]}"}) or {})
+                                                      .get("ids") or [])},
         }
 
 

@@ -43,9 +43,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def service_of(name: str) -> str:
+    """Return the service a process name runs: `intake` and its replicas `intake-2`, `intake-3`, ..."""
+    return name.split("-", 1)[0]
+
+
 @dataclass
 class System:
-    """The four services on free ports, sharing one vhost and database; logs under log_dir."""
+    """The four services on free ports, sharing one vhost and database; logs under log_dir.
+
+    With replicas > 1 each service runs that many processes (`intake`, `intake-2`, ...) sharing its
+    ports through SO_REUSEPORT, as `make up REPLICAS=n` runs them.
+    """
 
     amqp_url: str
     mongodb_url: str
@@ -60,6 +69,7 @@ class System:
     """The code to run (a checkout with its own .venv); None: this one, with this interpreter."""
     ready_timeout: float = 60
     """Seconds a service may take to answer /readyz (its start-up scans grow with the data)."""
+    replicas: int = 1
 
     @property
     def python(self) -> str:
@@ -67,9 +77,15 @@ class System:
         venv = self.root / ".venv" / "bin" / "python" if self.root is not None else None
         return str(venv) if venv is not None and venv.exists() else sys.executable
 
+    def names(self, service: str) -> list[str]:
+        """Return the process names of a service's replicas."""
+        return [service, *(f"{service}-{n}" for n in range(2, self.replicas + 1))]
+
     def env(self, service: str) -> dict[str, str]:
         """Return the environment a service process runs with."""
+        service = service_of(service)
         return {
+            "REUSE_PORT": "1" if self.replicas > 1 else "0",
             **os.environ,
             "AMQP_URL": self.amqp_url,
             "MONGODB_URL": self.mongodb_url,
@@ -83,44 +99,56 @@ class System:
             "RATE_LIMIT_BURST": "10000",
             "AUTH_FAILURES_PER_MINUTE": "100000",
             "INTAKE_URL": self.url("intake"),
+            "TRIAGE_URL": self.url("triage"),
+            "ESCALATION_URL": self.url("escalation"),
+            "NOTIFIER_URL": self.url("notifier"),
             "PORTAL_URL": self.url("intake"),
             **self.extra_env,
         }
 
     def url(self, service: str) -> str:
-        """Return the base URL of a service."""
-        return f"http://127.0.0.1:{self.ports[service]}"
+        """Return the base URL of a service (any of its replicas)."""
+        return f"http://127.0.0.1:{self.ports[service_of(service)]}"
 
-    def start(self, service: str) -> None:
-        """Start one service process and wait until it is ready."""
-        log = open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the process
-        self.processes[service] = subprocess.Popen(
-            [self.python, "-m", "services.cli", "run", service],
-            env=self.env(service),
+    def start(self, name: str) -> None:
+        """Start one service process (a service's name, or a replica's such as `intake-2`) and wait until it is ready."""
+        path = self.log_dir / f"{name}.log"
+        started_at = path.stat().st_size if path.exists() else 0
+        log = open(path, "ab")  # noqa: SIM115 - owned by the process
+        self.processes[name] = subprocess.Popen(
+            [self.python, "-m", "services.cli", "run", service_of(name)],
+            env=self.env(name),
             cwd=self.root,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready(service, self.ready_timeout)
+        self.wait_ready(name, self.ready_timeout, since=started_at)
 
     def start_all(self) -> None:
-        """Start every service."""
+        """Start every service (each of its replicas)."""
         for service in SERVICES:
-            self.start(service)
+            for name in self.names(service):
+                self.start(name)
 
-    def wait_ready(self, service: str, timeout: float = 60) -> None:
-        """Block until /readyz answers 200, or raise with the log tail."""
+    def wait_ready(self, name: str, timeout: float = 60, since: int = 0) -> None:
+        """Block until the process has started (its log says so after offset `since`) and /readyz answers 200."""
+        path = self.log_dir / f"{name}.log"
 
         def ready() -> bool:
-            process = self.processes[service]
+            process = self.processes[name]
             if process.poll() is not None:
-                raise RuntimeError(f"{service} exited with {process.returncode}:\n{self.log_tail(service)}")
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
+            if self.replicas > 1:  # the port answers from any replica: ask this one's log
+                with open(path, "rb") as log:
+                    log.seek(since)
+                    if b"service started" not in log.read():
+                        return False
             try:
-                return httpx.get(self.url(service) + "/readyz", timeout=1).status_code == 200
+                return httpx.get(self.url(name) + "/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False
 
-        wait_until(ready, lambda: f"{service} ready:\n{self.log_tail(service)}", timeout, interval=0.2)
+        wait_until(ready, lambda: f"{name} ready:\n{self.log_tail(name)}", timeout, interval=0.2)
 
     def kill(self, service: str) -> None:
         """SIGKILL a service: no shutdown code runs, as in a crash."""

@@ -27,7 +27,6 @@ from services.escalation.service_layer.handlers import handlers
 from shared.clock import SystemClock
 from shared.contracts import Reporter, Severity, TicketTriaged, make_envelope
 from shared.ids import new_id
-from shared.locks import KeyedLocks
 from shared.persistence import ensure_indexes, is_docstore, make_client
 from shared.sla.config import load_service_levels
 
@@ -123,8 +122,8 @@ async def main(pending: int, small: int, due_count: int, window: float, horizon_
     db = client[name]
     try:
         await ensure_indexes(db, clocks.INDEXES)
-        locks = KeyedLocks(exclusive_writer=await is_docstore(db))
-        store = clocks.MongoClocks(db, locks)
+        docstore = await is_docstore(db)
+        store = clocks.MongoClocks(db)
         updater = ClockUpdater(store, load_policy(load_service_levels()), SystemClock())
         await store.index_existing(datetime.now(UTC))  # a fresh database: nothing to backfill, marked done
         base = await template(store, updater)
@@ -143,7 +142,7 @@ async def main(pending: int, small: int, due_count: int, window: float, horizon_
         big_scan = await scan_cost(store) if baseline_scan else None
         print(f"firing {due_count} due steps with {pending} pending ...", flush=True)
         late = await lateness(store, updater, base, due_count, window)
-        result = {"server": "docstore (FerretDB/SQLite)" if locks.exclusive_writer else "MongoDB",
+        result = {"server": "docstore (FerretDB/SQLite)" if docstore else "MongoDB",
                   "due_query": "timing wheel (shared.schedule)",
                   "horizon_days": horizon_days,
                   "stored_clocks_per_second": round(fill_rate),

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Local stack without Docker: installs what is missing, starts RabbitMQ, the docstore, the mail
 # catcher, the four services and Prometheus, each with a pid file under var/run so `down` stops
-# only what this script started. Usage: scripts/stack.sh {up|infra|down|clean|status}
+# only what this script started. Usage: [REPLICAS=N] scripts/stack.sh {up|infra|down|clean|status}
+# REPLICAS=N (default 1) runs N processes of each service: they share the service's HTTP port (and
+# intake's SMTP port) through SO_REUSEPORT, compete for its quorum queue and claim timers and
+# deliveries with leases, so any one of them may die.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +18,8 @@ SERVICES_USER="${RABBITMQ_SERVICES_USER:-incidents}"
 SERVICES_PASSWORD_FILE="$VAR/secrets/rabbitmq-services.password"
 SERVICES=(intake triage escalation notifier)
 declare -A PORTS=([intake]=8080 [triage]=8081 [escalation]=8082 [notifier]=8083)
+REPLICAS="${REPLICAS:-1}"
+[[ "$REPLICAS" =~ ^[1-9][0-9]?$ ]] || { echo "error: REPLICAS must be a number from 1 to 99, not '$REPLICAS'" >&2; exit 2; }
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -39,6 +44,8 @@ ensure_apt_packages() {
   command -v /usr/lib/rabbitmq/bin/rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   command -v promtool >/dev/null 2>&1 || [[ " ${missing[*]} " == *" prometheus "* ]] || missing+=(prometheus)
+  # Alertmanager and amtool (Debian's 0.25): the e2e tests run it as a process against intake's webhook
+  { command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; } || missing+=(prometheus-alertmanager)
   if [[ "${WITH_COMPOSE_CHECK:-0}" == 1 ]]; then command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose); fi
   # the portal's browser tests drive Debian's Chromium through Playwright (never `playwright install`)
   [[ -x /usr/bin/chromium ]] || missing+=(chromium)
@@ -124,12 +131,16 @@ start_docstore() {
   wait_for 30 "docstore" port_open 127.0.0.1 27017
 }
 
-start_daemon() { # start_daemon NAME PORT COMMAND...
+start_daemon() { # start_daemon NAME PORT COMMAND...  (PORT "-": a replica joining a port its first one holds)
   local name=$1 port=$2; shift 2
   if running "$name"; then return 0; fi
-  port_open 127.0.0.1 "$port" && die "port $port is taken by another program; cannot start $name"
+  [[ "$port" != - ]] && port_open 127.0.0.1 "$port" && die "port $port is taken by another program; cannot start $name"
   nohup "$@" >>"$LOG/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
+}
+
+replica_name() { # replica_name SERVICE N: the first replica keeps the service's name (pid file, log)
+  if (( $2 == 1 )); then echo "$1"; else echo "$1-$2"; fi
 }
 
 start_mailcatcher() {
@@ -137,8 +148,20 @@ start_mailcatcher() {
 }
 
 start_services() {
+  local reuse=0 i
+  (( REPLICAS > 1 )) && reuse=1
   for service in "${SERVICES[@]}"; do
-    start_daemon "$service" "${PORTS[$service]}" "$VENV/bin/incidents" run "$service"
+    for ((i = 1; i <= REPLICAS; i++)); do
+      start_daemon "$(replica_name "$service" "$i")" "$( ((i == 1)) && echo "${PORTS[$service]}" || echo -)" \
+        env REUSE_PORT=$reuse "$VENV/bin/incidents" run "$service"
+    done
+  done
+}
+
+extra_replicas() { # the pid-file names of SERVICE's replicas after the first, as started so far
+  local file
+  for file in "$RUN/$1"-[0-9]*.pid; do
+    if [[ -f "$file" ]]; then basename "$file" .pid; fi
   done
 }
 
@@ -174,6 +197,7 @@ up() {
   cat <<INFO
 
 The incident platform is up ($((SECONDS - started)) s).
+  Replicas         $REPLICAS of each service (pids: scripts/stack.sh status)
   Portal           http://127.0.0.1:8080/   (sign in with the link the mail catcher stores in var/mail)
   Help button      http://127.0.0.1:8090/   (an example host page; /anonymous without a signed-in user)
   API (intake)     http://127.0.0.1:8080/v1/tickets    docs: http://127.0.0.1:8080/docs
@@ -207,7 +231,12 @@ stop_pid() { # stop_pid NAME
 }
 
 down() {
-  for name in prometheus example-host "${SERVICES[@]}" mailcatcher docstore; do stop_pid "$name"; done
+  local service name
+  for name in prometheus example-host; do stop_pid "$name"; done
+  for service in "${SERVICES[@]}"; do
+    for name in "$service" $(extra_replicas "$service"); do stop_pid "$name"; done
+  done
+  for name in mailcatcher docstore; do stop_pid "$name"; done
   if [[ -f "$RUN/rabbitmq.pid" ]]; then
     say "stopping RabbitMQ"
     (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBIT_NODE" stop "$RUN/rabbitmq.pid" >/dev/null 2>&1) || stop_pid rabbitmq
@@ -216,7 +245,9 @@ down() {
 }
 
 status() {
-  for name in rabbitmq docstore mailcatcher "${SERVICES[@]}" example-host prometheus; do
+  local service names=(rabbitmq docstore mailcatcher)
+  for service in "${SERVICES[@]}"; do names+=("$service" $(extra_replicas "$service")); done
+  for name in "${names[@]}" example-host prometheus; do
     if running "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: not running"; fi
   done
 }

@@ -28,14 +28,25 @@ def run_service(name: str, port: int | None) -> None:
     settings = load_settings(getattr(importlib.import_module(settings_module), settings_class))
     configure_logging(name, settings.log_level)
     app = importlib.import_module(bootstrap_module).build_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=port or settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    config = uvicorn.Config(app, host=settings.http_host, port=port or settings.http_port, log_config=None,
+                            access_log=False, timeout_graceful_shutdown=10)
+    if settings.reuse_port:  # a replica: share the port with the service's other processes
+        uvicorn.Server(config).run(sockets=[shared_port_socket(config.host, config.port)])
+    else:
+        uvicorn.Server(config).run()
+
+
+def shared_port_socket(host: str, port: int):
+    """Return a TCP socket bound with SO_REUSEPORT: every replica binds its own, the kernel balances connections."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 async def with_api_keys(work):
@@ -118,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     revoke_target.add_argument("key_id", nargs="?", help="the key_id `keys list` shows")
     revoke_target.add_argument("--user", help="a principal id: revoke all of its keys")
 
+    add_integration_commands(commands)
+
     commands.add_parser("rebuild-views", help="rebuild intake's read models (lists, search, report) from the tickets")
 
     seed = commands.add_parser("seed", help="store many copies of the database's triaged tickets (for benchmarks)")
@@ -148,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         run_service(args.service, args.port)
     elif args.command == "keys":
         return keys_command(parser, args)
+    elif args.command == "integrations":
+        return integrations_command(parser, args)
     elif args.command == "rebuild-views":
         print(f"{asyncio.run(rebuild_views())} view documents written")
     elif args.command == "seed":
@@ -199,6 +214,110 @@ def keys_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
         if revoked is None:
             parser.exit(1, f"incidents keys revoke: no key {args.key_id}\n")
         print(f"key {revoked['key_id']} of {revoked['name']} ({revoked['role']}) revoked")
+    return 0
+
+
+def add_integration_commands(commands: argparse._SubParsersAction) -> None:
+    """Add `incidents integrations create|list|revoke` (inbound Alertmanager, Events API v2 and Slack sources)."""
+    integrations = commands.add_parser("integrations", help="manage inbound integrations (alerts and chat in)")
+    sub = integrations.add_subparsers(dest="integrations_command", required=True)
+    create = sub.add_parser("create", help="add a source; prints its URL and key (the key is shown only once)")
+    create.add_argument("--kind", required=True, choices=["alertmanager", "events-v2", "slack"])
+    create.add_argument("--team", required=True, help="the owning team (a team of the service levels file)")
+    create.add_argument("--name", required=True, help="e.g. checkout-prometheus")
+    create.add_argument("--severity-map", help="source severity word → KB-005, e.g. 'page=critical,warning=high' "
+                        "(defaults: critical→critical, error→high, warning→medium, info→low)")
+    create.add_argument("--type", default="infrastructure",
+                        choices=["performance", "access", "data", "security", "feature", "infrastructure"],
+                        help="incident type of the tickets it opens")
+    create.add_argument("--component", help="component when the alert names none")
+    create.add_argument("--rate-per-minute", type=int, default=1200)
+    create.add_argument("--burst", type=int, default=300)
+    create.add_argument("--reopen-minutes", type=int, default=60,
+                        help="Alertmanager: a group firing again this soon after it resolved reopens its ticket")
+    create.add_argument("--no-resolve-by-source", action="store_true",
+                        help="when the source resolves everything, only note it (support resolves the ticket)")
+    create.add_argument("--signing-secret-env", help="Slack: environment variable (SLACK_*) holding the signing secret")
+    create.add_argument("--bot-token-env", help="Slack: environment variable (SLACK_*) holding the bot token, "
+                        "to answer mentions")
+    create.add_argument("--critical-channel", help="Slack: the id (C…) of #critical-incidents")
+    sub.add_parser("list", help="list integrations (never their keys)")
+    revoke = sub.add_parser("revoke", help="revoke an integration and its key")
+    revoke.add_argument("integration", help="its id or name")
+
+
+async def with_integrations(work):
+    """Run work(MongoIntegrations) against the configured database and return its result."""
+    from services.intake.adapters.integrations import INDEXES, MongoIntegrations
+    from shared.persistence import ensure_indexes, make_client
+    from shared.settings import CommonSettings, load_settings
+
+    settings = load_settings(CommonSettings)
+    client = make_client(settings.mongodb_url)
+    try:
+        db = client[settings.mongodb_db]
+        await ensure_indexes(db, INDEXES)
+        return await work(MongoIntegrations(db))
+    finally:
+        await client.close()
+
+
+def integrations_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run `incidents integrations create|list|revoke`; return the exit code."""
+    from services.intake.domain.integrations import (
+        Integration,
+        InvalidIntegration,
+        Kind,
+        parse_severity_map,
+        validate,
+    )
+    from services.intake.settings import IntakeSettings
+    from shared.clock import SystemClock
+    from shared.contracts import IncidentType
+    from shared.ids import new_id
+    from shared.settings import load_settings
+    from shared.sla.config import load_service_levels
+
+    settings = load_settings(IntakeSettings)
+    base = settings.portal_url.rstrip("/")
+    if args.integrations_command == "list":
+        found = asyncio.run(with_integrations(lambda store: store.list()))
+        for doc in found:
+            state = "revoked" if doc.get("revoked") else "active"
+            print(f"{doc['_id']}  {state:7}  {doc['kind']:12}  {doc['team']:20}  {doc['name']}")
+        return 0
+    if args.integrations_command == "revoke":
+        now = SystemClock().now()
+        revoked = asyncio.run(with_integrations(lambda store: store.revoke(args.integration, now)))
+        if revoked is None:
+            parser.exit(1, f"incidents integrations revoke: no integration {args.integration}\n")
+        print(f"integration {revoked['_id']} ({revoked['name']}) revoked")
+        return 0
+    try:
+        integration = validate(Integration(
+            id=new_id(), kind=Kind(args.kind), name=args.name, team=args.team,
+            severity_map=parse_severity_map(args.severity_map), default_type=IncidentType(args.type),
+            component=args.component, rate_per_minute=args.rate_per_minute, burst=args.burst,
+            resolve_by_source=not args.no_resolve_by_source, reopen_minutes=args.reopen_minutes,
+            signing_secret_env=args.signing_secret_env, bot_token_env=args.bot_token_env,
+            critical_channel=args.critical_channel, created_at=SystemClock().now(),
+        ), set(load_service_levels(settings.service_levels_file).teams.values()))
+        key = asyncio.run(with_integrations(lambda store: store.create(integration)))
+    except (InvalidIntegration, ValueError) as exc:
+        parser.exit(2, f"incidents integrations create: {exc}\n")
+    print(f"id:   {integration.id}")
+    if integration.kind is Kind.ALERTMANAGER:
+        print(f"url:  {base}/integrations/alertmanager")
+        print(f"key:  {key}")
+        print("      (Alertmanager: webhook_configs url, with http_config.authorization credentials = the key)")
+    elif integration.kind is Kind.EVENTS_V2:
+        print(f"url:  {base}/v2/enqueue")
+        print(f"key:  {key}")
+        print("      (the routing_key / integration key of any tool that sends to PagerDuty's Events API v2)")
+    else:
+        print(f"events url:   {base}/integrations/slack/{integration.id}/events")
+        print(f"command url:  {base}/integrations/slack/{integration.id}/commands")
+        print(f"      (requests are verified with the signing secret in ${integration.signing_secret_env})")
     return 0
 
 

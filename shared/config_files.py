@@ -8,6 +8,8 @@ mapping, and an `id` repeated within one list of items.
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,13 +24,33 @@ class ConfigFileError(ValueError):
     """A configuration file cannot be used; each line of the message is `file:line: where: what`."""
 
 
-def load_config(path: Path, model: type[M], *, what: str) -> M:
-    """Return the file's content validated as `model`; raise ConfigFileError naming file, line and field."""
+@dataclass(frozen=True)
+class LoadedFile:
+    """A configuration file exactly as a service read and validated it: what it is, where from, its text."""
+
+    what: str
+    source: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        """Return the SHA-256 of the text, to compare with the file on disk or another replica's copy."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def load_config(path: Path, model: type[M], *, what: str, loaded: list[LoadedFile] | None = None) -> M:
+    """Return the file's content validated as `model`; raise ConfigFileError naming file, line and field.
+
+    With `loaded`, the text that was read and validated is appended to it (a service shows it to its staff).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
-    return parse_config(text, model, source=str(path), what=what)
+    validated = parse_config(text, model, source=str(path), what=what)
+    if loaded is not None:
+        loaded.append(LoadedFile(what=what, source=str(path), text=text))
+    return validated
 
 
 def parse_config(text: str, model: type[M], *, source: str = "<text>", what: str = "configuration") -> M:

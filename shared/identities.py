@@ -1,7 +1,8 @@
 """Who is calling another service's API, asked of intake (which owns identities) at its documented `GET /v1/me`.
 
-The notifier and escalation never read intake's collections. Answers are cached for a short while per key
-(as a hash), so a revoked key stops working elsewhere within `cache_seconds`.
+The notifier (deliveries, its loaded configuration), triage and escalation (their loaded configuration, on-call)
+never read intake's collections. Answers are cached for a short while per key (as a hash), so a revoked key
+stops working elsewhere within `cache_seconds`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 import httpx
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.problems import Problem
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="incidents"'}
+STAFF_ROLES = ("agent", "admin")
 
 
 class IdentityUnavailable(Exception):
@@ -84,3 +91,20 @@ class IntakeIdentities:
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
         self._cache[digest] = (now + self._cache_seconds, identity)
         return identity
+
+
+async def require_staff(request: Request, keys: KeyRoles, what: str) -> str:
+    """Return the caller's role if it is agent or admin; else raise 401, 403 or 503 as problem+json."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Problem(401, "Unauthorized", "send your API key as 'Authorization: Bearer <key>'", headers=CHALLENGE)
+    try:
+        role = await keys.role_of(key.strip())
+    except IdentityUnavailable as exc:
+        raise Problem(503, "Identity service unavailable", f"cannot check the API key right now ({exc}); retry",
+                      headers={"Retry-After": "5"}) from exc
+    if role is None:
+        raise Problem(401, "Unauthorized", "the API key is not valid or has been revoked", headers=CHALLENGE)
+    if role not in STAFF_ROLES:
+        raise Problem(403, "Forbidden", f"{what} visible to agents and admins only")
+    return role

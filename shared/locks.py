@@ -1,4 +1,9 @@
-"""Per-key asyncio locks, so writes to one document from one process never interleave."""
+"""Per-key asyncio locks: one process's updates of a document wait for each other instead of racing.
+
+Correctness never rests on them: every shared document is written with a guarded update
+(shared.documents), which holds across processes. A lock only spares a process the wasted work
+of computing a change that its own other task is about to make stale.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,9 @@ from contextlib import asynccontextmanager
 
 
 class KeyedLocks:
-    """One lock per key, created on demand and dropped when nobody holds or awaits it.
+    """One lock per key, created on demand and dropped when nobody holds or awaits it."""
 
-    The docstore (FerretDB v1) applies updates as read-modify-write, so two concurrent updates of
-    the same document can lose one of them; serialising them per document within a process
-    closes that gap. On MongoDB the updates are atomic anyway and the lock costs little.
-    """
-
-    def __init__(self, *, exclusive_writer: bool = False) -> None:
-        self.exclusive_writer = exclusive_writer
-        """True when this process is the only writer of these documents (see shared.documents)."""
+    def __init__(self) -> None:
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._users: dict[Hashable, int] = {}
         self._holders: dict[Hashable, asyncio.Task] = {}

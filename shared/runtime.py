@@ -11,7 +11,6 @@ from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.locks import KeyedLocks
 from shared.messaging.consumer import Consumer, Handler
 from shared.messaging.failover import connect_failover
 from shared.messaging.outbox import OutboxRelay
@@ -49,8 +48,6 @@ class ServiceRuntime:
         """Collections whose documents carry an `outbox` the relay must scan for. Inbox records need no
         scan: one is written before its message is acked, so a crash means redelivery, and the consumer
         then publishes what the record still owes."""
-        self.document_locks: dict[str, KeyedLocks] = {}
-        """Per-collection locks the relay shares with repositories that write the same documents."""
         self._consumers: list[tuple[QueueSpec, dict[str, Handler], bool]] = []
         self._startups: list[Startup] = []
         self._task_factories: list[Callable[[], Awaitable[Any]]] = []
@@ -89,8 +86,6 @@ class ServiceRuntime:
         self.db = self._client[settings.mongodb_db]
         await ping(self.db)
         self.docstore = await is_docstore(self.db)
-        for locks in self.document_locks.values():
-            locks.exclusive_writer = self.docstore  # see shared.documents: one writer process per document
         # the relay's start-up scan asks for documents owing events (shared.messaging.outbox.PENDING)
         outbox_indexes = [IndexSpec(name, [("outbox.event_id", 1)], options={"sparse": True})
                           for name in self.outbox_collections]
@@ -108,7 +103,6 @@ class ServiceRuntime:
             self.publisher,
             self.metrics,
             poll_seconds=settings.outbox_poll_seconds,
-            locks=self.document_locks,
             scan_at_start=set(self.outbox_collections) - self.recovered_collections,
             settled_marks=self.settled_marks,
         )

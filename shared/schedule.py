@@ -12,11 +12,12 @@ The contract with writers: add an entry for a due time *before* storing that tim
 (write-ahead). A crash in between leaves only a spurious entry, and whoever handles an entry
 re-checks the document, so spurious and stale entries are harmless. Entries are removed only after
 the caller has handled them (`done`), so a crash while handling means the entry is handled again.
+Every write is one atomic command on one document (`$push`, `$pullAll`, `$min`, `$max`), so any
+number of tasks and replicas may share a wheel.
 
 Adds never go into the past: an entry due before `now` goes into the current bucket. The poller
 deletes a bucket only once it lies `grace_seconds` in the past and holds no entry, so an add racing
-the deletion would have to stall longer than the grace. Within one process (the docstore's single
-writer) bucket writes are also serialised by per-bucket locks.
+the deletion would have to stall longer than the grace, in this process or another.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.documents import guarded_update
-from shared.locks import KeyedLocks
 from shared.matching import matches
 
 COLLECTION = "schedules"
@@ -82,7 +82,7 @@ class Schedule:
     """A named timing wheel: add (key, due time) entries, read the due ones, remove them once handled."""
 
     def __init__(self, db: AsyncDatabase, name: str, *, bucket_seconds: int = 10, page_size: int = 500,
-                 grace_seconds: int = 60, locks: KeyedLocks | None = None) -> None:
+                 grace_seconds: int = 60) -> None:
         if "|" in name or ":" in name:
             raise ValueError(f"schedule name {name!r} may not contain '|' or ':'")
         self.collection = db[COLLECTION]
@@ -90,7 +90,6 @@ class Schedule:
         self._bucket_ms = bucket_seconds * 1000
         self._page_size = page_size
         self._grace_buckets = -(-grace_seconds * 1000 // self._bucket_ms)
-        self._locks = locks if locks is not None else KeyedLocks()
         self._floor_id = f"{name}:floor"
         self._known_floor: int | None = None
         self._empty: set[int] = set()
@@ -146,10 +145,8 @@ class Schedule:
         """Make sure the floor is at or below bucket (one write per process unless the clock went back)."""
         if self._known_floor is not None and self._known_floor <= bucket:
             return
-        async with self._locks.hold(self._floor_id):
-            await self.collection.find_one_and_update({"_id": self._floor_id}, {"$min": {"bucket": bucket}},
-                                                      upsert=True)
-            self._known_floor = bucket if self._known_floor is None else min(self._known_floor, bucket)
+        await self.collection.find_one_and_update({"_id": self._floor_id}, {"$min": {"bucket": bucket}}, upsert=True)
+        self._known_floor = bucket if self._known_floor is None else min(self._known_floor, bucket)
 
     async def _append(self, bucket: int, raws: list[str]) -> list[tuple[str, list[str]]]:
         """Append entries to the bucket's open page in one upsert each; return (page id, entries) as stored.
@@ -159,19 +156,18 @@ class Schedule:
         writing to the same bucket may overshoot by one write; readers read every page either way.
         """
         stored: list[tuple[str, list[str]]] = []
-        async with self._locks.hold((self.name, bucket)):
-            page = self._open_page.get(bucket, 0)
-            while raws:
-                chunk, raws = raws[: self._page_size], raws[self._page_size:]
-                page_id = self._page_id(bucket, page)
-                after = await self.collection.find_one_and_update(
-                    {"_id": page_id}, {"$push": {"entries": {"$each": chunk}}, "$inc": {"n": len(chunk)}},
-                    upsert=True, return_document=ReturnDocument.AFTER)
-                stored.append((page_id, chunk))
-                if int(after["n"]) >= self._page_size:
-                    page += 1
-            if page:  # only spilled buckets are remembered
-                self._open_page[bucket] = page
+        page = self._open_page.get(bucket, 0)
+        while raws:
+            chunk, raws = raws[: self._page_size], raws[self._page_size:]
+            page_id = self._page_id(bucket, page)
+            after = await self.collection.find_one_and_update(
+                {"_id": page_id}, {"$push": {"entries": {"$each": chunk}}, "$inc": {"n": len(chunk)}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+            stored.append((page_id, chunk))
+            if int(after["n"]) >= self._page_size:
+                page += 1
+        if page:  # only spilled buckets are remembered
+            self._open_page[bucket] = page
         return stored
 
     async def _pages(self, bucket: int) -> list[dict[str, Any]]:
@@ -182,7 +178,11 @@ class Schedule:
         return pages
 
     async def due(self, now: datetime, limit: int) -> list[DueEntry]:
-        """Return up to limit entries due at now, earliest first; settled empty buckets are deleted on the way."""
+        """Return the due entries of up to limit keys, earliest first; settled empty buckets are deleted on the way.
+
+        The limit counts keys, not entries: a key may have several entries due (a due time and a
+        lease's end, or repeats), and a caller that got fewer keys than it asked for has seen all that is due.
+        """
         floor_document = await self.collection.find_one({"_id": self._floor_id})
         if floor_document is None:
             return []
@@ -193,7 +193,7 @@ class Schedule:
         found: list[DueEntry] = []
         new_floor = floor
         for bucket in range(floor, current + 1):
-            if len(found) >= limit:
+            if len({entry.key for entry in found}) >= limit:
                 break
             if not (bucket < current - 1 and bucket in self._empty):
                 pages = await self._pages(bucket)
@@ -212,7 +212,14 @@ class Schedule:
         if new_floor > floor:
             await self._raise_floor(new_floor)
         found.sort(key=lambda entry: entry.raw)
-        return found[:limit]
+        keys: set[str] = set()
+        chosen = []
+        for entry in found:
+            if entry.key not in keys and len(keys) < limit:
+                keys.add(entry.key)
+            if entry.key in keys:
+                chosen.append(entry)
+        return chosen
 
     @staticmethod
     def _due_in(page: dict[str, Any], bucket: int, now_millis: int) -> list[DueEntry]:
@@ -225,7 +232,7 @@ class Schedule:
         return entries
 
     async def due_keys(self, now: datetime, limit: int) -> list[str]:
-        """Return the keys of up to limit due entries, earliest first; call handled(key) once each is dealt with."""
+        """Return up to limit keys with due entries, earliest first (fewer: nothing else is due); call handled(key) for each."""
         keys: dict[str, None] = {}
         for entry in await self.due(now, limit):
             self._offered.setdefault(entry.key, {})[entry.raw] = entry
@@ -247,26 +254,27 @@ class Schedule:
         for entry in entries:
             by_page.setdefault((entry.bucket, entry.page_id), []).append(entry.raw)
         for (bucket, page_id), raws in by_page.items():
-            async with self._locks.hold((self.name, bucket)):
-                await self.collection.find_one_and_update({"_id": page_id}, {"$pullAll": {"entries": raws}})
+            await self.collection.find_one_and_update({"_id": page_id}, {"$pullAll": {"entries": raws}})
 
     async def _clear(self, bucket: int) -> bool:
         """Delete a settled bucket's pages if none holds an entry; return True if the bucket is gone."""
-        async with self._locks.hold((self.name, bucket)):
-            pages = await self._pages(bucket)
-            if any(page["entries"] for page in pages):
+        pages = await self._pages(bucket)
+        if any(page["entries"] for page in pages):
+            self._empty.discard(bucket)
+            return False
+        for page in reversed(pages):  # the last page first, so readers never see a gap
+            # only as read: an add from another replica since then raised the page's count
+            gone = await self.collection.delete_one({"_id": page["_id"], "n": page.get("n")})
+            if not gone.deleted_count:
                 self._empty.discard(bucket)
                 return False
-            for page in reversed(pages):  # the last page first, so readers never see a gap
-                await self.collection.delete_one({"_id": page["_id"]})
-            self._open_page.pop(bucket, None)
+        self._open_page.pop(bucket, None)
         return True
 
     async def _raise_floor(self, bucket: int) -> None:
         """Move the floor up to bucket (never down: adds lower it themselves)."""
-        async with self._locks.hold(self._floor_id):
-            await self.collection.find_one_and_update({"_id": self._floor_id}, {"$max": {"bucket": bucket}})
-            self._known_floor = bucket
+        await self.collection.find_one_and_update({"_id": self._floor_id}, {"$max": {"bucket": bucket}})
+        self._known_floor = bucket
         self._empty = {b for b in self._empty if b >= bucket}
         self._open_page = {b: page for b, page in self._open_page.items() if b >= bucket}
         self._cleared = {b for b in self._cleared if b >= bucket}
@@ -313,7 +321,7 @@ class ScheduledDocuments:
 
 
 async def claim_lease(schedule: Schedule, collection: AsyncCollection, key: str, condition: dict[str, Any],
-                      now: datetime, lease_until: datetime, owner: str, locks: KeyedLocks, *,
+                      now: datetime, lease_until: datetime, owner: str, *,
                       count_in: str | None = None) -> bool:
     """Lease a document to owner if condition holds; return True if leased.
 
@@ -332,6 +340,6 @@ async def claim_lease(schedule: Schedule, collection: AsyncCollection, key: str,
         update: dict[str, Any] = {"$set": {"lease_until": lease_until, "lease_owner": owner}}
         if count_in is not None:
             update["$inc"] = {count_in: 1}
-        return await guarded_update(collection, key, condition, update, locks=locks)
+        return await guarded_update(collection, key, condition, update)
     except LookupError:
         return False

@@ -28,6 +28,9 @@ class CommonSettings(BaseSettings):
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     mongodb_db: str = Field(default="incidents", pattern=r"^[A-Za-z0-9_-]{1,60}$")
     http_host: str = "127.0.0.1"
+    reuse_port: bool = Field(default=False, description=(
+        "bind the HTTP listener (and intake's SMTP listener) with SO_REUSEPORT, so several replicas of a "
+        "service share its ports and the kernel spreads connections over them (`make up REPLICAS=2`)"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     amqp_prefetch: int = Field(default=100, ge=1, le=1000)
     delivery_limit: int = Field(default=5, ge=1, le=100)
@@ -35,6 +38,9 @@ class CommonSettings(BaseSettings):
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     service_levels_file: Path | None = Field(
         default=None, description="teams per tier, SLA allowances and business calendar (default: packaged KB-005)")
+    intake_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://",
+                            description="where intake answers `GET /v1/me`: the other services ask it who holds an "
+                                        "API key (intake owns identities)")
 
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
     """Fields of a service's settings that hold secrets: production refuses them empty, short or defaulted."""

@@ -433,6 +433,43 @@ class FakeFingerprintGroups:
         return Registration(view(document), is_primary=False, newly_joined=True)
 
 
+class FakeSourceRecords:
+    """Source records (alert groups, Slack requests) in a dict: claim by `_id`, compare-and-set on `rev`."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.writes = 0
+
+    async def get(self, record_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.documents.get(record_id))
+
+    async def claim(self, document: dict[str, Any]) -> bool:
+        if document["_id"] in self.documents:
+            return False
+        self.documents[document["_id"]] = {**copy.deepcopy(document), "rev": 0}
+        self.writes += 1
+        return True
+
+    async def change(self, record_id: str, rev: int, fields: dict[str, Any]) -> dict[str, Any] | None:
+        current = self.documents.get(record_id)
+        if current is None or current["rev"] != rev:
+            return None
+        current.update(copy.deepcopy(fields))
+        current["rev"] += 1
+        self.writes += 1
+        return copy.deepcopy(current)
+
+    async def bump(self, record_id: str, states: list[str], fields: dict[str, Any]) -> dict[str, Any] | None:
+        current = self.documents.get(record_id)
+        if current is None or current.get("state") not in states:
+            return None
+        current.update(copy.deepcopy(fields))
+        current["events"] = current.get("events", 0) + 1
+        current["rev"] += 1
+        self.writes += 1
+        return copy.deepcopy(current)
+
+
 class FakeVotes:
     """Votes per ticket in a dict of voter sets."""
 

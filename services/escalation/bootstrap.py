@@ -33,9 +33,10 @@ from services.escalation.service_layer.oncall_catalog import OnCallCatalog
 from services.escalation.service_layer.oncall_handoffs import HandoffNotices
 from services.escalation.settings import EscalationSettings
 from shared.clock import Clock, FileOffsetClock, SystemClock
+from shared.config_files import LoadedFile
+from shared.config_view import install_config_route
 from shared.http import create_service_app
 from shared.identities import IntakeIdentities
-from shared.locks import KeyedLocks
 from shared.messaging.identity import vhost_of
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
@@ -49,26 +50,28 @@ def clock_for(settings: EscalationSettings) -> Clock:
 
 
 def build_runtime(settings: EscalationSettings | None = None, clock: Clock | None = None,
-                  policy: EscalationPolicy | None = None, state: Any = None) -> ServiceRuntime:
+                  policy: EscalationPolicy | None = None, state: Any = None,
+                  loaded: list[LoadedFile] | None = None) -> ServiceRuntime:
     """Return the escalation runtime: event consumer, timer loop, vendor relay, on-call catalog and loops.
 
-    `state` (the app's state) receives what the HTTP routes use once the runtime has connected.
+    `state` (the app's state) receives what the HTTP routes use once the runtime has connected; the policy
+    file's text is appended to `loaded` when given.
     """
     settings = settings or load_settings(EscalationSettings)
     clock = clock or clock_for(settings)
     state = state if state is not None else SimpleNamespace()
-    policy = policy or load_policy(load_service_levels(settings.service_levels_file), settings.escalation_policy_file)
+    policy = policy or load_policy(load_service_levels(settings.service_levels_file), settings.escalation_policy_file,
+                                   loaded=loaded)
     oncall_file: OnCallFile | None = load_oncall_file(settings.oncall_file) if settings.oncall_file else None
     runtime = ServiceRuntime("escalation", settings)
     runtime.indexes += clocks.INDEXES
     runtime.outbox_collections += [clocks.COLLECTION, oncall_handoffs.COLLECTION]
-    clock_locks = runtime.document_locks.setdefault(clocks.COLLECTION, KeyedLocks())
     metrics = EscalationMetrics.register(runtime.registry, vendors=policy.vendors)
     gauge = CoverageGauge(runtime.registry)
     state.settings, state.clock = settings, clock
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = clocks.MongoClocks(rt.db, clock_locks)
+        store = clocks.MongoClocks(rt.db)
         catalog = OnCallCatalog(MongoOnCallStore(rt.db), oncall_file, cache_seconds=settings.oncall_cache_seconds)
         await catalog.snapshot()  # a file that does not combine with what is stored stops escalation here
         http_client = httpx.AsyncClient(timeout=10, follow_redirects=False)
@@ -119,8 +122,11 @@ async def _close_on_cancel(client: httpx.AsyncClient) -> None:
 def build_app(settings: EscalationSettings | None = None, clock: Clock | None = None,
               policy: EscalationPolicy | None = None) -> FastAPI:
     """Return the escalation app (see build_runtime); a bad policy, rules or on-call file fails here."""
+    settings = settings or load_settings(EscalationSettings)
+    clock = clock or clock_for(settings)
     state = SimpleNamespace()
-    runtime = build_runtime(settings, clock, policy, state=state)
+    loaded: list[LoadedFile] = []
+    runtime = build_runtime(settings, clock, policy, state=state, loaded=loaded)
     app = create_service_app(runtime, title="Incidents escalation",
                              description="SLA clocks, escalation and on-call: schedules, who is on call, pages")
     for name, value in vars(state).items():
@@ -133,5 +139,7 @@ def build_app(settings: EscalationSettings | None = None, clock: Clock | None = 
     runtime.on_startup(publish_state)
     app.include_router(oncall_api.router)
     app.include_router(oncall_feeds.router)
+    install_config_route(app, "escalation", loaded, clock.now(), IntakeIdentities(httpx.AsyncClient(timeout=5.0),
+                                                                                  settings.intake_url))
     app.add_middleware(IdentifyFirst, state=app.state)
     return app

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from functools import partial
 
+import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -15,35 +16,52 @@ from services.intake.adapters import (
     attachments,
     handoff_notices,
     idempotency,
+    integrations,
     mailer,
+    service_calls,
     sign_in_tokens,
     sla_metrics,
+    source_records,
     tickets,
     views,
     votes,
     web_sessions,
 )
 from services.intake.adapters.dkim_verifier import DkimVerifier, load_pinned_keys
+from services.intake.adapters.integration_metrics import IntegrationMetrics
 from services.intake.adapters.mail_receipts import MongoMailReceipts
+from services.intake.adapters.slack_web import SlackWebApi
+from services.intake.domain.events_v2 import MAX_BODY_BYTES as EVENTS_V2_MAX_BODY_BYTES
 from services.intake.entrypoints import (
     ack_page,
     actions_api,
     admin_api,
     attachments_api,
+    console_admin,
+    console_features,
+    console_queue,
+    console_sla,
+    console_ticket,
     features_api,
     identity_api,
+    integrations_api,
     portal_auth,
     portal_report,
     portal_tickets,
     portal_widget,
     reports_api,
+    slack_api,
     tickets_api,
 )
 from services.intake.entrypoints.auth import AuthenticateFirst, FailedAuthentications
+from services.intake.entrypoints.console_web import StaffDirectory
+from services.intake.entrypoints.inbound import InboundGuard
 from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel
 from services.intake.entrypoints.portal_web import STATIC, Portal
 from services.intake.entrypoints.ratelimit import TokenBuckets
 from services.intake.entrypoints.smtp_server import start_smtp
+from services.intake.service_layer.alerts import AlertsIn
+from services.intake.service_layer.chat import ChatIn
 from services.intake.service_layer.event_handlers import handlers
 from services.intake.service_layer.handoff_notices import prepare_notice
 from services.intake.service_layer.mail import MailIntake
@@ -58,6 +76,7 @@ from shared.settings import load_settings
 from shared.sla.config import load_service_levels
 
 ATTACHMENT_UPLOAD = r"^/v1/tickets/[^/]+/attachments$"
+EVENTS_V2_ENQUEUE = r"^/v2/enqueue$"
 PORTAL_UPLOADS = r"^/(report(/bug)?|feature-requests|tickets/[^/]+/(comments|attachments))$"
 
 
@@ -66,18 +85,19 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     settings = settings or load_settings(IntakeSettings)
     clock = clock or SystemClock()
     runtime = ServiceRuntime("intake", settings)
-    runtime.indexes += tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
+    runtime.indexes += (tickets.INDEXES + api_keys.INDEXES + votes.INDEXES + idempotency.INDEXES + attachments.INDEXES
+                        + integrations.INDEXES)
     runtime.outbox_collections += [tickets.COLLECTION, handoff_notices.COLLECTION]
     runtime.recovered_collections.add(tickets.COLLECTION)  # MongoTickets.recover() scans it at start
     runtime.settled_marks[tickets.COLLECTION] = tickets.VIEWS_PENDING
-    ticket_locks = runtime.document_locks[tickets.COLLECTION] = KeyedLocks()
     app = create_service_app(
         runtime,
         title="Incidents intake API",
         description="Report incidents, bug reports and feature requests, and follow them (KB-005).",
         max_body_bytes=settings.max_body_bytes,
         body_limits=[(ATTACHMENT_UPLOAD, settings.max_attachment_bytes),
-                     (PORTAL_UPLOADS, settings.portal_max_upload_bytes)],
+                     (PORTAL_UPLOADS, settings.portal_max_upload_bytes),
+                     (EVENTS_V2_ENQUEUE, EVENTS_V2_MAX_BODY_BYTES)],
     )
     app.state.settings = settings
     app.state.clock = clock
@@ -87,15 +107,16 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     app.state.auth_failures = FailedAuthentications(settings.auth_failures_per_minute, 60.0)
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
     dkim_keys = load_pinned_keys(settings.mail_dkim_keys_file)  # a bad file stops start-up, naming the line
+    app.state.inbound = InboundGuard(app.state.auth_failures, IntegrationMetrics(runtime.registry),
+                                     settings.integration_max_in_flight,
+                                     target_seconds=settings.integration_latency_target_seconds)
 
     async def wire(rt: ServiceRuntime) -> None:
         app.state.views = ticket_views = views.MongoViews(rt.db, fresh_seconds=settings.view_cache_seconds)
-        store = tickets.MongoTickets(rt.db, ticket_locks, on_outbox=rt.relay.hint, views=ticket_views)
+        store = tickets.MongoTickets(rt.db, on_outbox=rt.relay.hint, views=ticket_views)
         app.state.tickets = store
-        recovered = await store.recover()  # what a crash left: views to write, events to publish
-        if recovered:
-            logging.getLogger(__name__).warning("recovered tickets a crash left half-done",
-                                                extra={"x_tickets": recovered})
+        rt.relay.unsettled[tickets.COLLECTION] = store.reproject  # a write came between a ticket's and its views
+        rt.background(lambda: recover_in_background(store))  # ready at once; the scan may take minutes
         app.state.api_keys = api_keys.MongoApiKeys(rt.db, clock)
         app.state.votes = votes.MongoVotes(rt.db)
         app.state.idempotency = idempotency.MongoIdempotency(rt.db)
@@ -103,6 +124,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
                                            asyncio.Event(), 60.0))
         app.state.attachments = attachments.MongoAttachments(rt.db)
         wire_portal(app, rt, clock)
+        wire_integrations(app, rt, store, clock)
         if settings.smtp_intake_enabled:
             intake = MailIntake(tickets=store, api_keys=app.state.api_keys, attachments=app.state.attachments,
                                 receipts=MongoMailReceipts(rt.db), clock=clock, ticket_prefix=settings.ticket_prefix,
@@ -111,7 +133,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
             mailbox = SupportMailbox(settings=settings, intake=intake, dkim=DkimVerifier(dkim_keys))
             server = await start_smtp(mailbox, settings.smtp_intake_host, settings.smtp_intake_port,
                                       max_message_bytes=settings.mail_max_message_bytes,
-                                      max_sessions_per_ip=settings.mail_max_sessions_per_ip)
+                                      max_sessions_per_ip=settings.mail_max_sessions_per_ip,
+                                      reuse_port=settings.reuse_port)
             rt.background(lambda: close_on_cancel(server))
         event_handlers = handlers(store, clock, observe_outcome)
         # a hand-off notice is its own document, inserted once per announcing event
@@ -123,7 +146,7 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
 
     runtime.on_startup(wire)
     for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api,
-                ack_page):
+                ack_page, integrations_api, slack_api):
         app.include_router(api.router)
     install_portal(app, settings)
     app.add_middleware(AuthenticateFirst, state=app.state, failures=app.state.auth_failures)
@@ -141,7 +164,8 @@ def install_portal(app: FastAPI, settings: IntakeSettings) -> None:
         host_token_max_age=timedelta(seconds=settings.widget_token_max_age_seconds))
     app.state.background_sends = portal_auth.BackgroundSends()
     app.mount("/static", StaticFiles(directory=STATIC), name="portal-static")
-    for pages in (portal_auth, portal_tickets, portal_report, portal_widget):
+    for pages in (portal_auth, portal_tickets, portal_report, portal_widget, console_queue, console_ticket, console_sla,
+                  console_features, console_admin):
         app.include_router(pages.router)
     portal_auth.install_handlers(app)
 
@@ -151,7 +175,68 @@ def wire_portal(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
     app.state.web_sessions = web_sessions.MongoWebSessions(rt.db)
     app.state.sign_in_tokens = sign_in_tokens.MongoSignInTokens(rt.db)
     app.state.mailer = mailer.SmtpMailer(app.state.settings)
+    wire_console(app, rt, clock)
     rt.background(lambda: poll_forever("web session expiry", lambda: app.state.web_sessions.expire(clock.now()),
                                        asyncio.Event(), 60.0))
     rt.background(lambda: poll_forever("sign-in link expiry", lambda: app.state.sign_in_tokens.expire(clock.now()),
                                        asyncio.Event(), 60.0))
+
+
+async def recover_in_background(store: tickets.MongoTickets) -> None:
+    """Finish what a crash left (views to write, events to publish) while the service already answers.
+
+    On the docstore the scan reads every ticket (minutes at 100,000), so it must not hold up readiness;
+    what it finishes was already late, and every write it makes is guarded like a live one.
+    """
+    recovered = await store.recover()
+    if recovered:
+        logging.getLogger(__name__).warning("recovered tickets a crash left half-done", extra={"x_tickets": recovered})
+
+
+def wire_integrations(app: FastAPI, rt: ServiceRuntime, store: tickets.MongoTickets, clock: Clock) -> None:
+    """Connect the inbound integrations (Alertmanager, Events API v2, Slack) to their stores and Slack's Web API.
+
+    Ticket notes an alert group defers run after the answer, one at a time, so they never compete with
+    answers for the database; each is kept referenced until done and a failure is logged.
+    """
+    settings = app.state.settings
+    source_locks = KeyedLocks()
+    pending: set[asyncio.Task] = set()
+    one_at_a_time = asyncio.Semaphore(1)
+
+    async def in_turn(work) -> None:
+        async with one_at_a_time:
+            await work()
+
+    def after_answer(work) -> None:
+        task = asyncio.create_task(in_turn(work))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or logging.getLogger(__name__).error(
+            "deferred work failed", exc_info=t.exception()))
+
+    app.state.integrations = integrations.MongoIntegrations(rt.db)
+    app.state.alerts_in = AlertsIn(source_records.MongoSourceRecords(rt.db, source_records.ALERT_GROUPS), store,
+                                   clock, settings.ticket_prefix, source_locks, defer=after_answer)
+    app.state.chat_in = ChatIn(source_records.MongoSourceRecords(rt.db, source_records.SLACK_REQUESTS), store,
+                               clock, settings.ticket_prefix, source_locks)
+    app.state.slack_web = slack_web = SlackWebApi(settings.slack_api_url)
+    rt.background(lambda: close_on_cancel_client(slack_web))
+
+
+async def close_on_cancel_client(client: SlackWebApi) -> None:
+    """Keep the Slack client open for the life of the service, then close it."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await client.close()
+
+
+def wire_console(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
+    """Connect the console to the staff list and to the other services' staff APIs (with intake's own key)."""
+    settings: IntakeSettings = app.state.settings
+    app.state.staff_directory = StaffDirectory(app.state.api_keys)
+    client = httpx.AsyncClient(timeout=settings.service_call_timeout_seconds, follow_redirects=False)
+    key = service_calls.ServiceKey(app.state.api_keys, clock, timedelta(hours=settings.service_key_hours))
+    app.state.service_calls = service_calls.ServiceCalls(client, settings.service_urls, key)
+    rt.background(lambda: close_on_cancel(client))

@@ -56,6 +56,14 @@ class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
                     "them at once, another replica's within this time (0: always read)")
     history_start: date = Field(default=date(2020, 1, 1),
                                 description="the oldest day lists and searches look back to")
+    integration_max_in_flight: int = Field(
+        default=32, ge=1, le=10_000,
+        description="most inbound integration requests worked on at once; more are told to retry (Retry-After)")
+    integration_latency_target_seconds: float = Field(
+        default=0.1, gt=0, le=10,
+        description="the in-flight limit shrinks while inbound requests take longer than this, and grows back")
+    slack_api_url: str = Field(default="https://slack.com/api", pattern=r"^https?://[^\s]+$",
+                               description="Slack's Web API, for answering mentions (chat.postMessage)")
     report_max_tickets: int = Field(default=100_000, ge=1,
                                     description="tickets one SLA report may read; a larger window is refused")
 
@@ -70,7 +78,8 @@ class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
         return value
 
     portal_url: str = Field(default="http://127.0.0.1:8080", pattern=f"^{ORIGIN}$",
-                            description="where people reach the portal; cookies are Secure when it is https")
+                            description="where people reach the portal (ticket links, integration URLs); "
+                                        "cookies are Secure when it is https")
     portal_secret: str = Field(default="dev-only-portal-secret-not-for-production", description="signs the portal's CSRF tokens")
     widget_secret: str = Field(default="dev-only-widget-secret-not-for-production",
                                description="HS256 key the host platform signs its users' Help-button tokens with")
@@ -89,6 +98,28 @@ class IntakeSettings(SupportMailSettings, OutgoingMailSettings):
     portal_max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024,
                                          description="largest portal form (with its files) accepted at once")
     portal_files_per_submit: int = Field(default=10, ge=1, le=50)
+
+    triage_url: str = Field(default="http://127.0.0.1:8081", pattern=f"^{ORIGIN}/?$",
+                            description="where the console asks triage for the rules it loaded")
+    escalation_url: str = Field(default="http://127.0.0.1:8082", pattern=f"^{ORIGIN}/?$",
+                                description="where the console asks escalation for the policy it loaded")
+    notifier_url: str = Field(default="http://127.0.0.1:8083", pattern=f"^{ORIGIN}/?$",
+                              description="where the console asks the notifier for deliveries and its routing")
+    prometheus_url: str = Field(default="http://127.0.0.1:9090", pattern=f"^{ORIGIN}(/[^?#\\s]*)?$",
+                                description="the Prometheus the SLA dashboard links each figure's query to")
+    service_call_timeout_seconds: float = Field(default=3.0, gt=0, le=30,
+                                                description="how long the console waits for another service")
+    service_key_hours: float = Field(default=12.0, ge=1, le=24 * 7,
+                                     description="lifetime of the agent key intake mints for itself to call the "
+                                                 "other services' staff APIs (renewed at half)")
+    console_queue_rows: int = Field(default=50, ge=10, le=500, description="rows the console's queue shows at first")
+    console_refresh_seconds: int = Field(default=10, ge=2, le=300,
+                                         description="how often the queue and the ticket workbench refresh themselves")
+
+    @property
+    def service_urls(self) -> dict[str, str]:
+        """Return where the other services answer, by name."""
+        return {"triage": self.triage_url, "escalation": self.escalation_url, "notifier": self.notifier_url}
 
     @property
     def secure_cookies(self) -> bool:

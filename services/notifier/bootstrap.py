@@ -15,7 +15,6 @@ from services.notifier.adapters import deliveries
 from services.notifier.adapters.channels import ChannelSender
 from services.notifier.adapters.email import SmtpEmailSender
 from services.notifier.adapters.http_channels import SlackSender, WebhookSender
-from services.notifier.adapters.identities import IntakeIdentities
 from services.notifier.adapters.metrics import NotifierMetrics
 from services.notifier.adapters.rate_slots import MongoRateSlots
 from services.notifier.adapters.routing_file import DEFAULT_ROUTING_FILE, load_router
@@ -30,20 +29,26 @@ from services.notifier.service_layer.handlers import notify
 from services.notifier.settings import NotifierSettings
 from shared.ack_links import AckLinks
 from shared.clock import Clock, SystemClock
-from shared.config_files import ConfigFileError
+from shared.config_files import ConfigFileError, LoadedFile
+from shared.config_view import install_config_route
 from shared.http import create_service_app
-from shared.locks import KeyedLocks
+from shared.identities import IntakeIdentities
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from shared.settings import load_settings
 
 
-def build_router(settings: NotifierSettings, renderer: TemplateRenderer, environ: Mapping[str, str]) -> Router:
-    """Return the validated router, every configured webhook endpoint with a signing key; raises ConfigFileError."""
+def build_router(settings: NotifierSettings, renderer: TemplateRenderer, environ: Mapping[str, str],
+                 loaded: list[LoadedFile] | None = None) -> Router:
+    """Return the validated router, every configured webhook endpoint with a signing key; raises ConfigFileError.
+
+    The routing file's text is appended to `loaded` when given.
+    """
     path = settings.notifier_routing_file or DEFAULT_ROUTING_FILE
     production = settings.environment == "production"
     router = load_router(path, environ, renderer.exists, production=production,
-                         fallback_secret=None if production else settings.webhook_signing_secret or None)
+                         fallback_secret=None if production else settings.webhook_signing_secret or None,
+                         loaded=loaded)
     unsigned = router.unsigned_webhook_endpoints()
     if unsigned:
         raise ConfigFileError(f"{path}: generic webhook endpoints without a signing secret: {', '.join(unsigned)} "
@@ -65,12 +70,12 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     settings = settings or load_settings(NotifierSettings)
     clock = clock or SystemClock()
     renderer = TemplateRenderer(portal_url=settings.portal_url)
-    router = build_router(settings, renderer, os.environ)
+    loaded: list[LoadedFile] = []
+    router = build_router(settings, renderer, os.environ, loaded)
     runtime = ServiceRuntime("notifier", settings)
     metrics = NotifierMetrics.register(runtime.registry)
     runtime.indexes += deliveries.INDEXES
     runtime.outbox_collections.append(deliveries.COLLECTION)
-    delivery_locks = runtime.document_locks.setdefault(deliveries.COLLECTION, KeyedLocks())
     http_client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
     if senders is None:
         senders = {
@@ -81,9 +86,9 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     http_deps = HttpDeps(keys=IntakeIdentities(http_client, settings.intake_url))
 
     async def wire(rt: ServiceRuntime) -> None:
-        store = deliveries.MongoDeliveries(rt.db, delivery_locks)
+        store = deliveries.MongoDeliveries(rt.db)
         dispatcher = Dispatcher(
-            deliveries=store, slots=MongoRateSlots(rt.db, KeyedLocks()), senders=senders, router=router,
+            deliveries=store, slots=MongoRateSlots(rt.db), senders=senders, router=router,
             renderer=renderer, policy=retry_policy(settings), clock=clock, metrics=metrics,
             lease=timedelta(seconds=settings.delivery_lease_seconds), rng=random.Random(),
             on_outbox=partial(rt.relay.hint, deliveries.COLLECTION) if rt.relay else (lambda delivery_id: None),
@@ -112,4 +117,5 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     runtime.on_startup(wire)
     app = create_service_app(runtime, title="Incidents notifier", description="E-mail, webhook and chat delivery")
     install_routes(app, http_deps)
+    install_config_route(app, "notifier", loaded, clock.now(), http_deps.keys)
     return app

@@ -15,8 +15,6 @@ class NotifierSettings(SupportMailSettings, OutgoingMailSettings):
     http_port: int = 8083
     portal_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^/?#\s]+$")
     """Where people open a ticket's page (the portal served by intake): every e-mail links to it."""
-    intake_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://")
-    """Where intake answers `GET /v1/me`: the notifier asks it who holds an API key (intake owns identities)."""
 
     notifier_routing_file: Path | None = None
     """Routing YAML; the packaged services/notifier/routing.yaml when unset."""

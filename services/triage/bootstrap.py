@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import httpx
 from fastapi import FastAPI
 
 from services.triage.adapters import fingerprints, triage_records
@@ -15,8 +16,10 @@ from services.triage.service_layer.handlers import (
 )
 from services.triage.settings import TriageSettings
 from shared.clock import Clock, SystemClock
+from shared.config_files import LoadedFile
+from shared.config_view import install_config_route
 from shared.http import create_service_app
-from shared.locks import KeyedLocks
+from shared.identities import IntakeIdentities
 from shared.messaging.topology import CONSUMER_QUEUES
 from shared.runtime import ServiceRuntime
 from shared.settings import load_settings
@@ -29,16 +32,16 @@ def build_app(
     """Return the triage app: classifies ticket.reported, applies overrides; a bad rules file fails here."""
     settings = settings or load_settings(TriageSettings)
     clock = clock or SystemClock()
-    policy = policy or load_rules(load_service_levels(settings.service_levels_file), settings.triage_rules_file)
+    loaded: list[LoadedFile] = []
+    policy = policy or load_rules(load_service_levels(settings.service_levels_file), settings.triage_rules_file,
+                                  loaded=loaded)
     runtime = ServiceRuntime("triage", settings)
     runtime.indexes += triage_records.INDEXES + fingerprints.INDEXES
-    record_locks = runtime.document_locks[triage_records.COLLECTION] = KeyedLocks()
     runtime.outbox_collections.append(triage_records.COLLECTION)
-    group_locks = runtime.document_locks[fingerprints.COLLECTION] = KeyedLocks()
 
     async def wire(rt: ServiceRuntime) -> None:
-        records = triage_records.MongoTriageRecords(rt.db, record_locks, on_outbox=rt.relay.hint)
-        groups = fingerprints.MongoFingerprintGroups(rt.db, group_locks)
+        records = triage_records.MongoTriageRecords(rt.db, on_outbox=rt.relay.hint)
+        groups = fingerprints.MongoFingerprintGroups(rt.db)
         rt.consume(
             CONSUMER_QUEUES["triage"],
             {
@@ -53,4 +56,7 @@ def build_app(
         )
 
     runtime.on_startup(wire)
-    return create_service_app(runtime, title="Incidents triage", description="Classification and SLA targets")
+    app = create_service_app(runtime, title="Incidents triage", description="Classification and SLA targets")
+    install_config_route(app, "triage", loaded, clock.now(), IntakeIdentities(httpx.AsyncClient(timeout=5.0),
+                                                                              settings.intake_url))
+    return app

@@ -23,6 +23,7 @@ EscalationTrigger = Literal[
     "security",               # the incident has security implications
     "third_party",            # a third-party or hardware cause: Tier 4, vendor hand-off
     "reclassified",           # more users/systems affected or severity increased during investigation
+    "agent",                  # an agent asked for the tier (ticket.escalation_requested), with a reason
     "page_undeliverable",     # every contact of the page chain was unreachable
     "vendor_unresponsive",    # a vendor did not answer within its agreed time
 ]

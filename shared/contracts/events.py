@@ -61,6 +61,10 @@ class TicketReported(Contract):
     component: str | None = Field(default=None, max_length=100)
     reporter: Reporter
     reported_at: AwareDatetime
+    severity_pinned: bool = False
+    """Optional (added in v1): True when reported_severity is authoritative: an integration's configured
+    severity mapping, or a Slack mention in #critical-incidents (KB-005). Triage keeps it instead of applying
+    its rules."""
 
 
 class TicketTriaged(Contract):

@@ -119,6 +119,16 @@ class TicketResolved(LifecycleEvent):
     proposed_solution: str = Field(min_length=1, max_length=20_000)
 
 
+class TicketEscalationRequested(LifecycleEvent):
+    """An agent asked for the ticket to go to a higher tier; escalation moves it (new team, number, hand-off)."""
+
+    EVENT_TYPE: ClassVar[str] = "ticket.escalation_requested"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    to_tier: int = Field(ge=1, le=4)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class TicketFeedbackReceived(LifecycleEvent):
     """The reporter answered a resolution; still_has_issues is an escalation trigger."""
 

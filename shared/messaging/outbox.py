@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.clock import sleep_or_wake
 from shared.contracts import Envelope
-from shared.locks import KeyedLocks
 from shared.messaging.publisher import Publisher
 from shared.metrics import PipelineMetrics
 
@@ -45,7 +44,6 @@ class OutboxRelay:
         *,
         poll_seconds: float = 1.0,
         batch_size: int = 200,
-        locks: dict[str, KeyedLocks] | None = None,
         scan_at_start: set[str] | None = None,
         settled_marks: dict[str, str] | None = None,
     ) -> None:
@@ -54,7 +52,9 @@ class OutboxRelay:
         self._settled_marks = settled_marks or {}
         """collection -> a field its writers set with each write and clear once all of the write's work is done;
         the relay clears it in the same command that removes the published events (one command less per write)."""
-        self._locks = locks if locks is not None else {}
+        self.unsettled: dict[str, Callable[[Any], Awaitable[None]]] = {}
+        """collection -> what to call with a document id when its mark had moved on: a later write (by any
+        replica) came in between, so whatever the mark stood for may need doing again from the document as it is."""
         self._publisher = publisher
         self._metrics = metrics
         self._poll_seconds = poll_seconds
@@ -88,17 +88,17 @@ class OutboxRelay:
             await self._publisher.publish(Envelope.model_validate(raw))
             published.append(raw)
         if published:
-            locks = self._locks.get(collection.name) or KeyedLocks()
-            update: dict[str, Any] = {"$pullAll": {"outbox": published}, "$inc": {"rev": 1}}
-            target: dict[str, Any] = {"_id": document["_id"]}
+            # exactly these entries go (writers only append), so no read and no revision guard is needed
+            pop: dict[str, Any] = {"$pullAll": {"outbox": published}, "$inc": {"rev": 1}}
             mark = self._settled_marks.get(collection.name)
-            if mark is not None and mark in document:
-                update["$unset"] = {mark: ""}
-                if not locks.exclusive_writer:  # clear only the mark of the write we were given
-                    target[mark] = document[mark]
-            async with locks.hold(document["_id"]):
-                # exactly these entries go (writers only append), so no read and no guard is needed
-                await collection.find_one_and_update(target, update)
+            if mark is None or mark not in document:
+                await collection.find_one_and_update({"_id": document["_id"]}, pop)
+            elif await collection.find_one_and_update({"_id": document["_id"], mark: document[mark]},
+                                                      {**pop, "$unset": {mark: ""}}) is None:
+                # another write (this replica's or another's) came in between: pop, and let it be settled again
+                await collection.find_one_and_update({"_id": document["_id"]}, pop)
+                if collection.name in self.unsettled:
+                    await self.unsettled[collection.name](document["_id"])
         return len(published)
 
     async def flush_hinted(self) -> int:

@@ -39,7 +39,7 @@ CONSUMER_QUEUES: dict[str, QueueSpec] = {
         "escalation.events",
         ("ticket.triaged", "notification.failed", "ticket.reclassified",
          "ticket.status_changed", "ticket.acknowledged", "ticket.commented", "ticket.feedback_received",
-         "ticket.page_acknowledged"),
+         "ticket.escalation_requested", "ticket.page_acknowledged"),
     ),
     "notifier": QueueSpec(
         "notifier.events",

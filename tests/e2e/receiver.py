@@ -57,13 +57,14 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))
                 status, headers = receiver.handle(self.path, dict(self.headers.items()), raw)
+                answer = b'{"ok":true}' if self.path.startswith("/slack-api/") else b"ok"  # Slack's Web API answers
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
                         self.send_header(name, value)
-                    self.send_header("content-length", "2")
+                    self.send_header("content-length", str(len(answer)))
                     self.end_headers()
-                    self.wfile.write(b"ok")
+                    self.wfile.write(answer)
                 except OSError:
                     pass  # the sender went away (timeout or killed)
 

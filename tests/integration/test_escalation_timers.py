@@ -1,4 +1,4 @@
-"""The real timer loop on the real docstore with a fake clock: restart mid-way, replicas, exactly-once steps."""
+"""The real timer loop on the real database with a fake clock: restart mid-way, replicas, exactly-once steps."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from services.escalation.service_layer.clock_updates import ClockUpdater
 from services.escalation.service_layer.handlers import handlers
 from shared.clock import FakeClock
 from shared.contracts import Severity
-from shared.locks import KeyedLocks
 from tests.factories import REPORTED_AT, envelope_for, escalation_policy, triaged
 
 pytestmark = pytest.mark.integration
@@ -51,7 +50,7 @@ async def fired_steps(store: MongoClocks) -> Counter:
 
 async def test_restart_while_timers_are_due_fires_every_step_exactly_once(db):
     clock = FakeClock(REPORTED_AT)
-    first_store = MongoClocks(db, KeyedLocks())
+    first_store = MongoClocks(db)
     ids = await open_tickets(first_store, clock)
     lease = timedelta(seconds=30)
     first = TimerLoop(ClockUpdater(first_store, POLICY, clock), first_store, clock, lease=lease, batch_size=2)
@@ -66,8 +65,8 @@ async def test_restart_while_timers_are_due_fires_every_step_exactly_once(db):
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
-    # a new process (new store, new locks, new owner) runs the real loop; a fake clock drives it
-    second_store = MongoClocks(db, KeyedLocks())
+    # a new process (new store, new owner) runs the real loop; a fake clock drives it
+    second_store = MongoClocks(db)
     second = TimerLoop(ClockUpdater(second_store, POLICY, clock), second_store, clock, poll_seconds=0.01)
     await second.run_once()
     assert (await second_store.get(ids[1]))["lease_owner"] == first.owner, "a live lease is respected"
@@ -96,9 +95,9 @@ async def test_restart_while_timers_are_due_fires_every_step_exactly_once(db):
     assert sorted(e["payload"]["trigger"] for e in escalated) == ["response_breached"] * TICKETS
 
 
-async def test_two_replicas_never_fire_the_same_step_twice(db, require_real_mongodb):
+async def test_two_replicas_never_fire_the_same_step_twice(db):
     clock = FakeClock(REPORTED_AT)
-    stores = [MongoClocks(db, KeyedLocks()), MongoClocks(db, KeyedLocks())]  # separate processes share no locks
+    stores = [MongoClocks(db), MongoClocks(db)]  # as two processes: nothing shared but the database
     ids = await open_tickets(stores[0], clock, count=20)
     loops = [TimerLoop(ClockUpdater(s, POLICY, clock), s, clock, lease=timedelta(seconds=30)) for s in stores]
     for minutes in (45, 54, 60, 6 * 60, 7 * 60 + 12, 8 * 60, 9 * 60):
@@ -112,11 +111,11 @@ async def test_two_replicas_never_fire_the_same_step_twice(db, require_real_mong
 
 async def test_clocks_stored_before_the_schedule_existed_still_fire(db):
     clock = FakeClock(REPORTED_AT)
-    store = MongoClocks(db, KeyedLocks())
+    store = MongoClocks(db)
     ids = await open_tickets(store, clock, count=2)
     await store.schedule.collection.delete_many({})  # as if written by a version without the schedule
 
-    upgraded = MongoClocks(db, KeyedLocks())
+    upgraded = MongoClocks(db)
     loop = TimerLoop(ClockUpdater(upgraded, POLICY, clock), upgraded, clock)
     clock.set(REPORTED_AT + timedelta(minutes=50))
     fired = await loop.run_once()

@@ -12,7 +12,6 @@ from services.notifier.domain.deliveries import Content, new_delivery
 from services.notifier.domain.messages import from_triaged
 from services.notifier.domain.routing import Channel, Recipient, Role
 from shared.clock import FakeClock
-from shared.locks import KeyedLocks
 from tests.factories import triaged
 
 pytestmark = pytest.mark.integration
@@ -26,7 +25,7 @@ def document(now, key="oncall"):
 
 async def test_claim_lease_settle_and_outbox(db):
     clock = FakeClock()
-    store = MongoDeliveries(db, KeyedLocks())
+    store = MongoDeliveries(db)
     now = clock.now()
     doc = document(now)
     assert await store.create(doc) is True
@@ -58,7 +57,7 @@ async def test_claim_lease_settle_and_outbox(db):
 
 async def test_held_deliveries_join_a_digest_once(db):
     clock = FakeClock()
-    store = MongoDeliveries(db, KeyedLocks())
+    store = MongoDeliveries(db)
     now = clock.now()
     doc = document(now)
     await store.create(doc)
@@ -72,7 +71,7 @@ async def test_held_deliveries_join_a_digest_once(db):
 
 async def test_rate_slot_goes_to_one_holder_per_interval(db):
     clock = FakeClock()
-    slots = MongoRateSlots(db, KeyedLocks())
+    slots = MongoRateSlots(db)
     now = clock.now()
     minute = timedelta(seconds=60)
     assert await slots.acquire("webhook:oncall", "a", now, minute) is None
@@ -86,7 +85,7 @@ async def test_an_entry_that_comes_due_before_its_delivery_is_stored_is_kept(db)
     from shared.schedule import NotStoredYet
 
     clock = FakeClock()
-    store = MongoDeliveries(db, KeyedLocks())
+    store = MongoDeliveries(db)
     now = clock.now()
     doc = document(now)
     await store.schedule.add(doc["_id"], now, now)  # create() schedules first, then inserts
@@ -103,7 +102,7 @@ async def test_an_entry_for_a_delivery_never_stored_is_dropped_after_a_while(db)
     from shared.schedule import GIVE_UP_ON_MISSING
 
     clock = FakeClock()
-    store = MongoDeliveries(db, KeyedLocks())
+    store = MongoDeliveries(db)
     now = clock.now()
     await store.schedule.add("ghost", now, now)
     later = now + GIVE_UP_ON_MISSING + timedelta(seconds=1)
@@ -130,9 +129,9 @@ def dispatcher_on(db, clock, tmp_path, email, *, max_interrupted: int = 5):
     path.write_text(yaml.safe_dump({"version": 1, "routes": [
         {"message": "ticket_received", "to": "reporter", "channels": ["email"]}]}))
     renderer = TemplateRenderer()
-    store = MongoDeliveries(db, KeyedLocks())
+    store = MongoDeliveries(db)
     dispatcher = Dispatcher(
-        deliveries=store, slots=MongoRateSlots(db, KeyedLocks()), senders={"email": email},
+        deliveries=store, slots=MongoRateSlots(db), senders={"email": email},
         router=load_router(path, {}, renderer.exists), renderer=renderer,
         policy=RetryPolicy(base_seconds=2, max_seconds=60, max_attempts=3, max_interrupted=max_interrupted),
         clock=clock, metrics=NotifierMetrics.register(CollectorRegistry()), lease=timedelta(seconds=30),

@@ -19,7 +19,6 @@ from services.intake.domain.actions import ActionRefused, acknowledge_page
 from services.intake.service_layer.commands import perform_retrying, report_ticket
 from shared.clock import FakeClock
 from shared.contracts.lifecycle_events import Actor
-from shared.locks import KeyedLocks
 from tests.oncall_builders import senior_file
 
 pytestmark = pytest.mark.integration
@@ -63,7 +62,7 @@ async def test_a_link_acknowledges_once_however_many_clicks_race(db):
     bob = Actor(type="agent", id="person.bob", name="Bob Stone")
 
     async def click(actor: Actor, token_id: str):
-        tickets = MongoTickets(db, KeyedLocks())  # each click as if in its own process: only the database decides
+        tickets = MongoTickets(db)  # each click as if in its own process: only the database decides
         ticket = await tickets.get(stored["_id"])
         try:
             await perform_retrying(ticket, lambda current, now: acknowledge_page(

@@ -42,7 +42,6 @@ from services.triage.adapters.triage_records import MongoTriageRecords
 from services.triage.service_layer.handlers import triage_reported_ticket
 from shared.clock import SystemClock
 from shared.contracts import Envelope, parse_message
-from shared.locks import KeyedLocks
 from shared.messaging.consumer import Consumer
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.topology import CONSUMER_QUEUES
@@ -141,17 +140,17 @@ async def trip(db, listener: Commands) -> tuple[Counter, Counter]:
         return relay
 
     tickets_relay = relay_of("tickets")
-    tickets = MongoTickets(db, KeyedLocks(exclusive_writer=True), on_outbox=tickets_relay.hint)
+    tickets = MongoTickets(db, on_outbox=tickets_relay.hint)
     service("intake", tickets_relay, intake_handlers(tickets, clock, SlaObserver(SlaMetrics.register(registry))))
     policy = triage_policy()
     triage_relay = relay_of("triage_records")
-    records = MongoTriageRecords(db, KeyedLocks(exclusive_writer=True), on_outbox=triage_relay.hint)
+    records = MongoTriageRecords(db, on_outbox=triage_relay.hint)
     groups = MongoFingerprintGroups(db)
     service("triage", triage_relay, {
         "ticket.reported": partial(triage_reported_ticket, policy=policy, records=records, groups=groups, clock=clock),
         "ticket.severity_changed": lambda *a: []})
     clocks_relay = relay_of("sla_clocks")
-    clocks = MongoClocks(db, KeyedLocks(exclusive_writer=True))
+    clocks = MongoClocks(db)
     updater = ClockUpdater(clocks, escalation_policy(), clock,
                            on_outbox=lambda ticket_id, vendor, document: clocks_relay.hint("sla_clocks", ticket_id,
                                                                                            document))
@@ -159,9 +158,9 @@ async def trip(db, listener: Commands) -> tuple[Counter, Counter]:
     email = FakeChannel()
     renderer = TemplateRenderer()
     router = load_router(DEFAULT_ROUTING_FILE, {}, renderer.exists)
-    deliveries = MongoDeliveries(db, KeyedLocks(exclusive_writer=True))
+    deliveries = MongoDeliveries(db)
     deliveries_relay = relay_of("deliveries")
-    dispatcher = Dispatcher(deliveries=deliveries, slots=MongoRateSlots(db, KeyedLocks()),
+    dispatcher = Dispatcher(deliveries=deliveries, slots=MongoRateSlots(db),
                             senders={"email": email, "webhook": FakeChannel(), "slack": FakeChannel()},
                             router=router, renderer=renderer, policy=RetryPolicy(), clock=clock,
                             metrics=NotifierMetrics.register(registry), lease=timedelta(seconds=60),

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.locks import KeyedLocks
 from shared.schedule import COLLECTION, Schedule
 
 pytestmark = pytest.mark.integration
@@ -15,7 +14,7 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def wheel(db, **kwargs) -> Schedule:
-    return Schedule(db, "timers", locks=KeyedLocks(), **kwargs)
+    return Schedule(db, "timers", **kwargs)
 
 
 async def test_returns_only_what_is_due_earliest_first(db) -> None:
@@ -27,6 +26,19 @@ async def test_returns_only_what_is_due_earliest_first(db) -> None:
     assert [e.key for e in await schedule.due(T0, 10)] == []
     assert [e.key for e in await schedule.due(T0 + timedelta(seconds=4), 10)] == ["sooner", "soon"]
     assert [e.key for e in await schedule.due(T0 + timedelta(minutes=6), 10)] == ["sooner", "soon", "late"]
+
+
+async def test_a_key_with_many_entries_does_not_hide_the_others_from_a_batch(db) -> None:
+    # the timer loop stops when a batch brings fewer keys than it asked for: a batch cut at `limit`
+    # entries, all of one key, made it stop with other clocks still due (until the next poll, or never
+    # in a pass that was the last)
+    schedule = wheel(db)
+    await schedule.add_many([("busy", T0 + timedelta(seconds=n)) for n in range(1, 6)], T0)
+    await schedule.add("quiet", T0 + timedelta(seconds=7), T0)
+
+    now = T0 + timedelta(seconds=30)
+    assert await schedule.due_keys(now, 2) == ["busy", "quiet"]
+    assert [e.key for e in await schedule.due(now, 1)] == ["busy"] * 5, "every due entry of a key it names"
 
 
 async def test_entries_stay_until_done(db) -> None:

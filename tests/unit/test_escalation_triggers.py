@@ -239,3 +239,28 @@ def test_the_asyncapi_document_matches_the_vendor_contracts():
     example = spec["components"]["messages"]["VendorReply"]["examples"][0]["payload"]
     assert VendorReply.model_validate(example).kind == "resolved"
     assert VendorHandoff.model_validate(spec["components"]["messages"]["VendorHandoff"]["examples"][0]["payload"])
+
+
+async def test_an_agent_escalates_to_the_tier_asked_for_with_the_policys_hand_off_and_new_number():
+    from shared.contracts.lifecycle_events import TicketEscalationRequested
+
+    s = Scenario()
+    await s.open(severity=Severity.MEDIUM)  # Tier 1
+    await s.send(s.change(TicketEscalationRequested, to_tier=4, reason="the payment provider is down"))
+    assert escalations(s) == [(1, 4, "agent", "ESC-000001")], "Tier 4 gets its own number, as any move there"
+    [escalated] = s.events("ticket.escalated")
+    assert escalated["reason"] == "Ann Agent: the payment provider is down"
+    assert s.doc()["clocks"]["handoff"]["state"] == "running"
+    await s.send(s.change(TicketEscalationRequested, to_tier=2, reason="sent twice from an old page"))
+    assert len(escalations(s)) == 1, "a tier the ticket already passed moves nothing"
+
+
+async def test_an_agent_escalation_of_a_finished_ticket_moves_nothing():
+    from shared.contracts.lifecycle_events import TicketEscalationRequested
+
+    s = Scenario()
+    await s.open(severity=Severity.MEDIUM)
+    await s.acknowledge()
+    await s.move("in_progress", "resolved")
+    await s.send(s.change(TicketEscalationRequested, status="resolved", to_tier=3, reason="late"))
+    assert escalations(s) == []

@@ -4,8 +4,8 @@ A clock record holds the ticket's clocks (response, resolution, hand-off), what 
 the ticket (tier, team, status, pages, vendor hand-off, auto-close) and the steps already fired.
 
 Documents are written by the event consumer, the timer loop, the vendor reply consumer and the
-outbox relays, so every change after creation is a revision-guarded update under the shared
-per-document locks (the docstore applies updates as read-modify-write).
+outbox relays of every escalation replica, so every change after creation is a revision-guarded
+update (compare-and-set on `{_id, rev}`), and the timer loop fires a clock only under its lease.
 
 Due times live in the `sla_clocks` timing wheel (shared.schedule), written ahead of the document:
 a save that moves `next_due_at` and a claim that takes a lease add an entry first, so the timer loop
@@ -14,7 +14,6 @@ finds every clock that may be due without querying this collection.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -44,6 +43,7 @@ class ClockRecords(Protocol):
     async def create(self, document: dict[str, Any]) -> bool: ...
 
     locks: KeyedLocks
+    """Serialises one process's updates of a clock; saves wasted retries only (the revision guard decides)."""
 
     async def save(self, before: dict[str, Any], after: dict[str, Any], outbox: list[dict[str, Any]],
                    vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> dict[str, Any] | None: ...
@@ -73,7 +73,6 @@ class MongoClocks(ScheduledDocuments):
         self.collection = db[COLLECTION]
         self.locks = locks if locks is not None else KeyedLocks()
         self._counters = db[COUNTERS]
-        self._sequence_lock = asyncio.Lock()
         self.schedule = Schedule(db, COLLECTION)
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
@@ -97,8 +96,8 @@ class MongoClocks(ScheduledDocuments):
                    vendor_outbox: list[dict[str, Any]], condition: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Store `after` and append owed messages if the record is still at `before`'s revision; return it as written.
 
-        The caller holds `locks.hold(id)` since it read `before` (one command: see write_at_revision).
-        A new due time is scheduled first; a save under a condition (the timer loop's, which has just
+        One compare-and-set on the revision (write_at_revision): a write by another task or replica
+        since `before` was read makes it return None. A new due time is scheduled first; a save under a condition (the timer loop's, which has just
         used up the entry that brought it) schedules even an unchanged one. None on a lost race.
         """
         if condition and not matches(before, condition):
@@ -111,7 +110,7 @@ class MongoClocks(ScheduledDocuments):
                   if items}
         if pushes:
             update["$push"] = pushes
-        return await write_at_revision(self.collection, before, update, self.locks)
+        return await write_at_revision(self.collection, before, update)
 
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule clocks stored before the schedule existed (once); return how many entries were added."""
@@ -126,15 +125,13 @@ class MongoClocks(ScheduledDocuments):
     async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool:
         """Lease a due clock to owner; return False if it is not due or another owner holds it."""
         condition = {"next_due_at": {"$lte": now}, "lease_until": {"$lte": now}}
-        return await claim_lease(self.schedule, self.collection, ticket_id, condition, now, lease_until, owner,
-                                 self.locks)
+        return await claim_lease(self.schedule, self.collection, ticket_id, condition, now, lease_until, owner)
 
     async def next_sequence(self) -> int:
-        """Return the next escalation ticket-number sequence value (serialised in-process for the docstore)."""
-        async with self._sequence_lock:
-            counter = await self._counters.find_one_and_update(
-                {"_id": "ticket_number"}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-            )
+        """Return the next escalation ticket-number sequence value (one atomic `$inc`, unique across replicas)."""
+        counter = await self._counters.find_one_and_update(
+            {"_id": "ticket_number"}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
         return int(counter["seq"])
 
     async def pending_vendor_messages(self, limit: int) -> list[dict[str, Any]]:
@@ -145,4 +142,4 @@ class MongoClocks(ScheduledDocuments):
     async def pop_vendor_message(self, ticket_id: str, message_id: str) -> None:
         """Remove the vendor outbox head if it is still this message."""
         await guarded_update(self.collection, ticket_id, {"vendor_outbox.0.message_id": message_id},
-                             {"$pop": {"vendor_outbox": -1}}, locks=self.locks)
+                             {"$pop": {"vendor_outbox": -1}})

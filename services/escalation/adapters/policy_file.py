@@ -14,7 +14,7 @@ from services.escalation.domain.policy import (
     TriggerRule,
     Vendor,
 )
-from shared.config_files import load_config
+from shared.config_files import LoadedFile, load_config
 from shared.sla.config import Strict
 from shared.sla.policy import ServiceLevels
 
@@ -105,6 +105,10 @@ class PolicyFile(Strict):
         )
 
 
-def load_policy(levels: ServiceLevels, path: Path | None = None) -> EscalationPolicy:
-    """Return the escalation policy in the file (packaged default if None); raises ConfigFileError."""
-    return load_config(path or DEFAULT_POLICY_FILE, PolicyFile, what="escalation policy").build(levels)
+def load_policy(levels: ServiceLevels, path: Path | None = None, *,
+                loaded: list[LoadedFile] | None = None) -> EscalationPolicy:
+    """Return the escalation policy in the file (packaged default if None); raises ConfigFileError.
+
+    The text read is appended to `loaded` when given.
+    """
+    return load_config(path or DEFAULT_POLICY_FILE, PolicyFile, what="escalation policy", loaded=loaded).build(levels)

@@ -17,16 +17,21 @@ from shared.contracts.escalation_events import (
 )
 
 
-def escalate(doc: dict[str, Any], trigger: str, reason: str, ctx: Context, fx: Effects) -> bool:
-    """Apply the policy's move for a trigger; return True if the tier changed.
+def escalate(doc: dict[str, Any], trigger: str, reason: str, ctx: Context, fx: Effects, *,
+             to: int | None = None) -> bool:
+    """Apply the policy's move for a trigger (or an agent's move `to` a higher tier); return True if the tier changed.
 
-    At the top of the ladder nothing moves; the team lead is paged with the reason instead.
+    At the top of the ladder nothing moves; the team lead is paged with the reason instead. An agent's
+    move to a tier the ticket already reached (it moved meanwhile) changes nothing.
     """
     policy, now = ctx.policy, ctx.now
     from_tier = doc.get("tier")
     if from_tier is None:
         return False
-    to_tier = policy.target_tier(trigger, from_tier)
+    if to is not None:
+        to_tier = to if to > from_tier else None
+    else:
+        to_tier = policy.target_tier(trigger, from_tier)
     if to_tier is None:
         if trigger in ("response_breached", "resolution_breached", "still_has_issues", "reclassified",
                        "page_undeliverable"):

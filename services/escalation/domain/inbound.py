@@ -37,6 +37,7 @@ from shared.contracts.lifecycle_events import (
     LifecycleEvent,
     TicketAcknowledged,
     TicketCommented,
+    TicketEscalationRequested,
     TicketFeedbackReceived,
     TicketPageAcknowledged,
     TicketStatusChanged,
@@ -127,6 +128,14 @@ def on_lifecycle(doc: dict[str, Any], event: LifecycleEvent, ctx: Context, fx: E
                  ctx, fx)
     if event.actor.type in AGENTS and (not isinstance(event, TicketCommented) or event.visibility == "public"):
         agent_responded(doc, ctx, fx)
+
+
+def on_escalation_requested(doc: dict[str, Any], event: TicketEscalationRequested, ctx: Context, fx: Effects) -> None:
+    """An agent moves the ticket up to a tier with a reason: the same move as the policy's (team, number, hand-off)."""
+    _learn(doc, title=event.title, reporter=event.reporter)
+    if doc["status"] in FINISHED_STATUSES:
+        return
+    escalate(doc, "agent", f"{event.actor.name}: {event.reason}"[:1000], ctx, fx, to=event.to_tier)
 
 
 def _status_changed(doc: dict[str, Any], before: str, after: str, ctx: Context, fx: Effects) -> None:

@@ -25,6 +25,7 @@ MUTATIONS = {
     "ticket.acknowledged": inbound.on_lifecycle,
     "ticket.commented": inbound.on_lifecycle,
     "ticket.feedback_received": inbound.on_lifecycle,
+    "ticket.escalation_requested": inbound.on_escalation_requested,
     "ticket.page_acknowledged": inbound.on_lifecycle,
     "notification.failed": inbound.on_notification_failed,
 }

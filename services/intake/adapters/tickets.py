@@ -6,14 +6,19 @@ event ids. Every write also brings intake's read models up to date (adapters/vie
 crash between the write and its views is finished later:
 - a change made for a consumed event is finished by the event's redelivery (the broker redelivers
   what was not acknowledged): the ticket has applied it, so the views are written again from it;
-- any other write sets `views_pending` to its revision, cleared once the views are written (by the
+- every write sets `views_pending` to its revision, cleared once the views are written (by the
   relay, in the command that pops the events the write owes, or here); a crash in between leaves
   the mark, and `recover()` finishes the job at the next start.
+
+Any number of intake replicas write the same tickets. Each write is a compare-and-set on the
+revision, and the mark orders the views: a write clears only its own mark, so finding it gone
+means another write came in between, whose view updates and ours may have crossed on the way;
+the views are then written again from the ticket as it is (`reproject`, until nothing moves).
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -24,8 +29,9 @@ from pymongo.errors import DuplicateKeyError
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.views import view_updates
 from shared.documents import guarded_change
-from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
+
+log = logging.getLogger(__name__)
 
 COLLECTION = "tickets"
 COUNTERS = "counters"
@@ -56,6 +62,7 @@ APPLIED_EVENTS_KEPT = 64
 TIMELINE_KEPT = 50
 """Timeline entries kept in the ticket; when it holds twice as many, the older ones move to pages."""
 TIMELINE_PAGE = 100
+MAX_REPROJECTIONS = 20
 
 Fields = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 """The $set of a change, or a function computing it from the current ticket (inside the guarded write)."""
@@ -99,31 +106,27 @@ def numbered(ticket: dict[str, Any], entries: list[dict[str, Any]]) -> tuple[lis
 class MongoTickets:
     """Ticket persistence; every update is a guarded single-document write followed by its view updates."""
 
-    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None,
+    def __init__(self, db: AsyncDatabase,
                  on_outbox: Callable[..., None] | None = None, views: MongoViews | None = None) -> None:
         self.collection = db[COLLECTION]
         self._numbers = db[NUMBERS]
         self._timelines = db[TIMELINES]
         self._on_outbox = on_outbox or (lambda collection, ticket_id, document=None: None)
-        self.locks = locks if locks is not None else KeyedLocks()
         self.views = views or MongoViews(db)
         self._counters = db[COUNTERS]
-        self._sequence_lock = asyncio.Lock()
 
     async def next_sequence(self, name: str = "ticket") -> int:
-        """Return the next value of a monotonically increasing counter (atomic on MongoDB and the docstore)."""
-        async with self._sequence_lock:
-            counter = await self._counters.find_one_and_update(
-                {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-            )
+        """Return the next value of a monotonically increasing counter (one atomic `$inc`, unique across replicas)."""
+        counter = await self._counters.find_one_and_update(
+            {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
         return int(counter["seq"])
 
     async def reserve_sequence(self, count: int, name: str = "ticket") -> int:
         """Reserve count consecutive values of a counter at once; return the first (for seeding)."""
-        async with self._sequence_lock:
-            counter = await self._counters.find_one_and_update(
-                {"_id": name}, {"$inc": {"seq": count}}, upsert=True, return_document=ReturnDocument.AFTER
-            )
+        counter = await self._counters.find_one_and_update(
+            {"_id": name}, {"$inc": {"seq": count}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
         return int(counter["seq"]) - count + 1
 
     async def insert_copies(self, documents: list[dict[str, Any]]) -> None:
@@ -146,9 +149,8 @@ class MongoTickets:
         await self.reserve_number(document["number"], document["_id"])
         entries, next_seq = numbered(document, document.get("timeline", []))
         document.update(timeline=entries, timeline_seq=next_seq, views_pending=0)
-        async with self.locks.hold(document["_id"]):
-            await self.collection.insert_one(document)
-            await self._settle(None, document)
+        await self.collection.insert_one(document)
+        await self._settle(None, document)
 
     async def by_number(self, number: str) -> dict[str, Any] | None:
         """Return the ticket that has or had this number, without internal bookkeeping fields."""
@@ -190,8 +192,7 @@ class MongoTickets:
             sets = {**(fields(current) if callable(fields) else fields), "timeline_seq": next_seq}
             if event_id is not None:
                 sets["applied_events"] = remember_event(current, event_id)
-            else:
-                sets[VIEWS_PENDING] = int(current.get("rev", 0)) + 1
+            sets[VIEWS_PENDING] = int(current.get("rev", 0)) + 1
             pushes = {name: {"$each": items} for name, items in (("timeline", numbered_entries), ("outbox", events))
                       if items}
             return {"$set": sets, **({"$push": pushes} if pushes else {})}
@@ -199,24 +200,34 @@ class MongoTickets:
         guard = dict(condition)
         if event_id is not None:
             guard["applied_events"] = {"$ne": event_id}
-        async with self.locks.hold(ticket_id):
-            changed = await guarded_change(self.collection, ticket_id, guard, update, locks=self.locks)
-            if changed is None:
-                if event_id is not None and await self.applied(ticket_id, event_id):
-                    await self.reproject(ticket_id)
-                return False
-            before, after = changed
-            await self._settle(before, after)
-            if len(after.get("timeline", [])) >= 2 * TIMELINE_KEPT:
-                await self._archive_timeline(after)
+        changed = await guarded_change(self.collection, ticket_id, guard, update)
+        if changed is None:
+            if event_id is not None and await self.applied(ticket_id, event_id):
+                await self.reproject(ticket_id)
+            return False
+        before, after = changed
+        await self._settle(before, after)
+        if len(after.get("timeline", [])) >= 2 * TIMELINE_KEPT:
+            await self._archive_timeline(after)
         return True
 
     async def reproject(self, ticket_id: str) -> None:
-        """Write every view entry of the ticket again from the stored ticket (idempotent)."""
-        async with self.locks.hold(ticket_id):
+        """Write every view entry of the ticket again from the stored ticket, until no write came in between.
+
+        Idempotent. After writing the views of the ticket at revision r, a compare-and-set on r (which
+        also clears a mark) tells whether another write landed meanwhile; if so, its views may have
+        been overtaken by ours, so the pass runs again from the newer ticket.
+        """
+        for _ in range(MAX_REPROJECTIONS):
             current = await self.collection.find_one({"_id": ticket_id})
-            if current is not None:
-                await self.views.apply(view_updates(None, current, repair=True))
+            if current is None:
+                return
+            await self.views.apply(view_updates(None, current, repair=True))
+            if await self.collection.find_one_and_update({"_id": ticket_id, "rev": current.get("rev")},
+                                                         {"$unset": {VIEWS_PENDING: ""}}) is not None:
+                return
+        log.warning("ticket kept changing while its views were rewritten; the next write settles them",
+                    extra={"ticket_id": ticket_id})
 
     async def _settle(self, before: dict[str, Any] | None, after: dict[str, Any], *, repair: bool = False) -> None:
         """Bring the views up to the written ticket, then clear its mark: with the events it owes, the relay does
@@ -227,10 +238,9 @@ class MongoTickets:
             return
         if VIEWS_PENDING not in after:
             return
-        target = {"_id": after["_id"]}
-        if not self.locks.exclusive_writer:  # another process may have written since: clear only our own mark
-            target["views_pending"] = after["views_pending"]
-        await self.collection.find_one_and_update(target, {"$unset": {"views_pending": ""}})
+        target = {"_id": after["_id"], VIEWS_PENDING: after[VIEWS_PENDING]}  # only our own mark
+        if await self.collection.find_one_and_update(target, {"$unset": {VIEWS_PENDING: ""}}) is None:
+            await self.reproject(after["_id"])  # another write came in between: our views may have overtaken its
 
     async def _archive_timeline(self, ticket: dict[str, Any]) -> None:
         """Move all but the latest TIMELINE_KEPT entries to their pages (written first, so nothing is lost)."""
@@ -246,8 +256,7 @@ class MongoTickets:
         await guarded_change(self.collection, ticket["_id"], {},
                              lambda current: {"$set": {"timeline": [e for e in current["timeline"]
                                                                     if e.get("seq", cutoff) >= cutoff]},
-                                              "$inc": {"timeline_archived": len(older)}},
-                             locks=self.locks)
+                                              "$inc": {"timeline_archived": len(older)}})
 
     async def older_timeline(self, ticket: dict[str, Any], before_seq: int, limit: int) -> list[dict[str, Any]]:
         """Return up to limit archived timeline entries older than before_seq, newest first."""
@@ -270,8 +279,7 @@ class MongoTickets:
         """
         count = 0
         async for document in self._pending():
-            async with self.locks.hold(document["_id"]):
-                await self._settle(None, document, repair=True)
+            await self._settle(None, document, repair=True)
             count += 1
         return count
 

@@ -15,6 +15,7 @@ from shared.contracts.lifecycle_events import (
     TicketAcknowledged,
     TicketAssigned,
     TicketCommented,
+    TicketEscalationRequested,
     TicketFeedbackReceived,
     TicketPageAcknowledged,
     TicketPriorityBumpRequested,
@@ -38,7 +39,8 @@ class TicketUpdate:
     entries: list[dict[str, Any]] = field(default_factory=list)
     events: list[LifecycleEvent] = field(default_factory=list)
     guard: dict[str, Any] = field(default_factory=dict)
-    """More the ticket must still hold for this update to apply (checked in the same conditional write)."""
+    """More the ticket must still hold for this update to apply (checked in the same conditional write), e.g. its
+    timeline position: nothing changed since it was read."""
 
     @property
     def condition(self) -> dict[str, Any]:
@@ -259,4 +261,57 @@ def request_priority_bump(
     wanted = f" to {requested.value}" if requested else ""
     update.note(actor, "priority_bump_requested", f"Priority bump requested{wanted}: {reason}")
     update.emit(TicketPriorityBumpRequested, actor, reason=reason, requested_severity=requested)
+    return update
+
+
+FEATURE_STATUSES = ("under_review", "planned", "declined", "done")
+"""Where a feature request stands, as reporters see it on the board and its page (under review until decided)."""
+FEATURE_STATUS_LABELS = {"under_review": "Under review", "planned": "Planned", "declined": "Declined", "done": "Done"}
+TIERS = (1, 2, 3, 4)
+
+
+def may_acknowledge(ticket: dict[str, Any]) -> bool:
+    """Return True while acknowledging means something: the ticket is Open, or support has not responded yet."""
+    return ticket["status"] != Status.CLOSED and (ticket["status"] == Status.OPEN
+                                                  or ticket.get("first_response_at") is None)
+
+
+def escalation_tiers(ticket: dict[str, Any]) -> list[int]:
+    """Return the tiers an agent may escalate this ticket to: above its tier, while it is triaged and not finished."""
+    tier = ticket.get("tier")
+    if tier is None or ticket["status"] in (Status.RESOLVED, Status.CLOSED):
+        return []
+    return [t for t in TIERS if t > int(tier)]
+
+
+def request_escalation(ticket: dict[str, Any], actor: Actor, now: datetime, to_tier: int, reason: str) -> TicketUpdate:
+    """Agent asks for a higher tier with a reason; escalation makes the move (team, number, hand-off clock)."""
+    _require_agent(actor, "escalate tickets")
+    allowed = escalation_tiers(ticket)
+    if to_tier not in allowed:
+        where = f"Tier {ticket.get('tier')}" if ticket.get("tier") else "not triaged yet"
+        raise ActionRefused(f"the ticket cannot go to Tier {to_tier} now ({where}, {ticket['status']}); "
+                            f"allowed: {', '.join(f'Tier {t}' for t in allowed) or 'none'}")
+    if not reason.strip():
+        raise ActionRefused("say why the ticket needs a higher tier in `reason`")
+    update = TicketUpdate(ticket, now)
+    update.note(actor, "escalation_requested", f"Escalation to Tier {to_tier} requested by {actor.name}: {reason}",
+                internal=True, to_tier=to_tier)
+    update.emit(TicketEscalationRequested, actor, to_tier=to_tier, reason=reason)
+    return update
+
+
+def set_feature_status(ticket: dict[str, Any], actor: Actor, now: datetime, status: str, note: str | None) -> TicketUpdate:
+    """Agent decides where a feature request stands (under review, planned, declined, done); reporters see it."""
+    _require_agent(actor, "decide on feature requests")
+    if ticket.get("kind") != "feature_request":
+        raise ActionRefused(f"{ticket['number']} is not a feature request")
+    if status not in FEATURE_STATUSES:
+        raise ActionRefused(f"a feature request is {', '.join(FEATURE_STATUSES)}; not {status!r}")
+    if (ticket.get("feature_status") or "under_review") == status:
+        raise ActionRefused(f"{ticket['number']} is already {FEATURE_STATUS_LABELS[status].lower()}")
+    update = TicketUpdate(ticket, now, fields={"feature_status": status})
+    label = FEATURE_STATUS_LABELS[status]
+    update.note(actor, "feature_status_changed", f"Feature request {label.lower()}" + (f": {note}" if note else ""),
+                feature_status=status)
     return update

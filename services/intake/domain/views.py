@@ -18,6 +18,7 @@ or late is harmless (absolute, idempotent) and a rebuild from the tickets gives 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -88,6 +89,20 @@ def _outcomes(ticket: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _history(ticket: dict[str, Any]) -> dict[str, Any]:
+    """Return what the SLA dashboard reads of a ticket besides its outcomes: its tier moves and its vendor's answer."""
+    found: dict[str, Any] = {}
+    steps = ticket.get("escalations") or []
+    if steps:
+        found["escalations"] = [{key: step.get(key) for key in ("at", "from_tier", "to_tier", "trigger")}
+                                for step in steps]
+    vendor = ticket.get("vendor")
+    if isinstance(vendor, dict) and vendor.get("handed_at"):
+        found["vendor_answer"] = {key: vendor.get(key) for key in ("id", "name", "handed_at", "answer_due_at",
+                                                                   "answered_at")}
+    return found
+
+
 def with_clocks(ticket: dict[str, Any]) -> dict[str, Any]:
     """Return the summary with the ticket's clocks and outcomes (My Tickets, the open work)."""
     return {**summary(ticket), "clocks": _clocks(ticket), **_outcomes(ticket)}
@@ -95,7 +110,7 @@ def with_clocks(ticket: dict[str, Any]) -> dict[str, Any]:
 
 def search_entry(ticket: dict[str, Any]) -> dict[str, Any]:
     """Return a search result's summary of a ticket: the same shape as a day bucket's entry."""
-    return {**summary(ticket), **_outcomes(ticket)}
+    return {**summary(ticket), **_outcomes(ticket), **_history(ticket)}
 
 
 def mine_id(ticket: dict[str, Any]) -> str:
@@ -120,7 +135,9 @@ def word_id(month: str, word: str) -> str:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SLA_LINE_FIELDS = 8
-"""created_at (epoch ms) | severity | response: severity, outcome, elapsed | resolution: the same."""
+"""created_at (epoch ms) | severity | response: severity, outcome, elapsed | resolution: the same [| history JSON]."""
+HISTORY_TIMES = ("at", "handed_at", "answer_due_at", "answered_at")
+"""The moments in a ticket's history (`_history`): ISO 8601 in the line, datetimes when parsed."""
 
 
 def sla_line(ticket: dict[str, Any]) -> str:
@@ -134,19 +151,41 @@ def sla_line(ticket: dict[str, Any]) -> str:
         elapsed = outcome.get("elapsed_seconds")
         parts += [outcome.get("severity") or "", outcome.get("outcome") or "",
                   "" if elapsed is None else repr(float(elapsed))]
+    history = _history(ticket)
+    if history:  # the few tickets that moved tier or went to a vendor: what the SLA dashboard counts
+        parts.append(json.dumps(history, default=_iso, separators=(",", ":"), sort_keys=True))
     return "|".join(parts)
+
+
+def _iso(value: Any) -> str:
+    """Return a datetime as ISO 8601 (UTC when stored naive), for the history part of an SLA line."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"not JSON: {type(value).__name__}")
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _times(item: dict[str, Any]) -> dict[str, Any]:
+    """Return a history item with its moments as aware datetimes again."""
+    return {key: datetime.fromisoformat(value) if key in HISTORY_TIMES and isinstance(value, str) else value
+            for key, value in item.items()}
 
 
 def parse_sla_line(line: str) -> dict[str, Any]:
     """Return the report's view of one SLA line: created_at, severity and the measured outcomes present."""
-    parts = line.split("|")
-    if len(parts) != SLA_LINE_FIELDS:
-        raise ValueError(f"an SLA line has {SLA_LINE_FIELDS} fields, not {len(parts)}: {line!r}")
+    parts = line.split("|", SLA_LINE_FIELDS)
+    if len(parts) < SLA_LINE_FIELDS:
+        raise ValueError(f"an SLA line has at least {SLA_LINE_FIELDS} fields, not {len(parts)}: {line!r}")
     found: dict[str, Any] = {"created_at": datetime.fromtimestamp(int(parts[0]) / 1000, UTC),
                              "severity": parts[1] or None}
     for field, (severity, outcome, elapsed) in (("sla_response", parts[2:5]), ("sla_resolution", parts[5:8])):
         if outcome:
             found[field] = {"severity": severity, "outcome": outcome, "elapsed_seconds": float(elapsed)}
+    if len(parts) > SLA_LINE_FIELDS:
+        history = json.loads(parts[SLA_LINE_FIELDS])
+        if history.get("escalations"):
+            found["escalations"] = [_times(step) for step in history["escalations"]]
+        if history.get("vendor_answer"):
+            found["vendor_answer"] = _times(history["vendor_answer"])
     return found
 
 
@@ -173,7 +212,8 @@ def projection(ticket: dict[str, Any]) -> dict[str, Any]:
         docs[open_id(ticket["_id"])] = with_clocks(ticket)
     if ticket.get("kind") == "feature_request" and is_open(ticket):
         docs[feature_id(ticket["_id"])] = {**summary(ticket), "use_case": ticket.get("use_case"),
-                                           "importance": ticket.get("importance")}
+                                           "importance": ticket.get("importance"),
+                                           "feature_status": ticket.get("feature_status") or "under_review"}
     return docs
 
 

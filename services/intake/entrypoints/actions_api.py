@@ -15,6 +15,7 @@ from services.intake.entrypoints.common import TICKET_PROBLEMS, TicketNumber, vi
 from services.intake.entrypoints.schemas import (
     Assignment,
     CommentCreate,
+    EscalationRequest,
     FeedbackCreate,
     PriorityBump,
     Resolution,
@@ -97,3 +98,10 @@ async def priority_bump(number: TicketNumber, body: PriorityBump, caller: Caller
     """Reporters: ask for a higher priority, with a reason."""
     return await _act(request, number, caller,
                       lambda ticket, actor, now: actions.request_priority_bump(ticket, actor, now, body.reason, body.requested_severity))
+
+
+@router.post("/escalate", response_model=TicketView)
+async def escalate(number: TicketNumber, body: EscalationRequest, caller: Caller, request: Request) -> TicketView:
+    """Agents: ask for a higher tier with a reason; escalation moves the ticket (new team, hand-off clock)."""
+    return await _act(request, number, caller,
+                      lambda ticket, actor, now: actions.request_escalation(ticket, actor, now, body.to_tier, body.reason))

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.intake.adapters.api_keys import key_id_of
 from services.intake.domain.principals import Principal, Role
 from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import TICKET_PROBLEMS
+from services.intake.service_layer import access
+from services.intake.service_layer.access import AccessRefused
 from shared.contracts.addresses import EmailAddress
 from shared.problems import Problem
 
@@ -61,10 +62,18 @@ class Revoked(BaseModel):
     revoked: int
 
 
+def _refused(exc: AccessRefused) -> Problem:
+    """Return the problem an access refusal answers with."""
+    titles = {403: "Forbidden", 404: "Not found", 409: "Conflict", 422: "Invalid request"}
+    return Problem(exc.status, titles.get(exc.status, "Refused"), str(exc))
+
+
 def require_admin(caller: Principal) -> None:
     """Refuse anyone but an admin with 403."""
-    if not caller.is_admin:
-        raise Problem(403, "Forbidden", "only admins manage keys and users")
+    try:
+        access.require_admin(caller)
+    except AccessRefused as exc:
+        raise _refused(exc) from exc
 
 
 @router.get("/keys", response_model=list[KeyView], responses=TICKET_PROBLEMS)
@@ -77,34 +86,32 @@ async def list_keys(caller: Caller, request: Request, role: Role | None = None) 
 @router.post("/keys", status_code=201, response_model=IssuedKey, responses=TICKET_PROBLEMS)
 async def issue_key(body: KeyCreate, caller: Caller, request: Request) -> IssuedKey:
     """Issue a key (admins); the key is in this response only."""
-    require_admin(caller)
-    if (body.role is Role.VENDOR) != (body.vendor_id is not None):
-        raise Problem(422, "Invalid request", "vendor_id is required for role vendor and only for it")
     state = request.app.state
-    now = state.clock.now()
-    if body.expires_at is not None and body.expires_at <= now:
-        raise Problem(422, "Invalid request", "expires_at must be in the future")
-    key, principal = await state.api_keys.create(body.role, body.name, body.email, now, expires_at=body.expires_at,
-                                                 vendor_id=body.vendor_id)
-    return IssuedKey(key=key, key_id=key_id_of(key), principal_id=principal.id)
+    try:
+        issued = await access.issue_key(caller, body.role, body.name, body.email, body.expires_at, body.vendor_id,
+                                        api_keys=state.api_keys, now=state.clock.now())
+    except AccessRefused as exc:
+        raise _refused(exc) from exc
+    return IssuedKey(key=issued.key, key_id=issued.key_id, principal_id=issued.principal_id)
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyView, responses=TICKET_PROBLEMS)
 async def revoke_key(key_id: KeyId, caller: Caller, request: Request) -> dict[str, Any]:
     """Revoke one key at once (admins); the key's next request is 401."""
-    require_admin(caller)
-    revoked = await request.app.state.api_keys.revoke(key_id, request.app.state.clock.now())
-    if revoked is None:
-        raise Problem(404, "Not found", f"no key {key_id}")
-    return revoked
+    try:
+        return await access.revoke_key(caller, key_id, api_keys=request.app.state.api_keys,
+                                       now=request.app.state.clock.now())
+    except AccessRefused as exc:
+        raise _refused(exc) from exc
 
 
 @router.post("/users/{principal_id}/revoke", response_model=Revoked, responses=TICKET_PROBLEMS)
 async def revoke_user(principal_id: KeyId, caller: Caller, request: Request) -> Revoked:
     """Turn off every key of one user (admins), for someone who left or a leaked key of unknown id."""
-    require_admin(caller)
-    if principal_id == caller.id:
-        raise Problem(409, "Conflict", "revoke your own keys from another admin's account")
-    count = await request.app.state.api_keys.revoke_principal(principal_id, request.app.state.clock.now())
-    await request.app.state.web_sessions.end_all(principal_id)  # their portal sessions end too
+    state = request.app.state
+    try:
+        count = await access.revoke_person(caller, principal_id, api_keys=state.api_keys, sessions=state.web_sessions,
+                                           now=state.clock.now())  # their portal sessions end too
+    except AccessRefused as exc:
+        raise _refused(exc) from exc
     return Revoked(principal_id=principal_id, revoked=count)

@@ -6,9 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from services.intake.domain import actions
+from services.intake.domain.actions import ActionRefused
 from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import PROBLEMS, TICKET_PROBLEMS, TicketNumber
+from services.intake.entrypoints.schemas import FeatureDecision
 from services.intake.entrypoints.views import FeatureRequestSummary
+from services.intake.service_layer.commands import ConcurrentChange, NotVisible, act
 from services.intake.service_layer.votes import NoSuchRequest, VoteRefused, cast_vote
 from shared.problems import Problem
 
@@ -44,4 +48,22 @@ async def vote(number: TicketNumber, caller: Caller, request: Request) -> Featur
         if exc.why == "forbidden":
             raise Problem(403, "Forbidden", str(exc)) from exc
         raise Problem(409, "Already voted" if exc.why == "already_voted" else "Closed", str(exc)) from exc
+    return _summary(ticket)
+
+
+@router.post("/{number}/status", response_model=FeatureRequestSummary, responses=TICKET_PROBLEMS)
+async def decide(number: TicketNumber, body: FeatureDecision, caller: Caller, request: Request) -> FeatureRequestSummary:
+    """Agents: say where a feature request stands (under review, planned, declined, done); reporters see it."""
+    state = request.app.state
+    try:
+        ticket = await act(number, caller, lambda t, actor, now: actions.set_feature_status(t, actor, now, body.status,
+                                                                                          body.note),
+                           tickets=state.tickets, clock=state.clock)
+    except NotVisible as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    except ActionRefused as exc:
+        status = 403 if str(exc).startswith("only ") else 409
+        raise Problem(status, "Forbidden" if status == 403 else "Not allowed now", str(exc)) from exc
+    except ConcurrentChange as exc:
+        raise Problem(409, "Concurrent change", str(exc)) from exc
     return _summary(ticket)

@@ -123,9 +123,12 @@ def smtp_reply(text: str) -> str:
 
 
 async def close_on_cancel(server: Any) -> None:
-    """Keep the server open until the task is cancelled, then close it."""
+    """Keep the server (or HTTP client) open until the task is cancelled, then close it."""
     try:
         await asyncio.Event().wait()
     finally:
-        server.close()
-        await server.wait_closed()
+        if hasattr(server, "aclose"):
+            await server.aclose()
+        else:
+            server.close()
+            await server.wait_closed()

@@ -77,8 +77,10 @@ def rows_of(entries: list[dict[str, Any]], request: Request) -> list[dict[str, A
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    """The portal's front door: My Tickets (signing in first if needed)."""
-    return portal_of(request).redirect("/tickets")
+    """The portal's front door: My Tickets, or the console for support staff (signing in first if needed)."""
+    portal = portal_of(request)
+    person = await portal.person(request)
+    return portal.redirect("/console" if person is not None and person.is_staff else "/tickets")
 
 
 @router.get("/tickets")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.domain.sla_report import SeverityRow, rows_as_csv, sla_report
+from services.intake.domain.sla_report import SeverityRow, rows_as_csv
 from services.intake.entrypoints.auth import Caller
 from services.intake.entrypoints.common import PROBLEMS
-from services.intake.service_layer.queries import created_between, day_bucket_count
+from services.intake.service_layer.reports import ReportRefused, report_window, sla_report_for
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -20,9 +20,6 @@ From = Annotated[datetime | None,
                  Query(alias="from", description="inclusive, ISO 8601 with offset; default `to` minus 30 days")]
 To = Annotated[datetime | None, Query(alias="to", description="exclusive, ISO 8601 with offset; default now")]
 Format = Annotated[Literal["json", "csv"] | None, Query(description="csv, or send Accept: text/csv")]
-DEFAULT_WINDOW = timedelta(days=30)
-MAX_REPORT_DAYS = 400
-"""Day buckets one report reads at most (a year and a bit)."""
 CSV = "text/csv"
 
 
@@ -47,21 +44,6 @@ REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """Return the aware [from, to) window, defaulting to the 30 days before now; 422 if it is not one."""
-    for name, bound in (("from", start), ("to", end)):
-        if bound is not None and bound.tzinfo is None:
-            raise Problem(422, "Invalid request", f"`{name}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
-    try:
-        end = (end or now).astimezone(UTC)
-        start = (start or end - DEFAULT_WINDOW).astimezone(UTC)
-    except OverflowError as exc:
-        raise Problem(422, "Invalid request", "the window must lie between the years 1 and 9999 (UTC)") from exc
-    if start >= end:
-        raise Problem(422, "Invalid request", "`from` must be before `to`")
-    return start, end
-
-
 @router.get("/sla", response_model=SlaReportView, responses=REPORT_RESPONSES, summary="SLA report per severity")
 async def sla(
     caller: Caller,
@@ -75,14 +57,13 @@ async def sla(
         raise Problem(403, "Forbidden", "only support agents and admins may read SLA reports")
     state = request.app.state
     now = state.clock.now()
-    start, end = _window(start, end, now)
-    if day_bucket_count(start, end) > MAX_REPORT_DAYS:
-        raise Problem(422, "Window too large", f"a report covers at most {MAX_REPORT_DAYS} days; narrow the window")
-    tickets = await created_between(state.views, start, end)
-    if len(tickets) > state.settings.report_max_tickets:
-        raise Problem(422, "Window too large",
-                      f"more than {state.settings.report_max_tickets} tickets were created in this window; narrow it")
-    rows = sla_report(tickets)
+    try:
+        start, end = report_window(start, end, now)
+        report = await sla_report_for(state.views, start, end, max_tickets=state.settings.report_max_tickets)
+    except ReportRefused as exc:
+        title = "Window too large" if "narrow" in str(exc) else "Invalid request"
+        raise Problem(422, title, str(exc)) from exc
+    rows = report.rows
     wants_csv = format == "csv" or (format is None and CSV in request.headers.get("accept", ""))
     if wants_csv:
         return Response(rows_as_csv(rows), media_type=CSV,

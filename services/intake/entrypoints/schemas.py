@@ -102,6 +102,20 @@ class Assignment(Strict):
     assignee: str = Field(min_length=1, max_length=200)
 
 
+class EscalationRequest(Strict):
+    """Move the ticket up to a tier, and why (escalation makes the move: new team, maybe a new number)."""
+
+    to_tier: int = Field(ge=1, le=4)
+    reason: ShortText
+
+
+class FeatureDecision(Strict):
+    """Where a feature request stands, as reporters see it."""
+
+    status: Literal["under_review", "planned", "declined", "done"]
+    note: ShortText | None = None
+
+
 class SeverityOverride(Strict):
     """An agent's severity override and why."""
 

@@ -79,14 +79,17 @@ class LimitedSMTP(SMTP):
 
 
 async def start_smtp(handler: Any, host: str, port: int, *, max_message_bytes: int,
-                     max_sessions_per_ip: int) -> asyncio.AbstractServer:
-    """Bind the SMTP listener now (so a taken port fails start-up) and return the server."""
+                     max_sessions_per_ip: int, reuse_port: bool = False) -> asyncio.AbstractServer:
+    """Bind the SMTP listener now (so a taken port fails start-up) and return the server.
+
+    reuse_port: bind with SO_REUSEPORT, so every intake replica listens on the same port.
+    """
     loop = asyncio.get_running_loop()
     sessions = SessionCounter(max_sessions_per_ip)
     server = await loop.create_server(
         lambda: LimitedSMTP(handler, sessions=sessions, data_size_limit=max_message_bytes, hostname="incidents",
                             ident="incidents intake"),
-        host=host, port=port,
+        host=host, port=port, reuse_port=reuse_port or None,
     )
     log.info("e-mail intake listening", extra={"x_host": host, "x_port": port})
     return server

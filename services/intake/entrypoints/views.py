@@ -139,10 +139,15 @@ class TicketView(BaseModel):
     use_case: str | None = None
     importance: str | None = None
     votes: int = 0
+    feature_status: str | None = None
+    """For feature requests: under_review, planned, declined or done (what support decided)."""
     duplicate_of: dict[str, str] | None = None
     group: dict[str, int] | None = None
     vendor: VendorView | None = None
     reporter: ReporterView
+    source: dict[str, Any] | None = None
+    """For tickets an integration opened: the source (Alertmanager group and its alerts with labels and
+    annotations, Events API dedup key and details, Slack channel and user) and what it last said (`state`)."""
     sla: SlaView | None = None
     triage: TriageView | None = None
     resolution: ResolutionView | None = None
@@ -228,6 +233,8 @@ class FeatureRequestSummary(BaseModel):
     use_case: str | None = None
     importance: str | None = None
     status: str
+    feature_status: str = "under_review"
+    """What support decided: under_review, planned, declined or done."""
     votes: int
     created_at: datetime
 

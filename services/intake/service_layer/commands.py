@@ -71,16 +71,21 @@ async def report_as(caller: Principal, fields: dict[str, Any], *, tickets: Ticke
 async def report_ticket(
     fields: dict[str, Any], reporter: dict[str, Any], *, tickets: Tickets, clock: Clock, prefix: str,
     correlation_id: str | None = None, ticket_id: str | None = None, notes: Sequence[str] = (),
+    claimed: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Store a new ticket with its ticket.reported event in the outbox; return the stored document.
 
     `ticket_id` (default: a new one) lets a caller that must not open two tickets for one report
     choose the id beforehand; `notes` are public timeline entries by intake after the report.
+    `claimed`: a (ticket id, number) reserved beforehand (an integration's alert group claims them before the
+    ticket exists): then the ticket is stored once whoever calls, and a call that finds it returns it.
     """
     now = clock.now()
-    ticket_id = ticket_id or new_id()
+    ticket_id = claimed[0] if claimed else ticket_id or new_id()
+    if claimed and (existing := await tickets.get(ticket_id)) is not None:
+        return existing
     for attempt in range(NUMBER_ATTEMPTS):
-        number = format_number(prefix, await tickets.next_sequence())
+        number = claimed[1] if claimed else format_number(prefix, await tickets.next_sequence())
         reported = TicketReported(
             ticket_id=ticket_id,
             number=number,
@@ -93,6 +98,7 @@ async def report_ticket(
             production=fields.get("production"),
             workaround_available=fields.get("workaround_available"),
             component=fields.get("component"),
+            severity_pinned=bool(fields.get("severity_pinned")),
             reporter=Reporter(**reporter),
             reported_at=now,
         )
@@ -104,7 +110,9 @@ async def report_ticket(
             await tickets.insert(document)
             return document
         except DuplicateKeyError:
-            if attempt == NUMBER_ATTEMPTS - 1:
+            if claimed and (existing := await tickets.get(ticket_id)) is not None:
+                return existing  # a concurrent call with the same claim stored it first
+            if claimed or attempt == NUMBER_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 

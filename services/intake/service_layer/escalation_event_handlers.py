@@ -69,7 +69,11 @@ async def apply_escalation(envelope: Envelope, event: TicketEscalated, *, ticket
         detail += f". New ticket number {event.new_number} (was {event.previous_number})"
 
     def fields(current: dict[str, Any]) -> dict[str, Any]:
+        step = {"at": event.escalated_at, "from_tier": event.from_tier, "to_tier": event.to_tier,
+                "trigger": event.trigger, "reason": event.reason, "previous_number": event.previous_number,
+                "new_number": event.new_number}
         moved: dict[str, Any] = {"tier": event.to_tier, "team": event.team, "updated_at": now,
+                                 "escalations": [*current.get("escalations", []), step],
                                  **set_within(current, "sla", {"handoff_due_at": event.handoff_due_at})}
         if event.new_number:
             moved["number"] = event.new_number
@@ -101,7 +105,7 @@ async def record_vendor_handoff(envelope: Envelope, event: VendorHandoffSent, *,
     """Record that the ticket was handed to a vendor and when it must answer."""
     now = clock.now()
     fields = {"vendor": {"id": event.vendor_id, "name": event.vendor_name, "handoff_id": event.handoff_id,
-                         "answer_due_at": event.answer_due_at}, "updated_at": now}
+                         "answer_due_at": event.answer_due_at, "handed_at": event.sent_at}, "updated_at": now}
     entry = _entry(now, "vendor_handoff", f"Handed to {event.vendor_name}; answer due {event.answer_due_at.isoformat()}",
                    vendor=event.vendor_id)
     await apply_event(tickets, envelope, fields, entry)
@@ -123,8 +127,10 @@ async def apply_vendor_reply(envelope: Envelope, event: VendorReplyReceived, *, 
         update = TicketUpdate(ticket, now)
         update.note(actor, "vendor_reply", f"{event.vendor_name} {label}: {event.note}",
                     internal=event.kind in ("acknowledged", "update"), vendor=event.vendor_id, kind=event.kind)
-        vendor = ticket.get("vendor")
-        update.fields["vendor"] = {**(vendor if isinstance(vendor, dict) else {}), "state": event.kind}
+        vendor = ticket.get("vendor") if isinstance(ticket.get("vendor"), dict) else {}
+        update.fields["vendor"] = {**vendor, "state": event.kind}
+        if vendor.get("handoff_id") == event.handoff_id and not vendor.get("answered_at"):
+            update.fields["vendor"]["answered_at"] = event.received_at  # the first answer to this hand-off
         try:
             if event.kind == "resolved":
                 if update.current("status") == Status.OPEN:

@@ -1,7 +1,7 @@
 """The `deliveries` collection: one document per (event, recipient, channel), every attempt, and its outbox.
 
 Documents are touched by the consumer (create), the delivery loop (claim, settle) and the relay (outbox
-pops), so every change after creation is a guarded update under the shared per-document locks.
+pops), in this and other replicas, so every change after creation is a guarded (compare-and-set) update.
 
 When each delivery may next be attempted is kept in the `deliveries` timing wheel (shared.schedule),
 written ahead of the document: creating a claimable delivery, leasing one and settling one that stays
@@ -23,7 +23,6 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notifier.domain.deliveries import CLAIMABLE, HELD, LEASES, NEVER
 from shared.documents import guarded_update, update_if
-from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
 from shared.schedule import Schedule, ScheduledDocuments, claim_lease, due_times
 
@@ -67,10 +66,9 @@ class Deliveries(Protocol):
 class MongoDeliveries(ScheduledDocuments):
     """Deliveries in MongoDB (or the docstore)."""
 
-    def __init__(self, db: AsyncDatabase, locks: KeyedLocks) -> None:
+    def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db[COLLECTION]
         self.index = db[INDEX]
-        self._locks = locks
         self.schedule = Schedule(db, COLLECTION)
 
     async def _index_add(self, key: str, delivery_id: str) -> None:
@@ -116,7 +114,7 @@ class MongoDeliveries(ScheduledDocuments):
         """Lease a due delivery to owner, counting the lease; return it, or None if it is not claimable right now."""
         condition = {"state": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}, "lease_until": {"$lte": now}}
         if not await claim_lease(self.schedule, self.collection, delivery_id, condition, now, lease_until, owner,
-                                 self._locks, count_in=LEASES):
+                                 count_in=LEASES):
             return None
         document = await self.get(delivery_id)
         return document if document is not None and document.get("lease_owner") == owner else None
@@ -143,8 +141,7 @@ class MongoDeliveries(ScheduledDocuments):
             pushes["outbox"] = {"$each": outbox}
         if pushes:
             update["$push"] = pushes
-        async with self._locks.hold(delivery_id):
-            return await update_if(self.collection, delivery_id, {"lease_owner": owner}, update) is not None
+        return await update_if(self.collection, delivery_id, {"lease_owner": owner}, update) is not None
 
     async def held_for(self, channel: str, recipient: str) -> list[dict[str, Any]]:
         """Return the held deliveries of one (channel, recipient)."""
@@ -157,7 +154,7 @@ class MongoDeliveries(ScheduledDocuments):
         condition.update({"lease_owner": owner} if owner is not None else {"lease_until": {"$lte": now}})
         update = {"$set": {"state": "digested", "digest_id": digest_id, "updated_at": now,
                            "lease_until": NEVER, "lease_owner": None}}
-        return await guarded_update(self.collection, delivery_id, condition, update, locks=self._locks)
+        return await guarded_update(self.collection, delivery_id, condition, update)
 
     async def items(self, digest_id: str) -> list[dict[str, Any]]:
         """Return the deliveries folded into a digest."""

@@ -9,7 +9,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.domain.deliveries import NEVER
 from shared.documents import guarded_update
-from shared.locks import KeyedLocks
 
 COLLECTION = "rate_slots"
 
@@ -23,16 +22,15 @@ class RateSlots(Protocol):
 class MongoRateSlots:
     """Slots as documents `{_id: key, free_at, holder}`; the holder may re-take its own slot after a crash."""
 
-    def __init__(self, db: AsyncDatabase, locks: KeyedLocks) -> None:
+    def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db[COLLECTION]
-        self._locks = locks
 
     async def acquire(self, key: str, holder: str, now: datetime, interval: timedelta) -> datetime | None:
         """Take the slot for holder and return None, or return when the current slot frees up."""
         await self.collection.update_one({"_id": key}, {"$setOnInsert": {"free_at": NEVER, "holder": None}}, upsert=True)
         update = {"$set": {"free_at": now + interval, "holder": holder}}
         for condition in ({"holder": holder}, {"free_at": {"$lte": now}}):
-            if await guarded_update(self.collection, key, condition, update, locks=self._locks):
+            if await guarded_update(self.collection, key, condition, update):
                 return None
         document = await self.collection.find_one({"_id": key})
         return document["free_at"] if document else now + interval

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from services.notifier.domain.routing import Endpoint, Router, RoutingConfig
 from services.notifier.domain.signing import SigningKey
-from shared.config_files import ConfigFileError, load_config
+from shared.config_files import ConfigFileError, LoadedFile, load_config
 from shared.settings import PLACEHOLDER_MARKERS
 
 log = logging.getLogger(__name__)
@@ -24,16 +24,17 @@ MIN_SECRET_LENGTH = 16
 
 
 def load_router(path: Path, environ: Mapping[str, str], has_template: Callable[[str, str, str], bool], *,
-                production: bool = False, fallback_secret: str | None = None) -> Router:
+                production: bool = False, fallback_secret: str | None = None,
+                loaded: list[LoadedFile] | None = None) -> Router:
     """Return a Router for the file; endpoints whose url_env is unset are left unconfigured (skipped).
 
     Each configured generic webhook endpoint gets its own signing key from `secret_env` or
     `secret_file`. In production a missing, short or placeholder secret is an error; elsewhere an
     endpoint without one is signed with `fallback_secret` (WEBHOOK_SIGNING_SECRET) if given, else
     left without a key (the notifier refuses to start with such an endpoint; see bootstrap).
-    Raises ConfigFileError naming the file, line and problem.
+    Raises ConfigFileError naming the file, line and problem. The text read is appended to `loaded` when given.
     """
-    config = load_config(path, RoutingConfig, what="routing file")
+    config = load_config(path, RoutingConfig, what="routing file", loaded=loaded)
     missing = config.missing_templates(has_template)
     if missing:
         raise ConfigFileError(f"{path}: routes messages without templates: {', '.join(missing)}")

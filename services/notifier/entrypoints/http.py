@@ -9,11 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 
 from services.notifier.adapters.deliveries import Deliveries
-from services.notifier.adapters.identities import IdentityUnavailable, KeyRoles
+from shared.identities import KeyRoles, require_staff
 from shared.problems import Problem
-
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="incidents"'}
-STAFF_ROLES = ("agent", "admin")
 
 
 @dataclass
@@ -22,23 +19,6 @@ class HttpDeps:
 
     deliveries: Deliveries | None = None
     keys: KeyRoles | None = None
-
-
-async def require_staff(request: Request, keys: KeyRoles) -> str:
-    """Return the caller's role if it is agent or admin; else raise 401 or 403 as problem+json."""
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Problem(401, "Unauthorized", "send your API key as 'Authorization: Bearer <key>'", headers=CHALLENGE)
-    try:
-        role = await keys.role_of(key.strip())
-    except IdentityUnavailable as exc:
-        raise Problem(503, "Identity service unavailable", f"cannot check the API key right now ({exc}); retry",
-                      headers={"Retry-After": "5"}) from exc
-    if role is None:
-        raise Problem(401, "Unauthorized", "the API key is not valid or has been revoked", headers=CHALLENGE)
-    if role not in STAFF_ROLES:
-        raise Problem(403, "Forbidden", "delivery records are visible to agents and admins only")
-    return role
 
 
 def _iso(value: Any) -> Any:
@@ -74,6 +54,6 @@ def install_routes(app: FastAPI, deps: HttpDeps) -> None:
     ) -> dict[str, Any]:
         if deps.deliveries is None or deps.keys is None:
             raise Problem(503, "Not ready", "the notifier has not connected to its database yet")
-        await require_staff(request, deps.keys)
+        await require_staff(request, deps.keys, "delivery records are")
         documents = await deps.deliveries.for_ticket(ticket_id)
         return {"ticket_id": ticket_id, "deliveries": [delivery_view(doc) for doc in documents]}

@@ -20,7 +20,6 @@ from pymongo.errors import DuplicateKeyError
 
 from services.triage.domain.duplicates import GroupView, joins
 from shared.documents import LostRace, guarded_update
-from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
 
 COLLECTION = "triage_fingerprints"
@@ -111,60 +110,58 @@ def member_document(fingerprint: str, primary_ticket_id: str, member: Member) ->
 class MongoFingerprintGroups:
     """Groups in MongoDB; joining is a guarded write, so no report is counted twice or lost."""
 
-    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None) -> None:
+    def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db[COLLECTION]
         self.members = db[MEMBERS]
-        self.locks = locks if locks is not None else KeyedLocks()
 
     async def register(self, fingerprint: str, member: Member, window: timedelta) -> Registration:
         """Open a group with this report or add it to the open one; a repeated report is not counted again."""
-        async with self.locks.hold(("register", fingerprint)):
-            try:  # most reports open their own group: try that first (one command)
-                await self.collection.insert_one(new_group(fingerprint, member))
-                return Registration(view(new_group(fingerprint, member)), is_primary=True, newly_joined=False)
-            except DuplicateKeyError:
-                pass
-            for _ in range(ATTEMPTS):
-                document = await self.collection.find_one({"_id": fingerprint})
-                if document is None:
-                    try:
-                        await self.collection.insert_one(new_group(fingerprint, member))
-                    except DuplicateKeyError:
-                        continue
-                    return Registration(view(new_group(fingerprint, member)), is_primary=True, newly_joined=False)
-                group = view(document)
-                if member.ticket_id == group.primary_ticket_id:
-                    return Registration(group, is_primary=True, newly_joined=False)
-                recent_ids = document.get("recent_ids", document.get("member_ids", []))  # member_ids: before members had documents
-                if member.ticket_id in recent_ids:
-                    await self._record(fingerprint, group.primary_ticket_id, member)
-                    return Registration(group, is_primary=False, newly_joined=False)
-                if await self.members.find_one({"_id": f"{group.primary_ticket_id}|{member.ticket_id}"}) is not None:
-                    return Registration(group, is_primary=False, newly_joined=False)
-                if not joins(group, member.reported_at, window):
-                    fresh = new_group(fingerprint, member)
-                    fresh.pop("_id"), fresh.pop("rev")
-                    if await self._guarded(fingerprint, {"rev": document.get("rev", 0)}, {"$set": fresh, **_legacy(document)}):
-                        return Registration(view({"_id": fingerprint, **fresh}), is_primary=True, newly_joined=False)
+        try:  # most reports open their own group: try that first (one command)
+            await self.collection.insert_one(new_group(fingerprint, member))
+            return Registration(view(new_group(fingerprint, member)), is_primary=True, newly_joined=False)
+        except DuplicateKeyError:
+            pass
+        for _ in range(ATTEMPTS):
+            document = await self.collection.find_one({"_id": fingerprint})
+            if document is None:
+                try:
+                    await self.collection.insert_one(new_group(fingerprint, member))
+                except DuplicateKeyError:
                     continue
-                recent = [*recent_ids, member.ticket_id][-RECENT:]
-                adds = joining_users(document, member)
-                sets: dict[str, Any] = {"last_report_at": member.reported_at, "recent_ids": recent}
-                if adds:
-                    sets["reporters"] = [*(document.get("reporters") or []), member.reporter_id]
-                joined = await self._guarded(
-                    fingerprint,
-                    {"rev": document.get("rev", 0)},
-                    {"$inc": {"reports": 1, "users_affected": adds}, "$set": sets, **_legacy(document)},
-                )
-                if joined:
-                    await self._record(fingerprint, group.primary_ticket_id, member)
-                    if group.reports == 1:  # the first duplicate: the primary's own member document too
-                        primary = Member(group.primary_ticket_id, group.primary_number, group.opened_at, 0)
-                        await self._record(fingerprint, group.primary_ticket_id, primary)
-                    after = await self.collection.find_one({"_id": fingerprint}, {"recent_ids": 0})
-                    assert after is not None
-                    return Registration(view(after), is_primary=False, newly_joined=True)
+                return Registration(view(new_group(fingerprint, member)), is_primary=True, newly_joined=False)
+            group = view(document)
+            if member.ticket_id == group.primary_ticket_id:
+                return Registration(group, is_primary=True, newly_joined=False)
+            recent_ids = document.get("recent_ids", document.get("member_ids", []))  # member_ids: before members had documents
+            if member.ticket_id in recent_ids:
+                await self._record(fingerprint, group.primary_ticket_id, member)
+                return Registration(group, is_primary=False, newly_joined=False)
+            if await self.members.find_one({"_id": f"{group.primary_ticket_id}|{member.ticket_id}"}) is not None:
+                return Registration(group, is_primary=False, newly_joined=False)
+            if not joins(group, member.reported_at, window):
+                fresh = new_group(fingerprint, member)
+                fresh.pop("_id"), fresh.pop("rev")
+                if await self._guarded(fingerprint, {"rev": document.get("rev", 0)}, {"$set": fresh, **_legacy(document)}):
+                    return Registration(view({"_id": fingerprint, **fresh}), is_primary=True, newly_joined=False)
+                continue
+            recent = [*recent_ids, member.ticket_id][-RECENT:]
+            adds = joining_users(document, member)
+            sets: dict[str, Any] = {"last_report_at": member.reported_at, "recent_ids": recent}
+            if adds:
+                sets["reporters"] = [*(document.get("reporters") or []), member.reporter_id]
+            joined = await self._guarded(
+                fingerprint,
+                {"rev": document.get("rev", 0)},
+                {"$inc": {"reports": 1, "users_affected": adds}, "$set": sets, **_legacy(document)},
+            )
+            if joined:
+                await self._record(fingerprint, group.primary_ticket_id, member)
+                if group.reports == 1:  # the first duplicate: the primary's own member document too
+                    primary = Member(group.primary_ticket_id, group.primary_number, group.opened_at, 0)
+                    await self._record(fingerprint, group.primary_ticket_id, primary)
+                after = await self.collection.find_one({"_id": fingerprint}, {"recent_ids": 0})
+                assert after is not None
+                return Registration(view(after), is_primary=False, newly_joined=True)
         raise LostRace(f"duplicate group {fingerprint} kept changing while {member.number} joined it")
 
     async def _record(self, fingerprint: str, primary_ticket_id: str, member: Member) -> None:
@@ -177,7 +174,7 @@ class MongoFingerprintGroups:
     async def _guarded(self, fingerprint: str, condition: dict[str, Any], update: dict[str, Any]) -> bool:
         """Apply a guarded update; False if the condition no longer holds or the group vanished."""
         try:
-            return await guarded_update(self.collection, fingerprint, condition, update, locks=self.locks)
+            return await guarded_update(self.collection, fingerprint, condition, update)
         except LookupError:
             return False
 

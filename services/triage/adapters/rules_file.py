@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from services.triage.domain.policy import TriagePolicy
 from services.triage.domain.rules import Conditions, Route, RuleBook, SeverityRule
-from shared.config_files import load_config
+from shared.config_files import LoadedFile, load_config
 from shared.contracts import IncidentType, Severity, TicketKind
 from shared.sla.config import Strict
 from shared.sla.policy import ServiceLevels
@@ -119,6 +119,9 @@ class RulesFile(Strict):
                             duplicate_window=timedelta(hours=self.duplicates.window_hours))
 
 
-def load_rules(levels: ServiceLevels, path: Path | None = None) -> TriagePolicy:
-    """Return the triage policy in the rules file (the packaged KB-005 rules if None); raises ConfigFileError."""
-    return load_config(path or DEFAULT_RULES_FILE, RulesFile, what="triage rules file").build(levels)
+def load_rules(levels: ServiceLevels, path: Path | None = None, *, loaded: list[LoadedFile] | None = None) -> TriagePolicy:
+    """Return the triage policy in the rules file (the packaged KB-005 rules if None); raises ConfigFileError.
+
+    The text read is appended to `loaded` when given.
+    """
+    return load_config(path or DEFAULT_RULES_FILE, RulesFile, what="triage rules file", loaded=loaded).build(levels)

@@ -15,7 +15,6 @@ from pymongo.errors import DuplicateKeyError
 from services.triage.domain.classification import Report
 from shared.contracts import IncidentType, Severity, TicketKind
 from shared.documents import guarded_update
-from shared.locks import KeyedLocks
 from shared.persistence import IndexSpec
 
 COLLECTION = "triage_records"
@@ -49,6 +48,7 @@ def report_to_document(report: Report) -> dict[str, Any]:
         "production": report.production,
         "workaround_available": report.workaround_available,
         "component": report.component,
+        "severity_pinned": report.severity_pinned,
     }
 
 
@@ -64,10 +64,9 @@ def report_from_document(document: dict[str, Any]) -> Report:
 class MongoTriageRecords:
     """Triage records in MongoDB; severity changes are guarded single-document writes."""
 
-    def __init__(self, db: AsyncDatabase, locks: KeyedLocks | None = None,
+    def __init__(self, db: AsyncDatabase,
                  on_outbox: Callable[[str, str, dict[str, Any] | None], None] | None = None) -> None:
         self.collection = db[COLLECTION]
-        self.locks = locks if locks is not None else KeyedLocks()
         self._on_outbox = on_outbox or (lambda collection, record_id, document: None)
 
     async def record(self, ticket_id: str, fields: dict[str, Any], outbox: list[dict[str, Any]]) -> bool:
@@ -99,7 +98,7 @@ class MongoTriageRecords:
         if outbox:
             pushes["outbox"] = {"$each": outbox}
         written = await guarded_update(self.collection, ticket_id, {"severity": expected_severity},
-                                       {"$set": fields, "$push": pushes}, locks=self.locks)
+                                       {"$set": fields, "$push": pushes})
         if written and outbox:
             self._on_outbox(COLLECTION, ticket_id, None)
         return written

@@ -21,6 +21,8 @@ class Report:
     production: bool | None = None
     workaround_available: bool | None = None
     component: str | None = None
+    severity_pinned: bool = False
+    """The reported severity is authoritative (an integration's mapping, #critical-incidents): no rule overrides it."""
 
     def facts(self, severity: Severity | None = None) -> Facts:
         """Return the facts rules look at; text is title and description, lower-cased."""
@@ -65,7 +67,11 @@ def route(report: Report, rulebook: RuleBook, severity: Severity, rule: str, rea
 
 
 def _severity(report: Report, rulebook: RuleBook) -> tuple[Severity, str, str]:
-    """Return (severity, rule id, reason): the first matching rule, else the reporter, else the default."""
+    """Return (severity, rule id, reason): a pinned severity, else the first matching rule, else the reporter,
+    else the default."""
+    if report.severity_pinned and report.reported_severity is not None:
+        return report.reported_severity, "source", ("the source's severity is kept (an integration's severity mapping, "
+                                                       "or a mention in #critical-incidents)")
     found = rulebook.first_rule(report.facts())
     if found is not None:
         rule, matched = found

@@ -44,6 +44,7 @@ def report_from_event(event: TicketReported) -> Report:
         production=event.production,
         workaround_available=event.workaround_available,
         component=event.component,
+        severity_pinned=event.severity_pinned,
     )
 
 
