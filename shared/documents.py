@@ -45,6 +45,12 @@ BACKOFF_SECONDS = 0.002
 """The first pause after a lost race; each later one may be up to twice as long (random, so racers spread out)."""
 
 
+async def pause_after_lost_race(attempt: int) -> None:
+    """Wait a random while that grows with attempt (0: not at all), so writers racing for one document spread out."""
+    if attempt:
+        await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * 2 ** min(attempt, 8)))
+
+
 class LostRace(RuntimeError):
     """The document kept changing under a guarded update; the caller may retry later."""
 
@@ -72,8 +78,7 @@ async def guarded_change(
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Like guarded_update, but return (document before, document after) once written, or None if the condition fails."""
     for attempt in range(MAX_ATTEMPTS):
-        if attempt:
-            await asyncio.sleep(random.uniform(0, BACKOFF_SECONDS * 2 ** min(attempt, 8)))
+        await pause_after_lost_race(attempt)
         current = await collection.find_one({"_id": document_id})
         if current is None:
             raise LookupError(f"{collection.name} {document_id} does not exist")

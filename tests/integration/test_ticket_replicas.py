@@ -10,7 +10,7 @@ from services.intake.adapters import tickets
 from services.intake.adapters.views import COLLECTION as VIEWS
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.tickets import new_ticket_document
-from services.intake.domain.views import view_updates
+from services.intake.domain.views import sla_line, view_updates
 from shared.clock import SystemClock
 from shared.persistence import ensure_indexes
 
@@ -62,6 +62,8 @@ async def test_view_updates_that_cross_between_replicas_end_as_the_ticket_is(db)
     current = await db[tickets.COLLECTION].find_one({"_id": "t1"})
     assert current["status"] == "resolved"
     entries = await stored_entries(db, current)
-    assert entries and all(entry is not None and entry["status"] == "resolved" and entry["rev"] == current["rev"]
-                           for entry in entries.values()), entries
+    summaries = [entry for doc_id, entry in entries.items() if not doc_id.startswith("sla:")]
+    assert summaries and all(entry is not None and entry["status"] == "resolved" and entry["rev"] == current["rev"]
+                             for entry in summaries), entries
+    assert all(entry == sla_line(current) for doc_id, entry in entries.items() if doc_id.startswith("sla:"))
     assert tickets.VIEWS_PENDING not in current, "settled: no mark left for recover() to find"

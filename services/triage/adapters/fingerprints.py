@@ -19,13 +19,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.triage.domain.duplicates import GroupView, joins
-from shared.documents import LostRace, guarded_update
+from shared.documents import MAX_ATTEMPTS, LostRace, guarded_update, pause_after_lost_race
 from shared.persistence import IndexSpec
 
 COLLECTION = "triage_fingerprints"
 MEMBERS = "triage_fingerprint_members"
 INDEXES = [IndexSpec(COLLECTION, [("primary_ticket_id", 1)]), IndexSpec(MEMBERS, [("primary_ticket_id", 1)])]
-ATTEMPTS = 10
+ATTEMPTS = MAX_ATTEMPTS
 RECENT = 200
 MAX_REPORTERS = 2000
 """Distinct reporters a group remembers; beyond them growth stops counting (severity is at its top long before)."""
@@ -121,7 +121,8 @@ class MongoFingerprintGroups:
             return Registration(view(new_group(fingerprint, member)), is_primary=True, newly_joined=False)
         except DuplicateKeyError:
             pass
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
+            await pause_after_lost_race(attempt)
             document = await self.collection.find_one({"_id": fingerprint})
             if document is None:
                 try:
