@@ -52,3 +52,16 @@ $(KUSTOMIZE): $(wildcard tools/kustomize/*)
 
 k8s: $(KUSTOMIZE)  ## print the Kubernetes manifests of one overlay: make k8s OVERLAY=dev
 	@$(KUSTOMIZE) build deploy/k8s/overlays/$(OVERLAY)
+
+.PHONY: cluster-up cluster-down cluster-status bench-cluster
+cluster-up:    ## three clustered RabbitMQ nodes on 5681-5683 (management 15681-15683); prints AMQP_URL
+	@scripts/rabbit_cluster.sh up
+
+cluster-down:  ## stop the three nodes; their data stays in var/rabbit-cluster
+	@scripts/rabbit_cluster.sh down
+
+cluster-status:
+	@scripts/rabbit_cluster.sh status
+
+bench-cluster: ## confirmed publish+consume on one node vs the cluster, and what stopping a node costs
+	@.venv/bin/python -m bench.rabbit_cluster

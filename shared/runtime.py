@@ -7,12 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.messaging.consumer import Consumer, Handler
+from shared.messaging.failover import connect_failover
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import AmqpPublisher
 from shared.messaging.topology import QueueSpec
@@ -90,9 +90,9 @@ class ServiceRuntime:
         outbox_indexes = [IndexSpec(name, [("outbox.event_id", 1)], options={"sparse": True})
                           for name in self.outbox_collections]
         await ensure_indexes(self.db, [*self.indexes, *outbox_indexes])
-        self.connection = await aio_pika.connect_robust(
-            settings.amqp_url, client_properties={"connection_name": self.name}
-        )
+        # AMQP_URL names one node or every node of a cluster: the connection moves to the next one
+        # that answers whenever its node is lost, and restores channels and consumers there
+        self.connection = await connect_failover(settings.amqp_url, client_properties={"connection_name": self.name})
         publish_channel = await self.connection.channel(publisher_confirms=True)
         self.publisher = await AmqpPublisher.create(
             publish_channel,

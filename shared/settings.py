@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.contracts.addresses import EmailAddress
+from shared.messaging.urls import split_amqp_urls
 
 PLACEHOLDER_MARKERS = ("guest:guest@", "changeme", "change-me", "example.invalid", "dev-only")
 MIN_SECRET_LENGTH = 16
@@ -23,6 +24,7 @@ class CommonSettings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    """One node's URL, or every node of a cluster comma-separated (tried in order; see shared.messaging.urls)."""
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     mongodb_db: str = Field(default="incidents", pattern=r"^[A-Za-z0-9_-]{1,60}$")
     http_host: str = "127.0.0.1"
@@ -42,6 +44,13 @@ class CommonSettings(BaseSettings):
 
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
     """Fields of a service's settings that hold secrets: production refuses them empty, short or defaulted."""
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_urls(cls, value: str) -> str:
+        """Accept one AMQP URL or several comma-separated ones reaching the same vhost as the same user."""
+        split_amqp_urls(value)
+        return value
 
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> CommonSettings:
@@ -72,8 +81,8 @@ def production_problems(settings: CommonSettings) -> list[str]:
     for name in ("amqp_url", "mongodb_url"):
         if any(marker in getattr(settings, name) for marker in PLACEHOLDER_MARKERS):
             problems.append(f"{name.upper()} holds a placeholder credential")
-    amqp = urlsplit(settings.amqp_url)
-    if not amqp.username or amqp.username == "guest" or not amqp.password:
+    nodes = [urlsplit(url) for url in split_amqp_urls(settings.amqp_url)]
+    if any(not amqp.username or amqp.username == "guest" or not amqp.password for amqp in nodes):
         problems.append("AMQP_URL must name the services' own RabbitMQ user and its password (not guest)")
     mongo = urlsplit(settings.mongodb_url)
     if not mongo.username and "MONGODB-X509" not in mongo.query.upper():

@@ -16,6 +16,7 @@ from shared.messaging.identity import (
 )
 from shared.messaging.management import ManagementApi
 from shared.messaging.topology import VENDOR_EXCHANGE
+from shared.messaging.urls import split_amqp_urls
 
 VENDOR_MAX_CONNECTIONS = 10
 """Per vendor user: enough for a few replicas of a vendor's consumer, too few to exhaust the broker."""
@@ -32,7 +33,11 @@ def new_password() -> str:
 
 
 def amqp_url_for(base_url: str, user: str, password: str, vhost: str) -> str:
-    """Return base_url's scheme, host and port with this user, password and vhost."""
+    """Return base_url's scheme, host and port with this user, password and vhost (each node's, for a cluster)."""
+    return ",".join(_node_url_for(url, user, password, vhost) for url in split_amqp_urls(base_url))
+
+
+def _node_url_for(base_url: str, user: str, password: str, vhost: str) -> str:
     parts = urlsplit(base_url)
     host = parts.hostname or "127.0.0.1"
     netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from shared.contracts.escalation_events import VENDOR_ID_PATTERN, vendor_routing_key
 from shared.messaging.topology import VENDOR_EXCHANGE
+from shared.messaging.urls import first_amqp_url
 
 DEFAULT_VHOST = "/"
 SERVICES_USER = "incidents"
@@ -22,13 +23,13 @@ _REPLY_KEY = re.compile(r"^vendor\.([^.]+)\.reply$")
 
 
 def vhost_of(amqp_url: str) -> str:
-    """Return the vhost an AMQP URL names ('/' when the path is empty)."""
-    return unquote(urlsplit(amqp_url).path[1:]) or DEFAULT_VHOST
+    """Return the vhost an AMQP URL names ('/' when the path is empty); of a cluster's URLs, the first's (all share it)."""
+    return unquote(urlsplit(first_amqp_url(amqp_url)).path[1:]) or DEFAULT_VHOST
 
 
 def user_of(amqp_url: str) -> str:
-    """Return the user name an AMQP URL logs in with (guest when it names none, as the client does)."""
-    return unquote(urlsplit(amqp_url).username or "guest")
+    """Return the user name an AMQP URL logs in with (guest when it names none, as the client does); the first's."""
+    return unquote(urlsplit(first_amqp_url(amqp_url)).username or "guest")
 
 
 def is_vendor_id(vendor_id: str) -> bool:

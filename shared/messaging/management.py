@@ -10,6 +10,8 @@ import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.messaging.urls import first_amqp_url
+
 MANAGEMENT_PORT = 15672
 
 
@@ -55,7 +57,7 @@ class ManagementApi:
     @classmethod
     def from_settings(cls, settings: BrokerAdminSettings) -> ManagementApi:
         """Return a client from settings; guest is assumed only for a broker on loopback (RabbitMQ's default)."""
-        amqp = urlsplit(settings.amqp_url)
+        amqp = urlsplit(first_amqp_url(settings.amqp_url))  # a cluster's first node
         url = settings.rabbitmq_management_url or f"http://{amqp.hostname or '127.0.0.1'}:{MANAGEMENT_PORT}"
         parts = urlsplit(url)
         user = settings.rabbitmq_admin_user or (unquote(parts.username) if parts.username else None)

@@ -36,6 +36,7 @@ from shared.contracts.escalation_events import (
     vendor_routing_key,
 )
 from shared.ids import new_id
+from shared.messaging.failover import connect_failover
 from shared.messaging.identity import user_of, vendor_queue
 from shared.messaging.topology import VENDOR_EXCHANGE
 
@@ -58,7 +59,7 @@ class VendorClient:
         self._queue: AbstractQueue | None = None
 
     async def __aenter__(self) -> VendorClient:
-        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        self._connection = await connect_failover(self.amqp_url)  # one URL, or every node of a cluster
         self._channel = await self._connection.channel(publisher_confirms=True)
         # passive: a vendor may not declare exchanges, and its own queue exists since it was provisioned
         self._exchange = await self._channel.get_exchange(VENDOR_EXCHANGE, ensure=True)
