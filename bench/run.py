@@ -23,6 +23,7 @@ from pymongo import MongoClient
 from bench.harness import (
     BODY,
     closed_loop,
+    cpu_seconds,
     docstore_pid,
     open_loop,
     percentile,
@@ -178,21 +179,38 @@ def table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
 
 
-async def main(quick: bool) -> None:
+def cpu_by_service(system, extra: dict[str, int | None]) -> dict[str, float]:
+    """Return CPU seconds used so far per service (its replicas summed) and per extra named process."""
+    found: dict[str, float] = {}
+    for name, process in system.processes.items():
+        service = name.split("-")[0]
+        found[service] = found.get(service, 0.0) + cpu_seconds(process.pid)
+    for name, pid in extra.items():
+        if pid:
+            found[name] = cpu_seconds(pid)
+    return found
+
+
+async def main(quick: bool, replicas: int = 1) -> None:
     n = 150 if quick else 600
     seconds = 5 if quick else 20
     concurrency = 32
     print("measuring ceilings ...", flush=True)
     pika = await aio_pika_ceiling(n)
     bare = await fastapi_ceiling(n, concurrency)
-    with running_system(Path(tempfile.mkdtemp(prefix="bench-"))) as system:
+    with running_system(Path(tempfile.mkdtemp(prefix="bench-")), replicas=replicas) as system:
         key = system.create_key("reporter", "Bench", "bench@example.com")
         idle = {name: rss_mb(p.pid) for name, p in system.processes.items()}
         print("measuring intake ...", flush=True)
         saturation, latency = await intake(system, key, n, concurrency, seconds)
         print("measuring the pipeline ...", flush=True)
         await settle(docstore_pid())
+        extra = {"docstore": docstore_pid()}
+        cpu_before = cpu_by_service(system, extra)
         flow = await pipeline(system, key, n, concurrency, seconds)
+        cpu_after = cpu_by_service(system, extra)
+        handled = flow["saturation"]["tickets"] + flow["half_load"]["tickets"]
+        cpu_per_ticket = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / handled, 1) for name in cpu_after}
         loaded = {name: rss_mb(p.pid) for name, p in system.processes.items()}
     result = {
         "ceilings": {"aio_pika_confirm_ack_loop": pika, "bare_fastapi": bare},
@@ -200,8 +218,10 @@ async def main(quick: bool) -> None:
                    "ratio_to_bare_fastapi": round(saturation["per_second"] / bare["per_second"], 3)},
         "pipeline": {**flow, "ratio_to_aio_pika_loop": round(flow["saturation"]["per_second"] / pika["per_second"], 3)},
         "memory_mb": {"idle": idle, "after_load": loaded},
+        "replicas": replicas,
+        "cpu_ms_per_ticket": cpu_per_ticket,
     }
-    path = save("throughput", result)
+    path = save("throughput" if replicas == 1 else f"throughput-{replicas}-replicas", result)
     rows = [("figure", "value", "goal"),
             ("aio-pika ceiling", f"{pika['per_second']} msg/s", ""),
             ("bare FastAPI ceiling", f"{bare['per_second']} req/s", ""),
@@ -213,7 +233,8 @@ async def main(quick: bool) -> None:
             ("POST→triaged p50/p99 at half load", f"{flow['half_load']['p50_ms']} / {flow['half_load']['p99_ms']} ms",
              "p99 <= 250 ms"),
             ("RSS idle (max)", f"{max(idle.values())} MB", "< 150 MB"),
-            ("RSS after load (max)", f"{max(loaded.values())} MB", "< 150 MB")]
+            ("RSS after load (max)", f"{max(loaded.values())} MB", "< 150 MB"),
+            ("CPU per ticket (ms)", ", ".join(f"{k} {v}" for k, v in cpu_per_ticket.items()), "")]
     print(table(rows))
     print(f"\nwritten to {path}")
 
@@ -221,4 +242,6 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small run (a few hundred requests)")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--replicas", type=int, default=1, help="processes of each service (SO_REUSEPORT)")
+    args = parser.parse_args()
+    asyncio.run(main(args.quick, args.replicas))
