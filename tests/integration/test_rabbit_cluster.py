@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+import aiormq
 import pytest
 
 from bench.amqp_load import ConfirmedStream
@@ -160,10 +161,23 @@ async def test_a_client_whose_node_is_lost_tries_each_next_node_once_until_one_a
             writer.close()
         await asyncio.wait_for(_until(lambda: connection.connected.is_set()
                                       and connection.node == node_address(amqp_url)), 30)
-        await queue.declare()  # the channel and its queue were restored on the node that answered
+        await _eventually_declared(queue)  # the channel and its queue are restored on the node that answered
     finally:
         await connection.close()
     assert moved_to[:3] == [*map(node_address, dead), node_address(amqp_url)], f"each next node once, in order: {moved_to}"
+
+
+async def _eventually_declared(queue, seconds: float = 30) -> None:
+    """Declare queue again once its channel is restored (the connection is up a moment before its channels)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            await queue.declare()
+            return
+        except aiormq.exceptions.ChannelInvalidStateError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 def _at(amqp_url: str, port: int) -> str:
