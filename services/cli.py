@@ -49,9 +49,8 @@ def shared_port_socket(host: str, port: int):
     return sock
 
 
-async def with_api_keys(work):
-    """Run work(MongoApiKeys) against the configured database and return its result."""
-    from services.intake.adapters.api_keys import INDEXES, MongoApiKeys
+async def with_store(make, indexes, work):
+    """Run work(make(db)) against the configured database (its indexes ensured first) and return its result."""
     from shared.persistence import ensure_indexes, make_client
     from shared.settings import CommonSettings, load_settings
 
@@ -59,10 +58,17 @@ async def with_api_keys(work):
     client = make_client(settings.mongodb_url)
     try:
         db = client[settings.mongodb_db]
-        await ensure_indexes(db, INDEXES)
-        return await work(MongoApiKeys(db))
+        await ensure_indexes(db, indexes)
+        return await work(make(db))
     finally:
         await client.close()
+
+
+async def with_api_keys(work):
+    """Run work(MongoApiKeys) against the configured database and return its result."""
+    from services.intake.adapters.api_keys import INDEXES, MongoApiKeys
+
+    return await with_store(MongoApiKeys, INDEXES, work)
 
 
 async def create_key(role: str, name: str, email: str | None, expires_in_days: int | None = None,
@@ -249,17 +255,8 @@ def add_integration_commands(commands: argparse._SubParsersAction) -> None:
 async def with_integrations(work):
     """Run work(MongoIntegrations) against the configured database and return its result."""
     from services.intake.adapters.integrations import INDEXES, MongoIntegrations
-    from shared.persistence import ensure_indexes, make_client
-    from shared.settings import CommonSettings, load_settings
 
-    settings = load_settings(CommonSettings)
-    client = make_client(settings.mongodb_url)
-    try:
-        db = client[settings.mongodb_db]
-        await ensure_indexes(db, INDEXES)
-        return await work(MongoIntegrations(db))
-    finally:
-        await client.close()
+    return await with_store(MongoIntegrations, INDEXES, work)
 
 
 def integrations_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

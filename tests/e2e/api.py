@@ -43,3 +43,21 @@ class Api:
             return ticket if predicate(ticket) else None
 
         return wait_until(reached, lambda: f"{number} in the expected state: {seen.get('ticket')}", timeout)
+
+
+def wait_all_triaged_once(intake_url: str, headers: dict[str, str], numbers: list[str], timeout: float) -> set[str]:
+    """Wait until every ticket shows one `triaged` entry (failing at once on a second); return those never triaged."""
+    pending = set(numbers)
+    with httpx.Client(base_url=intake_url, headers=headers, timeout=10) as client:
+
+        def all_triaged() -> bool:
+            for number in sorted(pending):
+                ticket = client.get(f"/v1/tickets/{number}").json()
+                triaged = [e for e in ticket["timeline"] if e["action"] == "triaged"]
+                assert len(triaged) <= 1, f"{number} was triaged {len(triaged)} times"
+                if triaged:
+                    pending.discard(number)
+            return not pending
+
+        wait_until(all_triaged, lambda: f"every ticket triaged; still pending: {sorted(pending)}", timeout, interval=0.2)
+    return pending

@@ -13,6 +13,7 @@ import pytest
 from bench.cluster import RabbitCluster
 from bench.system import SERVICES, wait_until
 from shared.messaging.topology import CONSUMER_QUEUES
+from tests.e2e.api import wait_all_triaged_once
 from tests.rabbit_cluster import private_cluster
 
 pytestmark = pytest.mark.e2e
@@ -56,19 +57,7 @@ def test_every_accepted_ticket_is_triaged_once_when_the_services_broker_node_sto
     assert not refused, f"intake refused tickets while a broker node was down: {refused}"
     assert len(numbers) == TICKETS
 
-    pending = set(numbers)
-    with httpx.Client(base_url=system.url("intake"), headers=headers, timeout=10) as client:
-
-        def all_triaged() -> bool:
-            for number in sorted(pending):
-                ticket = client.get(f"/v1/tickets/{number}").json()
-                triaged = [e for e in ticket["timeline"] if e["action"] == "triaged"]
-                assert len(triaged) <= 1, f"{number} was triaged {len(triaged)} times"
-                if triaged:
-                    pending.discard(number)
-            return not pending
-
-        wait_until(all_triaged, lambda: f"every ticket triaged; still pending: {sorted(pending)}", 120, interval=0.2)
+    assert not wait_all_triaged_once(system.url("intake"), headers, numbers, 120)
     wait_until(lambda: set(SERVICES) <= _connected(cluster),
                lambda: f"every service connected to a live node; have {_connected(cluster)}", 60, interval=0.5)
     for spec in CONSUMER_QUEUES.values():

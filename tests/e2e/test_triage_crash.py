@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from bench.system import wait_until
+from tests.e2e.api import wait_all_triaged_once
 
 pytestmark = pytest.mark.e2e
 
@@ -42,17 +42,5 @@ def test_every_accepted_ticket_is_triaged_exactly_once_across_a_triage_crash(sys
     poster.join()
     assert len(numbers) == TICKETS
 
-    pending = set(numbers)
-    with httpx.Client(base_url=system.url("intake"), headers=headers, timeout=10) as client:
-
-        def all_triaged() -> bool:
-            for number in sorted(pending):
-                ticket = client.get(f"/v1/tickets/{number}").json()
-                triaged = [e for e in ticket["timeline"] if e["action"] == "triaged"]
-                assert len(triaged) <= 1, f"{number} was triaged {len(triaged)} times"
-                if triaged:
-                    pending.discard(number)
-            return not pending
-
-        wait_until(all_triaged, lambda: f"every ticket triaged; still pending: {sorted(pending)}", 60, interval=0.2)
+    pending = wait_all_triaged_once(system.url("intake"), headers, numbers, 60)
     assert not pending, f"never triaged: {sorted(pending)}"
