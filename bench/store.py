@@ -165,14 +165,15 @@ def wait_calm(cpu: Cpu, limit: float = FOREIGN_CPU_LIMIT, timeout: float = 120) 
             return
 
 
-def settle_docstore(pid: int | None, timeout: float = 300, idle_fraction: float = 0.15) -> float:
-    """Wait until the docstore uses less than idle_fraction of a core over two seconds; return seconds waited."""
+def settle_docstore(pid: int | None, timeout: float = 300, idle_fraction: float = 0.15, quiet_windows: int = 1) -> float:
+    """Wait until the docstore uses less than idle_fraction of a core over quiet_windows two-second windows in a row;
+    return seconds waited."""
     started = time.perf_counter()
-    while pid is not None and time.perf_counter() - started < timeout:
+    quiet = 0
+    while pid is not None and time.perf_counter() - started < timeout and quiet < quiet_windows:
         before = cpu_seconds(pid)
         time.sleep(2)
-        if cpu_seconds(pid) - before < 2 * idle_fraction:
-            break
+        quiet = quiet + 1 if cpu_seconds(pid) - before < 2 * idle_fraction else 0
     return round(time.perf_counter() - started, 1)
 
 
@@ -546,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 system.start_all()
                 result["start_seconds"] = round(time.perf_counter() - started, 1)
-                result["settled_seconds_after_start"] = settle_docstore(pid)
+                # intake answers at once and scans for what a crash left in the background: wait that out too
+                result["settled_seconds_after_start"] = settle_docstore(pid, timeout=900, quiet_windows=5)
                 now = datetime.now(UTC)
                 rng = random.Random(14)
                 reporter = busiest_reporter(db, keys, now)
@@ -575,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nwritten to {path}  ({machine()['cpus']} cpus)")
     finally:
         sink.stop()
-        if not args.keep_db:
+        if not args.keep_db and args.db is None:  # a database named with --db is the caller's: never dropped
             with MongoClient(MONGO) as client:
                 client.drop_database(db)
             keys_file.unlink(missing_ok=True)
