@@ -83,13 +83,6 @@ async def db(mongodb_url: str, db_name: str) -> AsyncIterator:
     await client.close()
 
 
-@pytest.fixture
-def require_real_mongodb(servers: Servers) -> None:
-    """Skip (with the reason printed) where the server is the docstore rather than MongoDB."""
-    if not servers.real_mongodb:
-        pytest.skip("needs real MongoDB concurrency guarantees; MONGODB_URL points at the FerretDB docstore")
-
-
 def pytest_collection_modifyitems(config, items) -> None:
     """Run the browser tests last: Playwright's sync API owns this thread's event loop while it is open."""
     items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
