@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -97,3 +98,22 @@ async def test_lists_and_search_read_the_views(db):
             break
         before = page.next_before
     assert paged == sorted((t["_id"] for t in everything), reverse=True)
+
+
+async def test_the_open_work_kept_in_memory_shows_own_writes_at_once_and_another_replicas_soon(db):
+    def entry(ticket_id: str) -> dict:
+        return {"$set": {f"entries.{ticket_id}": {"id": ticket_id, "status": "open"}}}
+
+    mine, other = MongoViews(db, fresh_seconds=0.2), MongoViews(db)  # two intake replicas
+    bucket = "open:0"
+    await mine.apply({bucket: entry("t1")})
+    assert {e["id"] for e in await mine.open_entries()} == {"t1"}, "this process's write is read back at once"
+
+    await other.apply({bucket: entry("t2")})
+    deadline = asyncio.get_running_loop().time() + 10
+    while {e["id"] for e in await mine.open_entries()} != {"t1", "t2"}:
+        assert asyncio.get_running_loop().time() < deadline, "another replica's write never showed"
+        await asyncio.sleep(0.05)
+
+    await mine.apply({bucket: {"$unset": {"entries.t1": ""}}})
+    assert {e["id"] for e in await mine.open_entries()} == {"t2"}, "and so is its removal"

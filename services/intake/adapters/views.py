@@ -5,9 +5,9 @@ See services/intake/domain/views.py for the documents and why. Writes are idempo
 fetch a few documents by `_id` (concurrently) and filter in memory.
 
 The open-work and feature buckets are read by every queue page and gauge recount; with
-`fresh_seconds` > 0 they are kept in memory for that long. This process's own writes drop them
-at once (read-your-writes); a write by another process (a second intake replica, a rebuild) is
-seen within `fresh_seconds`.
+`fresh_seconds` > 0 they are kept in memory and read again in the background once older than that.
+This process's own writes drop them at once (read-your-writes); a write by another process (a
+second intake replica, a rebuild) is seen within `fresh_seconds` plus one read.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class MongoViews:
         self.fresh_seconds = fresh_seconds
         self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._generation: dict[str, int] = {}
+        self._refreshing: dict[str, asyncio.Task] = {}
 
     async def apply(self, updates: dict[str, dict[str, Any]]) -> None:
         """Apply each document's update (upserting, except pure removals) by `_id`, all in one command."""
@@ -66,12 +67,23 @@ class MongoViews:
         return {doc_id: document for doc_id, document in zip(ids, found, strict=True) if document is not None}
 
     async def _document(self, doc_id: str) -> dict[str, Any] | None:
-        """Return one view document, from memory when it is cacheable and fresh."""
+        """Return one view document, from memory when it is cacheable and fresh.
+
+        A cached copy older than fresh_seconds is still answered while one background read replaces it
+        (so no request waits for the refresh); a copy this process's own write made stale is never answered.
+        """
         cacheable = self.fresh_seconds > 0 and doc_id.startswith(CACHED_PREFIXES)
         if cacheable:
             cached = self._cache.get(doc_id)
-            if cached is not None and time.monotonic() - cached[0] < self.fresh_seconds:
+            if cached is not None:
+                if time.monotonic() - cached[0] >= self.fresh_seconds and doc_id not in self._refreshing:
+                    self._refreshing[doc_id] = asyncio.create_task(self._read(doc_id, cacheable))
+                    self._refreshing[doc_id].add_done_callback(lambda _: self._refreshing.pop(doc_id, None))
                 return cached[1]
+        return await self._read(doc_id, cacheable)
+
+    async def _read(self, doc_id: str, cacheable: bool) -> dict[str, Any] | None:
+        """Return one view document from the database, caching it if no write of this process overtook the read."""
         generation, started = self._generation.get(doc_id, 0), time.monotonic()
         document = await self.collection.find_one({"_id": doc_id})
         if cacheable and self._generation.get(doc_id, 0) == generation:
