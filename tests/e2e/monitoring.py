@@ -37,9 +37,33 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class LoggedProcess:
+    """A server process of a test, its output in <directory>/<LOG>; mixed into the dataclasses below."""
+
+    LOG = ""
+    directory: Path
+    process: subprocess.Popen | None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Return the last lines of the process's log ("" before it exists)."""
+        path = self.directory / self.LOG
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        """Terminate the process (kill it if it does not end within 10 s)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
 @dataclass
-class Alertmanager:
+class Alertmanager(LoggedProcess):
     """An Alertmanager whose one receiver posts to intake's Alertmanager integration."""
+
+    LOG = "alertmanager.log"
 
     directory: Path
     webhook_url: str
@@ -93,22 +117,12 @@ class Alertmanager:
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
-    def log_tail(self, lines: int = 40) -> str:
-        path = self.directory / "alertmanager.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
 
 @dataclass
-class Prometheus:
+class Prometheus(LoggedProcess):
     """A Prometheus that evaluates alert rules every second and sends what fires to one Alertmanager."""
+
+    LOG = "prometheus.log"
 
     directory: Path
     alertmanager_port: int
@@ -141,15 +155,3 @@ class Prometheus:
             return httpx.get(f"http://127.0.0.1:{self.port}/-/ready", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
-
-    def log_tail(self, lines: int = 40) -> str:
-        path = self.directory / "prometheus.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
