@@ -55,6 +55,8 @@ from bench.harness import (
     vhost,
 )
 from bench.system import System, free_port, wait_until
+from services.intake.domain.shelves import Shelf, days_directory_id, reporter_directory_id, shelves_in
+from services.intake.domain.views import OPEN_BUCKETS
 from services.intake.service_layer.seeding import WORDS
 from shared.contracts import format_number
 from shared.ids import new_id
@@ -393,12 +395,11 @@ def adjacent_pairs(mongodb_db: str, months: list[tuple[datetime, datetime]], rng
     The titles come from the day documents of the seeded views, read by _id (the API of the code
     measured may take minutes to list them).
     """
-    start, end = months[0]
-    days = [f"day:{(start + timedelta(days=d)).strftime('%Y-%m-%d')}" for d in range((end - start).days)]
+    start, _ = months[0]
     with MongoClient(MONGO) as client:
         views = client[mongodb_db]["ticket_views"]
-        titles = [entry["title"] for day in days for entry in ((views.find_one({"_id": day}) or {}).get("entries")
-                                                               or {}).values()]
+        titles = [entry["title"] for shelf in shelves_of(views, days_directory_id(start.strftime("%Y-%m")))
+                  for entry in ((views.find_one({"_id": f"day:{shelf.key}"}) or {}).get("entries") or {}).values()]
     pairs = []
     for title in titles[:100]:
         words = title.lower().split()
@@ -410,14 +411,17 @@ def adjacent_pairs(mongodb_db: str, months: list[tuple[datetime, datetime]], rng
     return pairs
 
 
+def shelves_of(views: Any, directory_id: str) -> list[Shelf]:
+    """Return the shelves a directory document lists (read by _id), newest first."""
+    return shelves_in(views.find_one({"_id": directory_id}))
+
+
 def busiest_reporter(mongodb_db: str, keys: dict[str, str], now: datetime) -> str:
-    """Return the seeded reporter with the most tickets this year and last (their My Tickets documents, by _id)."""
+    """Return the seeded reporter with the most tickets (the ranks in their shelf directories, by _id)."""
     with MongoClient(MONGO, tz_aware=True) as client:
         views = client[mongodb_db]["ticket_views"]
-        counts = {}
-        for reporter in keys:
-            counts[reporter] = sum(len((views.find_one({"_id": f"mine:{reporter}:{year}"}) or {}).get("entries") or {})
-                                   for year in (now.year, now.year - 1))
+        counts = {reporter: sum(shelf.rank + 1 for shelf in shelves_of(views, reporter_directory_id(reporter)))
+                  for reporter in keys}
     return max(counts, key=counts.get)
 
 
@@ -434,14 +438,21 @@ def view_sizes(mongodb_db: str, reporter: str, now: datetime) -> dict[str, Any]:
                 return {"bytes": 0, "entries": 0}
             return {"bytes": len(bson.encode(document)), "entries": len(document.get("entries") or {})}
 
+        def total(doc_ids: list[str]) -> dict[str, Any]:
+            sizes = [size(doc_id) for doc_id in doc_ids]
+            return {"documents": len(sizes), "bytes": sum(s["bytes"] for s in sizes),
+                    "entries": sum(s["entries"] for s in sizes), "largest_bytes": max((s["bytes"] for s in sizes),
+                                                                                       default=0)}
+
         day = (now - timedelta(days=45)).strftime("%Y-%m-%d")
-        opens = [size(f"open:{b}") for b in range(32)]
+        mine = shelves_of(views, reporter_directory_id(reporter))
+        days = [shelf for shelf in shelves_of(views, days_directory_id(day[:7])) if shelf.key.startswith(day)]
         return {
-            f"mine:<busiest>:{now.year}": size(f"mine:{reporter}:{now.year}"),
-            f"mine:<busiest>:{now.year - 1}": size(f"mine:{reporter}:{now.year - 1}"),
-            "open:* (32 documents)": {"bytes": sum(o["bytes"] for o in opens), "entries": sum(o["entries"] for o in opens)},
-            f"day:{day}": size(f"day:{day}"),
-            f"sla:{day}": size(f"sla:{day}"),
+            "mine:<busiest>:* (every shelf)": total([f"mine:{reporter}:{shelf.key}" for shelf in mine]),
+            "mine:<busiest>:<newest shelf>": size(f"mine:{reporter}:{mine[0].key}") if mine else {},
+            f"open:* ({OPEN_BUCKETS} documents)": total([f"open:{b}" for b in range(OPEN_BUCKETS)]),
+            f"day:{day}-* (its shelves)": total([f"day:{shelf.key}" for shelf in days]),
+            f"sla:{day}-* (its shelves)": total([f"sla:{shelf.key}" for shelf in days]),
             f"word:{day[:7]}:{WORDS[0]}": {"bytes": len(bson.encode(views.find_one({"_id": f"word:{day[:7]}:{WORDS[0]}"})
                                                                   or {})),
                                            "ids": len((views.find_one({"_id": f"word:{day[:7]}:{WORDS[0]}"}) or {})

@@ -66,6 +66,7 @@ from services.intake.service_layer.event_handlers import handlers
 from services.intake.service_layer.handoff_notices import prepare_notice
 from services.intake.service_layer.mail import MailIntake
 from services.intake.service_layer.sign_in import SignInRules
+from services.intake.service_layer.view_migrations import migrate_views
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock, poll_forever
 from shared.http import create_service_app
@@ -183,11 +184,13 @@ def wire_portal(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
 
 
 async def recover_in_background(store: tickets.MongoTickets) -> None:
-    """Finish what a crash left (views to write, events to publish) while the service already answers.
+    """Bring read models of an older build up to date, then finish what a crash left (views to write, events
+    to publish), while the service already answers.
 
     On the docstore the scan reads every ticket (minutes at 100,000), so it must not hold up readiness;
     what it finishes was already late, and every write it makes is guarded like a live one.
     """
+    await migrate_views(store)
     recovered = await store.recover()
     if recovered:
         logging.getLogger(__name__).warning("recovered tickets a crash left half-done", extra={"x_tickets": recovered})

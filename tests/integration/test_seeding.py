@@ -62,7 +62,7 @@ async def test_seeded_copies_have_the_views_a_rebuild_gives_and_show_in_the_list
     open_page = await open_work(store.views, TicketFilter(), None, 100)
     assert len(open_page.items) == 41  # 40 copies and the open template
     reporter = next(iter(seeded.reporter_keys))
-    mine = await reporter_history(store.views, TicketFilter(reporter_id=reporter), None, 100, NOW, 2020)
+    mine = await reporter_history(store.views, TicketFilter(reporter_id=reporter), None, 100)
     stored = await db["tickets"].count_documents({"reporter.id": reporter})
     assert stored and len(mine.items) == min(stored, 100)
     copy = await db["tickets"].find_one({"reporter.id": reporter})

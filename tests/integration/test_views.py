@@ -12,10 +12,19 @@ from ulid import ULID
 from services.intake.adapters.tickets import MongoTickets
 from services.intake.adapters.views import COLLECTION, MongoViews
 from services.intake.domain import actions
+from services.intake.domain.shelves import Shelving
 from services.intake.domain.tickets import new_ticket_document
+from services.intake.domain.views import bucket_of, open_id
 from services.intake.service_layer.commands import perform
-from services.intake.service_layer.queries import TicketFilter, reporter_history, search, staff_history
+from services.intake.service_layer.queries import (
+    TicketFilter,
+    created_between,
+    reporter_history,
+    search,
+    staff_history,
+)
 from services.intake.service_layer.rebuild import rebuild_views
+from services.intake.service_layer.view_migrations import MIGRATIONS, migrate_views
 from shared.contracts import Status
 from shared.contracts.lifecycle_events import Actor
 
@@ -43,10 +52,18 @@ async def snapshot(db) -> dict:
     return normalised({d["_id"]: d async for d in db[COLLECTION].find({})})
 
 
-async def random_history(db, seed: int, tickets: int = 25) -> MongoTickets:
+def tiny_shelves(store: MongoTickets) -> MongoTickets:
+    """Return the store with shelves of two or three tickets, so a few dozen tickets fill many of them."""
+    store.views.shelving = Shelving(history_size=3, reporter_size=2)
+    return store
+
+
+async def random_history(db, seed: int, tickets: int = 25, *, tiny: bool = False) -> MongoTickets:
     rng = random.Random(seed)
-    store = MongoTickets(db)
+    store = tiny_shelves(MongoTickets(db)) if tiny else MongoTickets(db)
     for n in range(tickets):
+        if tiny and n == tickets // 2:  # a restart (or a second replica): it learns the shelves from the directories
+            store = tiny_shelves(MongoTickets(db))
         created = START + timedelta(days=rng.randint(0, 70), minutes=n)
         reporter = rng.choice(["r1", "r2", "r3"])
         kind = rng.choice(["incident", "incident", "feature_request"])
@@ -67,9 +84,9 @@ async def random_history(db, seed: int, tickets: int = 25) -> MongoTickets:
     return store
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_a_rebuild_from_the_tickets_equals_the_views_kept_live(db, seed):
-    store = await random_history(db, seed)
+@pytest.mark.parametrize("seed, tiny", [(1, False), (2, False), (3, False), (4, True), (5, True)])
+async def test_a_rebuild_from_the_tickets_equals_the_views_kept_live(db, seed, tiny):
+    store = await random_history(db, seed, tiny=tiny)
     live = await snapshot(db)
     assert live, "the writes kept views"
     await db[COLLECTION].delete_many({})
@@ -77,12 +94,13 @@ async def test_a_rebuild_from_the_tickets_equals_the_views_kept_live(db, seed):
     assert await snapshot(db) == live
 
 
-async def test_lists_and_search_read_the_views(db):
-    store = await random_history(db, 7, tickets=30)
+@pytest.mark.parametrize("tiny", [False, True])
+async def test_lists_and_search_read_the_views(db, tiny):
+    store = await random_history(db, 7, tickets=30, tiny=tiny)
     views = MongoViews(db)
     now = START + timedelta(days=80)
     everything = [t async for t in store.all()]
-    mine = await reporter_history(views, TicketFilter(reporter_id="r1"), None, 100, now, 2026)
+    mine = await reporter_history(views, TicketFilter(reporter_id="r1"), None, 100)
     assert [t["id"] for t in mine.items] == sorted((t["_id"] for t in everything if t["reporter"]["id"] == "r1"),
                                                    reverse=True)
     open_now = await staff_history(views, TicketFilter(status="in_progress"), None, 100, now, START.date())
@@ -98,6 +116,28 @@ async def test_lists_and_search_read_the_views(db):
             break
         before = page.next_before
     assert paged == sorted((t["_id"] for t in everything), reverse=True)
+    for reporter in ("r1", "r2", "r3"):  # My Tickets paged across shelves: every ticket once, newest first
+        paged, before = [], None
+        while True:
+            page = await reporter_history(views, TicketFilter(reporter_id=reporter), before, 2)
+            paged += [t["id"] for t in page.items]
+            if page.next_before is None:
+                break
+            before = page.next_before
+        assert paged == sorted((t["_id"] for t in everything if t["reporter"]["id"] == reporter), reverse=True)
+
+
+async def test_shelves_stay_bounded_and_list_every_ticket(db):
+    store = await random_history(db, 11, tickets=40, tiny=True)
+    shelves = {d["_id"]: len(d.get("entries") or {}) async for d in db[COLLECTION].find({})
+               if d["_id"].startswith(("day:", "mine:"))}
+    assert len(shelves) > 10, "the tickets went on many shelves"
+    # each of the two writers (before and after the restart) fills a shelf to its size at most
+    assert all(count <= 2 * 3 for doc_id, count in shelves.items() if doc_id.startswith("day:")), shelves
+    assert all(count <= 2 * 2 for doc_id, count in shelves.items() if doc_id.startswith("mine:")), shelves
+    everything = [t async for t in store.all()]
+    report = await created_between(MongoViews(db), START, START + timedelta(days=90))
+    assert sorted(row["created_at"] for row in report) == sorted(t["created_at"] for t in everything)
 
 
 async def test_the_open_work_kept_in_memory_shows_own_writes_at_once_and_another_replicas_soon(db):
@@ -117,3 +157,35 @@ async def test_the_open_work_kept_in_memory_shows_own_writes_at_once_and_another
 
     await mine.apply({bucket: {"$unset": {"entries.t1": ""}}})
     assert {e["id"] for e in await mine.open_entries()} == {"t2"}, "and so is its removal"
+
+
+async def test_read_models_of_an_older_build_are_migrated_while_live_and_equal_a_rebuild(db):
+    store = await random_history(db, 13, tickets=30)
+    # the shape an older build left: no shelves on tickets, no directories, the open work in 32 buckets
+    await store.collection.update_many({}, {"$unset": {"shelves": ""}})
+    await rebuild_views(store)  # day and year documents, as the older build kept them
+    await db[COLLECTION].delete_many({"_id": {"$regex": "^(days|reporter):"}})
+    await db[MIGRATIONS].delete_many({})
+    tickets = [t async for t in store.all()]
+    open_now = [t for t in tickets if t["status"] != Status.CLOSED]
+    strays = [t for t in open_now if open_id(t["_id"]) != f"open:{bucket_of(t['_id'], 32)}"]
+    assert strays, "some open tickets hash to another bucket of 64 than of 32"
+    for ticket in strays:
+        entry = (await db[COLLECTION].find_one({"_id": open_id(ticket["_id"])}))["entries"][ticket["_id"]]
+        await db[COLLECTION].update_one({"_id": open_id(ticket["_id"])}, {"$unset": {f"entries.{ticket['_id']}": ""}})
+        await db[COLLECTION].update_one({"_id": f"open:{bucket_of(ticket['_id'], 32)}"},
+                                        {"$set": {f"entries.{ticket['_id']}": entry}}, upsert=True)
+    views = MongoViews(db)
+    assert (await reporter_history(views, TicketFilter(reporter_id="r1"), None, 100)).items == [], \
+        "without directories the older shape lists nothing: what the migration fixes"
+
+    assert await migrate_views(store) == len(tickets)
+    assert await migrate_views(store) == 0, "once done, it is recorded and not run again"
+    mine = await reporter_history(views, TicketFilter(reporter_id="r1"), None, 100)
+    assert [t["id"] for t in mine.items] == sorted((t["_id"] for t in tickets if t["reporter"]["id"] == "r1"),
+                                                   reverse=True)
+    assert sorted(e["id"] for e in await views.open_entries()) == sorted(t["_id"] for t in open_now)
+    migrated = await snapshot(db)
+    await db[COLLECTION].delete_many({})
+    await rebuild_views(store)
+    assert await snapshot(db) == migrated

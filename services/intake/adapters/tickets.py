@@ -41,7 +41,7 @@ TIMELINES = "ticket_timelines"
 """Older timeline entries, `<ticket id>:<page>` with TIMELINE_PAGE entries keyed by their sequence number."""
 VIEWS_PENDING = "views_pending"
 """Set to the revision by every write and cleared once its views are written (see recover())."""
-HIDDEN = {"outbox": 0, "applied_events": 0, "rev": 0, VIEWS_PENDING: 0}
+HIDDEN = {"outbox": 0, "applied_events": 0, "rev": 0, VIEWS_PENDING: 0, "shelves": 0}
 """Bookkeeping fields never shown outside the repository."""
 
 INDEXES = [
@@ -147,6 +147,7 @@ class MongoTickets:
     async def insert(self, document: dict[str, Any]) -> None:
         """Reserve the ticket's number, insert it and its views; raises DuplicateKeyError if the number is taken."""
         await self.reserve_number(document["number"], document["_id"])
+        document["shelves"] = await self.views.shelves_for(document)
         entries, next_seq = numbered(document, document.get("timeline", []))
         document.update(timeline=entries, timeline_seq=next_seq, views_pending=0)
         await self.collection.insert_one(document)

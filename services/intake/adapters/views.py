@@ -20,6 +20,14 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.intake.domain.shelves import (
+    Shelf,
+    Shelving,
+    day_text,
+    days_directory_id,
+    reporter_directory_id,
+    shelves_in,
+)
 from services.intake.domain.views import FEATURE_BUCKETS, OPEN_BUCKETS
 
 COLLECTION = "ticket_views"
@@ -41,6 +49,28 @@ class MongoViews:
         self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._generation: dict[str, int] = {}
         self._refreshing: dict[str, asyncio.Task] = {}
+        self.shelving = Shelving()
+
+    async def shelves_for(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        """Return the `shelves` field of a new ticket, first reading the directories of groups not seen yet."""
+        groups = self.shelving.groups(ticket)
+        unknown = {which: group for which, group in groups.items() if not self.shelving.knows(group)}
+        if unknown:
+            directory_ids = {"history": days_directory_id(day_text(ticket)[:7]),
+                             "reporter": reporter_directory_id(ticket["reporter"]["id"])}
+            found = await self.documents(directory_ids[which] for which in unknown)
+            for which, group in unknown.items():
+                shelves = shelves_in(found.get(directory_ids[which]))
+                if which == "history":
+                    shelves = [shelf for shelf in shelves if shelf.key.startswith(day_text(ticket))]
+                self.shelving.learn(group, shelves[0] if shelves else None)
+        return self.shelving.place(ticket)
+
+    async def shelves(self, directory_ids: Iterable[str]) -> list[Shelf]:
+        """Return the shelves listed in the given directories, newest last ticket first."""
+        documents = await self.documents(directory_ids)
+        return sorted((shelf for document in documents.values() for shelf in shelves_in(document)),
+                      key=lambda shelf: shelf.last, reverse=True)
 
     async def apply(self, updates: dict[str, dict[str, Any]]) -> None:
         """Apply each document's update (upserting, except pure removals) by `_id`, all in one command."""

@@ -1,18 +1,22 @@
 """Read models of the tickets, shaped so every hot read is a handful of lookups by `_id` (pure).
 
 MongoDB's schema patterns, chosen for a store that answers only `{_id: x}` without scanning:
-- `mine:<reporter>:<year>` (subset): a reporter's ticket summaries of one year, for My Tickets;
+- `mine:<reporter>:<shelf>` (subset, bucket): summaries of a reporter's tickets, a few dozen per
+  shelf, for My Tickets (domain/shelves.py: shelves and their directories);
 - `open:<bucket>` (computed): summaries of every ticket not Closed, hashed into OPEN_BUCKETS
   documents, for the agents' queue, the work-in-flight gauges and open-status filters;
-- `day:<YYYY-MM-DD>` (bucket): summaries of the tickets created that day, without their clocks
-  but with their SLA outcomes, for history by date;
-- `sla:<YYYY-MM-DD>` (subset, compact): one short line per ticket created that day (creation time,
-  severity, measured outcomes), all the SLA report reads: a month is ~30 small documents;
+- `day:<shelf>` (bucket): summaries of tickets created on one day, without their clocks but with
+  their SLA outcomes, for history by date; a day has as many shelves as its tickets need;
+- `sla:<shelf>` (subset, compact): one short line per ticket of the same shelf (creation time,
+  severity, measured outcomes), all the SLA report reads;
+- `days:<YYYY-MM>` and `reporter:<reporter>`: the directories of those shelves;
 - `word:<YYYY-MM>:<word>` (inverted index): the ids of that month's tickets whose title has the word;
   search intersects a few of these and reads only the matching tickets by `_id`;
 - `features:<bucket>`: feature requests not Closed, for the voting board.
 Each entry is keyed by ticket id and set to the ticket's whole summary, so applying one twice
 or late is harmless (absolute, idempotent) and a rebuild from the tickets gives the same documents.
+Every document written with each change of a ticket is bounded (a shelf, an open bucket), so a
+write costs the same on the first day and after a year.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.intake.domain.shelves import directory_updates, history_shelf, reporter_shelf
 from shared.contracts import FINISHED_STATUSES, Status
 
-OPEN_BUCKETS = 32
+OPEN_BUCKETS = 64
 FEATURE_BUCKETS = 4
 STOP_WORDS = frozenset({"a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is", "it", "its",
                         "my", "not", "of", "on", "or", "our", "the", "to", "was", "we", "with"})
@@ -114,18 +119,18 @@ def search_entry(ticket: dict[str, Any]) -> dict[str, Any]:
 
 
 def mine_id(ticket: dict[str, Any]) -> str:
-    """Return the id of the reporter's view document holding this ticket."""
-    return f"mine:{ticket['reporter']['id']}:{ticket['created_at'].year}"
+    """Return the id of the reporter shelf holding this ticket's summary."""
+    return f"mine:{ticket['reporter']['id']}:{reporter_shelf(ticket)}"
 
 
 def day_id(ticket: dict[str, Any]) -> str:
-    """Return the id of the day bucket holding this ticket."""
-    return f"day:{day_of(ticket['created_at'])}"
+    """Return the id of the history shelf holding this ticket's summary."""
+    return f"day:{history_shelf(ticket)}"
 
 
 def sla_id(ticket: dict[str, Any]) -> str:
-    """Return the id of the day's compact SLA document holding this ticket."""
-    return f"sla:{day_of(ticket['created_at'])}"
+    """Return the id of the history shelf's compact SLA document holding this ticket's line."""
+    return f"sla:{history_shelf(ticket)}"
 
 
 def word_id(month: str, word: str) -> str:
@@ -238,6 +243,7 @@ def view_updates(before: dict[str, Any] | None, after: dict[str, Any], *, repair
         month = day_of(after["created_at"])[:7]
         for word in words_of(after["title"]):
             updates[word_id(month, word)] = {"$addToSet": {"ids": ticket_id}}
+        updates.update(directory_updates(after))
     return updates
 
 
@@ -264,4 +270,18 @@ def build_views(tickets: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             ids = documents.setdefault(word_id(month, word), {}).setdefault("ids", [])
             if ticket["_id"] not in ids:
                 ids.append(ticket["_id"])
+        for doc_id, update in directory_updates(ticket).items():
+            _extremes(documents.setdefault(doc_id, {}), update)
     return documents
+
+
+def _extremes(document: dict[str, Any], update: dict[str, dict[str, Any]]) -> None:
+    """Apply an update of `$min` and `$max` on dotted paths to a document in memory, as the database does."""
+    for operator, fields in update.items():
+        keep = min if operator == "$min" else max
+        for path, value in fields.items():
+            *parents, leaf = path.split(".")
+            target = document
+            for name in parents:
+                target = target.setdefault(name, {})
+            target[leaf] = keep(target[leaf], value) if leaf in target else value

@@ -16,11 +16,14 @@ from ulid import ULID
 
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.principals import Principal, Role
+from services.intake.domain.shelves import Shelf, days_directory_id, reporter_directory_id, within
 from services.intake.domain.views import parse_sla_line, search_entry, word_id, words_of
 from shared.contracts import OPEN_STATUSES
 
-DAYS_PER_PAGE = 62
-"""Day buckets one history page reads at most before it returns what it found and a cursor to go on."""
+MONTHS_PER_PAGE = 3
+"""Months of history shelves one history page reads at most before it returns what it found and a cursor to go on."""
+SHELVES_PER_READ = 4
+"""Shelves read at once (concurrently) while a page is being filled, newest first."""
 MONTHS_PER_SEARCH = 24
 """Months of posting lists one search page reads at most before it returns what it found and a cursor to go on."""
 
@@ -91,14 +94,40 @@ def _page(entries: list[dict[str, Any]], wanted: TicketFilter, before: str | Non
     return Page(found, exhausted_at)
 
 
-async def reporter_history(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int,
-                           now: datetime, first_year: int) -> Page:
-    """Return a page of one reporter's tickets (My Tickets): their year documents, filtered in memory."""
+def _newest_bound(before: str | None, created_to: datetime | None) -> str | None:
+    """Return the id every listed ticket is below: the cursor or the end of the asked window (None: no bound)."""
+    bounds = [bound for bound in (before, id_at(created_to) if created_to else None) if bound is not None]
+    return min(bounds) if bounds else None
+
+
+async def newest_on_shelves(views: MongoViews, prefix: str, shelves: list[Shelf], wanted: TicketFilter,
+                            before: str | None, limit: int) -> list[dict[str, Any]]:
+    """Return the admitted entries below `before` of the newest shelves, read until the newest limit + 1 are certain.
+
+    Shelves come newest last ticket first; once more than `limit` entries were found that are all
+    newer than anything the unread shelves hold, those shelves cannot change the page.
+    """
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(shelves), SHELVES_PER_READ):
+        batch = shelves[start:start + SHELVES_PER_READ]
+        found += [entry for entry in await views.entries(prefix + shelf.key for shelf in batch)
+                  if wanted.admits(entry) and (before is None or entry["id"] < before)]
+        rest = shelves[start + SHELVES_PER_READ:]
+        if rest and len(found) > limit:
+            ids = sorted((entry["id"] for entry in found), reverse=True)
+            if ids[limit] > max(shelf.last for shelf in rest):
+                break
+    return found
+
+
+async def reporter_history(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int) -> Page:
+    """Return a page of one reporter's tickets (My Tickets): their newest shelves, filtered in memory."""
     assert wanted.reporter_id is not None
-    newest = min(now, wanted.created_to or now, time_of(before) if before else now).year
-    oldest = max(first_year, wanted.created_from.year if wanted.created_from else first_year)
-    ids = [f"mine:{wanted.reporter_id}:{year}" for year in range(newest, oldest - 1, -1)]
-    return _page(await views.entries(ids), wanted, before, limit, None)
+    shelves = within(await views.shelves([reporter_directory_id(wanted.reporter_id)]),
+                     _newest_bound(before, wanted.created_to),
+                     id_at(wanted.created_from) if wanted.created_from else None)
+    entries = await newest_on_shelves(views, f"mine:{wanted.reporter_id}:", shelves, wanted, before, limit)
+    return _page(entries, wanted, before, limit, None)
 
 
 async def open_work(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int) -> Page:
@@ -108,23 +137,30 @@ async def open_work(views: MongoViews, wanted: TicketFilter, before: str | None,
 
 async def staff_history(views: MongoViews, wanted: TicketFilter, before: str | None, limit: int, now: datetime,
                         first_day: date) -> Page:
-    """Return a page of every reporter's tickets, newest first, from the day buckets (or the open work)."""
+    """Return a page of every reporter's tickets, newest first, from the history shelves (or the open work).
+
+    Month by month, newest first: the month's directory, then its shelves newest first until the
+    page is certain; at most MONTHS_PER_PAGE months, then a cursor to go on.
+    """
     if wanted.q is not None:
         return await search(views, wanted, before, limit, now, first_day)
     if wanted.status in OPEN_STATUSES:
         return await open_work(views, wanted, before, limit)
-    start = min(now, wanted.created_to or now, time_of(before) if before else now).date()
+    newest = min(now, wanted.created_to or now, time_of(before) if before else now)
     stop = max(first_day, wanted.created_from.date() if wanted.created_from else first_day)
+    bound, oldest = _newest_bound(before, wanted.created_to), id_at(wanted.created_from) if wanted.created_from else None
+    month, last_month = date(newest.year, newest.month, 1), date(stop.year, stop.month, 1)
     entries: list[dict[str, Any]] = []
-    day = start
     scanned = 0
-    while day >= stop and scanned < DAYS_PER_PAGE:
-        entries += await views.entries([f"day:{day.isoformat()}"])
+    while month >= last_month and scanned < MONTHS_PER_PAGE and len(entries) <= limit:
+        shelves = within(await views.shelves([days_directory_id(month.strftime("%Y-%m"))]), bound, oldest)
+        shelves = [shelf for shelf in shelves if shelf.key[:10] >= stop.isoformat()]
+        entries += await newest_on_shelves(views, "day:", shelves, wanted, before, limit - len(entries))
         scanned += 1
-        if sum(1 for e in entries if wanted.admits(e) and (before is None or e["id"] < before)) > limit:
-            break
-        day -= timedelta(days=1)
-    more = id_at(datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)) if day >= stop else None
+        month = (month - timedelta(days=1)).replace(day=1)
+    more = None
+    if month >= last_month:
+        more = id_at(datetime.combine(month + timedelta(days=32), datetime.min.time(), UTC).replace(day=1))
     return _page(entries, wanted, before, limit, more)
 
 
@@ -170,21 +206,23 @@ async def tickets_for(caller: Principal, wanted: TicketFilter, before: str | Non
     if caller.is_staff:
         return await staff_history(views, replace(wanted, reporter_id=None, vendor_id=None), before, limit, now,
                                    history_start)
-    return await reporter_history(views, replace(wanted, reporter_id=caller.id, vendor_id=None), before, limit, now,
-                                  history_start.year)
+    return await reporter_history(views, replace(wanted, reporter_id=caller.id, vendor_id=None), before, limit)
 
 
 async def created_between(views: MongoViews, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Return severity and outcomes of every ticket created in [start, end): the SLA report's input.
 
-    Reads the compact `sla:<day>` documents of the window (one short line per ticket), not the days' summaries.
+    Reads the directories of the window's months, then the compact `sla:<shelf>` documents of the
+    shelves of its days (one short line per ticket), not the summaries.
     """
-    days = []
-    day = start.date()
-    while datetime.combine(day, datetime.min.time(), UTC) < end:
-        days.append(f"sla:{day.isoformat()}")
-        day += timedelta(days=1)
-    rows = (parse_sla_line(line) for line in await views.entries(days))
+    months = []
+    month = date(start.year, start.month, 1)
+    while datetime.combine(month, datetime.min.time(), UTC) < end:
+        months.append(days_directory_id(month.strftime("%Y-%m")))
+        month = (month + timedelta(days=32)).replace(day=1)
+    first, last = start.date().isoformat(), end.date().isoformat()
+    shelves = [shelf for shelf in await views.shelves(months) if first <= shelf.key[:10] <= last]
+    rows = (parse_sla_line(line) for line in await views.entries(f"sla:{shelf.key}" for shelf in shelves))
     return [row for row in rows if start <= row["created_at"] < end]
 
 

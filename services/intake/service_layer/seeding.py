@@ -20,6 +20,7 @@ from typing import Any
 from services.intake.adapters.api_keys import MongoApiKeys
 from services.intake.adapters.tickets import HIDDEN, MongoTickets
 from services.intake.domain.principals import Role
+from services.intake.domain.shelves import Shelving
 from services.intake.domain.views import view_updates
 from shared.contracts import OPEN_STATUSES, Status, format_number
 from shared.ids import new_id
@@ -85,7 +86,7 @@ def copy_of(template: dict[str, Any], *, ticket_id: str, number: str, created_at
 
 
 def merge_into(combined: dict[str, dict[str, Any]], update: dict[str, dict[str, Any]]) -> None:
-    """Fold one ticket's view updates into one update per view document ($set and $addToSet)."""
+    """Fold one ticket's view updates into one update per view document ($set, $addToSet, $min and $max)."""
     for doc_id, change in update.items():
         target = combined.setdefault(doc_id, {})
         for operator, fields in change.items():
@@ -93,6 +94,11 @@ def merge_into(combined: dict[str, dict[str, Any]], update: dict[str, dict[str, 
                 adds = target.setdefault("$addToSet", {})
                 for field, value in fields.items():
                     adds.setdefault(field, {"$each": []})["$each"].append(value)
+            elif operator in ("$min", "$max"):
+                keep = min if operator == "$min" else max
+                extremes = target.setdefault(operator, {})
+                for field, value in fields.items():
+                    extremes[field] = keep(extremes[field], value) if field in extremes else value
             else:
                 target.setdefault(operator, {}).update(fields)
 
@@ -143,12 +149,14 @@ class Seeder:
         people, keys = await self.reporters(plan.reporters, now)
         first_number = await self.tickets.reserve_sequence(plan.count)
         views: dict[str, dict[str, Any]] = {}
+        shelving = Shelving()  # a fresh group starts a new shelf: seeded shelves never mix with live ones
         batch: list[dict[str, Any]] = []
         for offset, (created_at, still_open) in enumerate(creation_times(self.rng, plan, now)):
             template = self.rng.choice(open_templates if still_open else finished_templates)
             ticket = copy_of(template, ticket_id=new_id(created_at),
                              number=format_number(plan.prefix, first_number + offset), created_at=created_at,
                              reporter=self.rng.choice(people), title=title_of(self.rng))
+            ticket["shelves"] = shelving.place(ticket)
             batch.append(ticket)
             merge_into(views, view_updates(None, ticket))
             if len(batch) >= BATCH:
