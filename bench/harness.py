@@ -165,16 +165,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 def docstore_pid() -> int | None:
-    """Return the pid of the docstore `make up` started, if it runs; else of the process listening on MONGO's port.
+    """Return the pid of the process listening on MONGO's port (the docstore the benchmark uses), else of the one
+    `make up` started, if it runs.
 
-    The fallback finds a docstore started from another checkout (a git worktree has no var/run of its own).
+    MONGO's port comes first: a benchmark pointed at a second docstore must not count the first one's work.
     """
+    listening = listening_pid(urlsplit(MONGO).port or 27017)
+    if listening is not None:
+        return listening
     try:
         pid = int(Path("var/run/docstore.pid").read_text())
         Path(f"/proc/{pid}/stat").stat()
         return pid
     except (OSError, ValueError):
-        return listening_pid(urlsplit(MONGO).port or 27017)
+        return None
 
 
 def listening_pid(port: int) -> int | None:
