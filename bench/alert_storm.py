@@ -161,6 +161,7 @@ async def offer(base_url: str, key: str, alerts: int, seconds: float, groups: in
                 pending -= 1
                 continue
             record["latencies"].append(time.perf_counter() - sent)
+            record["sent_at"].append(sent - start)
             record["by_status"].setdefault(status, []).append(record["latencies"][-1])
             record["statuses"][status] += 1
             if status == 429:
@@ -192,14 +193,29 @@ async def offer(base_url: str, key: str, alerts: int, seconds: float, groups: in
 
 
 def new_record() -> dict[str, Any]:
-    return {"latencies": [], "by_status": {}, "client_lag": [], "statuses": Counter(), "accepted": 0, "timeouts": 0,
+    return {"latencies": [], "sent_at": [], "by_status": {}, "client_lag": [], "statuses": Counter(), "accepted": 0, "timeouts": 0,
             "errors": [],
             "429_without_retry_after": 0}
 
 
+WINDOW_SECONDS = 10
+
+
+def by_window(latencies: list[float], sent_at: list[float]) -> dict[str, dict[str, float]]:
+    """Return p50/p99/count of the answers per WINDOW_SECONDS of the storm, by when they were sent: where a tail is."""
+    windows: dict[int, list[float]] = {}
+    for latency, moment in zip(latencies, sent_at, strict=True):
+        windows.setdefault(int(moment // WINDOW_SECONDS), []).append(latency)
+    return {f"{w * WINDOW_SECONDS}-{(w + 1) * WINDOW_SECONDS}s": {
+        "requests": len(values), "p50_ms": round(percentile(values, 0.5) * 1000, 1),
+        "p99_ms": round(percentile(values, 0.99) * 1000, 1)} for w, values in sorted(windows.items())}
+
+
 def summary(record: dict[str, Any]) -> dict[str, Any]:
     latencies, lag, by_status = record.pop("latencies"), record.pop("client_lag"), record.pop("by_status")
+    sent_at = record.pop("sent_at")
     return {**record, "statuses": dict(record["statuses"]), "requests": len(latencies),
+            "by_window": by_window(latencies, sent_at),
             "p99_ms_by_status": {status: round(percentile(values, 0.99) * 1000, 1)
                                  for status, values in by_status.items()},
             "client_lag_p99_ms": round(percentile(lag, 0.99) * 1000, 1),

@@ -55,6 +55,7 @@ from bench.harness import (
     vhost,
 )
 from bench.system import System, free_port, wait_until
+from services.intake.adapters.views import unpacked
 from services.intake.domain.shelves import Shelf, days_directory_id, reporter_directory_id, shelves_in
 from services.intake.domain.views import OPEN_BUCKETS
 from services.intake.service_layer.seeding import WORDS
@@ -399,7 +400,8 @@ def adjacent_pairs(mongodb_db: str, months: list[tuple[datetime, datetime]], rng
     with MongoClient(MONGO) as client:
         views = client[mongodb_db]["ticket_views"]
         titles = [entry["title"] for shelf in shelves_of(views, days_directory_id(start.strftime("%Y-%m")))
-                  for entry in ((views.find_one({"_id": f"day:{shelf.key}"}) or {}).get("entries") or {}).values()]
+                  for entry in ((unpacked(views.find_one({"_id": f"day:{shelf.key}"})) or {}).get("entries")
+                                or {}).values()]
     pairs = []
     for title in titles[:100]:
         words = title.lower().split()

@@ -8,7 +8,7 @@ import pytest
 
 from services.intake.adapters import tickets
 from services.intake.adapters.views import COLLECTION as VIEWS
-from services.intake.adapters.views import MongoViews
+from services.intake.adapters.views import MongoViews, unpacked
 from services.intake.domain.tickets import new_ticket_document
 from services.intake.domain.views import sla_line, view_updates
 from shared.clock import SystemClock
@@ -40,7 +40,7 @@ async def stored_entries(db, ticket: dict) -> dict[str, dict]:
     found = {}
     for doc_id, update in expected.items():
         if "$set" in update:
-            document = await db[VIEWS].find_one({"_id": doc_id}) or {}
+            document = unpacked(await db[VIEWS].find_one({"_id": doc_id})) or {}
             found[doc_id] = (document.get("entries") or {}).get(ticket["_id"])
     return found
 

@@ -189,3 +189,15 @@ async def test_read_models_of_an_older_build_are_migrated_while_live_and_equal_a
     await db[COLLECTION].delete_many({})
     await rebuild_views(store)
     assert await snapshot(db) == migrated
+
+
+async def test_entries_are_stored_packed_and_entries_an_older_build_wrote_nested_still_read(db):
+    views = MongoViews(db)
+    created = START.replace(microsecond=0)
+    summary = {"id": "t-new", "status": "open", "created_at": created, "clocks": {"response": {"due_at": created}}}
+    await views.apply({"open:1": {"$set": {"entries.t-new": summary}}})
+    stored = await db[COLLECTION].find_one({"_id": "open:1"})
+    assert isinstance(stored["entries"]["t-new"], bytes), "one opaque value per entry"
+    await db[COLLECTION].update_one({"_id": "open:1"}, {"$set": {"entries.t-old": {**summary, "id": "t-old"}}})
+    entries = {e["id"]: e for e in await views.open_entries()}
+    assert entries["t-new"] == summary and entries["t-old"] == {**summary, "id": "t-old"}
