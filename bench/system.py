@@ -86,6 +86,7 @@ class System:
         service = service_of(service)
         return {
             "REUSE_PORT": "1" if self.replicas > 1 else "0",
+            "REPLICAS": str(self.replicas),
             **os.environ,
             "AMQP_URL": self.amqp_url,
             "MONGODB_URL": self.mongodb_url,

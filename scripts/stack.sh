@@ -153,7 +153,7 @@ start_services() {
   for service in "${SERVICES[@]}"; do
     for ((i = 1; i <= REPLICAS; i++)); do
       start_daemon "$(replica_name "$service" "$i")" "$( ((i == 1)) && echo "${PORTS[$service]}" || echo -)" \
-        env REUSE_PORT=$reuse "$VENV/bin/incidents" run "$service"
+        env REUSE_PORT=$reuse REPLICAS="$REPLICAS" "$VENV/bin/incidents" run "$service"
     done
   done
 }

@@ -31,6 +31,9 @@ class CommonSettings(BaseSettings):
     reuse_port: bool = Field(default=False, description=(
         "bind the HTTP listener (and intake's SMTP listener) with SO_REUSEPORT, so several replicas of a "
         "service share its ports and the kernel spreads connections over them (`make up REPLICAS=2`)"))
+    replicas: int = Field(default=1, ge=1, le=99, description=(
+        "how many processes of this service run (`make up REPLICAS=N` sets it); intake enforces this share of "
+        "its per-key, per-integration and failed-sign-in limits, so together the replicas allow the configured rate"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     amqp_prefetch: int = Field(default=100, ge=1, le=1000)
     delivery_limit: int = Field(default=5, ge=1, le=100)

@@ -58,7 +58,7 @@ from services.intake.entrypoints.console_web import StaffDirectory
 from services.intake.entrypoints.inbound import InboundGuard
 from services.intake.entrypoints.mail_intake import SupportMailbox, close_on_cancel
 from services.intake.entrypoints.portal_web import STATIC, Portal
-from services.intake.entrypoints.ratelimit import TokenBuckets
+from services.intake.entrypoints.ratelimit import TokenBuckets, share_of
 from services.intake.entrypoints.smtp_server import start_smtp
 from services.intake.service_layer.alerts import AlertsIn
 from services.intake.service_layer.chat import ChatIn
@@ -102,15 +102,17 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
     )
     app.state.settings = settings
     app.state.clock = clock
-    app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.rate_limiter = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst,
+                                          replicas=settings.replicas)
     levels = load_service_levels(settings.service_levels_file)
     app.state.sla = levels.sla
-    app.state.auth_failures = FailedAuthentications(settings.auth_failures_per_minute, 60.0)
+    app.state.auth_failures = FailedAuthentications(share_of(settings.auth_failures_per_minute, settings.replicas), 60.0)
     observe_outcome = sla_metrics.install(runtime, settings, clock, levels.sla)
     dkim_keys = load_pinned_keys(settings.mail_dkim_keys_file)  # a bad file stops start-up, naming the line
     app.state.inbound = InboundGuard(app.state.auth_failures, IntegrationMetrics(runtime.registry),
                                      settings.integration_max_in_flight,
-                                     target_seconds=settings.integration_latency_target_seconds)
+                                     target_seconds=settings.integration_latency_target_seconds,
+                                     replicas=settings.replicas)
 
     async def wire(rt: ServiceRuntime) -> None:
         app.state.views = ticket_views = views.MongoViews(rt.db, fresh_seconds=settings.view_cache_seconds)

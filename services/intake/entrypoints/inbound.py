@@ -85,12 +85,14 @@ class InboundGuard:
     """Per-address failure accounting, per-integration rate limits and a cap on requests in flight."""
 
     def __init__(self, failures: FailedAuthentications, metrics: IntegrationMetrics, max_in_flight: int, *,
-                 target_seconds: float = 0.1, monotonic: Callable[[], float] = time.perf_counter) -> None:
+                 target_seconds: float = 0.1, monotonic: Callable[[], float] = time.perf_counter,
+                 replicas: int = 1) -> None:
         self.failures = failures
         self.metrics = metrics
         self.limit = AdaptiveLimit(max_in_flight, target_seconds)
         self.in_flight = 0
         self._monotonic = monotonic
+        self.replicas = replicas
         self._buckets: dict[tuple[int, int], TokenBuckets] = {}
         self._refused = RecentRate(monotonic)
         self._completed = RecentRate(monotonic)
@@ -114,7 +116,7 @@ class InboundGuard:
         limits = (integration.rate_per_minute, integration.burst)
         buckets = self._buckets.get(limits)
         if buckets is None:
-            buckets = self._buckets[limits] = TokenBuckets(*limits)
+            buckets = self._buckets[limits] = TokenBuckets(*limits, replicas=self.replicas)
         return buckets.take(integration.id)
 
     @asynccontextmanager

@@ -7,12 +7,22 @@ import time
 from collections.abc import Callable
 
 
-class TokenBuckets:
-    """One bucket per key, refilled continuously; memory is bounded by dropping full, idle buckets."""
+def share_of(limit: int, replicas: int) -> int:
+    """Return one replica's share of a limit that `replicas` processes enforce together (at least 1)."""
+    return max(1, math.ceil(limit / replicas))
 
-    def __init__(self, per_minute: int, burst: int, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = burst
+
+class TokenBuckets:
+    """One bucket per key, refilled continuously; memory is bounded by dropping full, idle buckets.
+
+    With `replicas` > 1 this process enforces its share of each limit: connections are spread over
+    the replicas by the kernel (SO_REUSEPORT), so together they allow about the configured rate.
+    """
+
+    def __init__(self, per_minute: int, burst: int, monotonic: Callable[[], float] = time.monotonic, *,
+                 replicas: int = 1) -> None:
+        self.rate = per_minute / replicas / 60.0
+        self.burst = share_of(burst, replicas)
         self._monotonic = monotonic
         self._buckets: dict[str, tuple[float, float]] = {}
 
