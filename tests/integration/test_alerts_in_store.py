@@ -84,6 +84,37 @@ async def test_a_storm_of_triggers_on_one_dedup_key_from_two_processes_counts_ev
     assert group["events"] == 30 and await db["tickets"].count_documents({}) == 1
 
 
+class Deferred:
+    """Runs each deferred note as its own task, as intake does after answering (they may finish in any order)."""
+
+    def __init__(self) -> None:
+        self.tasks: list[asyncio.Task] = []
+
+    def __call__(self, work) -> None:
+        self.tasks.append(asyncio.ensure_future(work()))
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await self.tasks.pop(0)
+
+
+async def test_repeats_arriving_while_the_key_s_ticket_is_created_are_answered_and_noted_after_it(db):
+    deferred = Deferred()
+    processes = [intake(db), intake(db)]
+    for process in processes:
+        process.defer = deferred
+    trigger = parse_event({"routing_key": "k", "event_action": "trigger", "dedup_key": "disk-db1",
+                           "payload": {"summary": "Disk full on db1", "source": "db1", "severity": "critical"}})
+    outcomes = await asyncio.gather(*(receive_event(PD, trigger, processes[n % 2]) for n in range(50)))
+    await deferred.drain()
+    group = await db[ALERT_GROUPS].find_one({})
+    tickets = [t async for t in db["tickets"].find({})]
+    assert group["events"] == 50 and len(tickets) == 1, "every trigger counted, one ticket"
+    assert {o.ticket["number"] for o in outcomes} == {tickets[0]["number"]}, "each answer names the ticket"
+    # counts are noted at 2, 5, 10, 20, 50: the notes, in whatever order they ran, end at the last count
+    assert tickets[0]["source"]["events"] == 50
+
+
 class Commands(monitoring.CommandListener):
     """Records the filters of find and findAndModify commands."""
 

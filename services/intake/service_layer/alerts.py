@@ -106,8 +106,13 @@ async def receive_event(integration: Integration, event: Event, deps: AlertsIn) 
         return found
 
     record_id = group_id(integration.id, dedup_key)
+    repeat = event.action == "trigger" and event.dedup_key is not None
+    if repeat and deps.defer is not None:  # a repeat of an open key: one atomic count, no waiting for the key's turn
+        repeated = await _repeat(integration, record_id, fields, event.summary or "", deps)
+        if repeated is not None:
+            return Outcome("update", repeated, dedup_key)
     async with deps.locks.hold(record_id):
-        if event.action == "trigger" and event.dedup_key is not None:
+        if repeat and deps.defer is None:
             repeated = await _repeat(integration, record_id, fields, event.summary or "", deps)
             if repeated is not None:
                 return Outcome("update", repeated, dedup_key)
@@ -118,7 +123,12 @@ async def receive_event(integration: Integration, event: Event, deps: AlertsIn) 
 async def _repeat(integration: Integration, record_id: str, fields: Callable[[dict[str, Any]], dict[str, Any]],
                   latest: str, deps: AlertsIn) -> dict[str, Any] | None:
     """Add a trigger to its open dedup key in one atomic write; return the ticket, or None if the key is not
-    open (or its ticket is finished: then the general path opens a new one, replacing the count just added)."""
+    open (or its ticket is finished: then the general path opens a new one, replacing the count just added).
+
+    With deferred notes this runs beside other requests for the key, so the note reads the record again
+    when it runs (notes may run in another order than their counts) and waits for the key's turn: a
+    ticket still being created by the request that opened the key gets the note once it exists.
+    """
     known_ticket = deps.ticket_of.get(record_id)
     bumped, read = await asyncio.gather(  # the ticket is read while the count is written (its id rarely changes)
         deps.groups.bump(record_id, [TRIGGERED, ACKNOWLEDGED], {"updated_at": deps.clock.now()}),
@@ -130,19 +140,19 @@ async def _repeat(integration: Integration, record_id: str, fields: Callable[[di
     ticket = read if known_ticket == after["ticket_id"] else await deps.tickets.get(after["ticket_id"])
     if ticket_finished(ticket):
         return None
-    if ticket is None or deps.defer is None:
+    if deps.defer is None:
         return await _ticket_in_line(integration, after, fields, latest, deps, known=ticket)
 
     async def note_later() -> None:
-        async with deps.locks.hold("ticket-of:" + record_id):  # notes in order, without holding up the next repeat
-            fresh = await deps.tickets.get(after["ticket_id"])
-            if fresh is not None:
-                await _ticket_in_line(integration, after, fields, latest, deps, known=fresh)
+        async with deps.locks.hold(record_id):  # after a creation in progress; other notes of the key in turn
+            group = await deps.groups.get(record_id)
+            if group is not None and group["ticket_id"] == after["ticket_id"]:
+                await _ticket_in_line(integration, group, fields, latest, deps)
 
-    if sync_ticket(ticket, after, integration.actor, deps.clock.now(), resolve=integration.resolve_by_source,
-                   latest=latest) is not None:
+    if ticket is None or sync_ticket(ticket, after, integration.actor, deps.clock.now(),
+                                     resolve=integration.resolve_by_source, latest=latest) is not None:
         deps.defer(note_later)
-    return ticket
+    return ticket if ticket is not None else {"_id": after["ticket_id"], "number": after["number"]}
 
 
 async def _receive(integration: Integration, record_id: str, key: str,
