@@ -33,6 +33,7 @@ from bench.faults import (
     send_poison,
 )
 from bench.harness import IN_CI, MANAGEMENT, running_system
+from services.intake.adapters.tickets import unpacked
 
 SKIPPED = "SKIPPED: "
 
@@ -140,7 +141,7 @@ def check(system, accepted: list[str], poison: list[bytes], mail_dir: Path, amqp
     db = MongoClient(system.mongodb_url, tz_aware=True)[system.mongodb_db]
     deadline = time.monotonic() + timeout
     while True:
-        tickets = {t["number"]: t for t in db.tickets.find({}, {"number": 1, "timeline": 1, "severity": 1})}
+        tickets = {t["number"]: unpacked(t) for t in db.tickets.find({}, {"number": 1, "timeline": 1, "severity": 1})}
         triaged = [n for n in accepted if n in tickets and tickets[n]["severity"] is not None]
         if len(triaged) == len(accepted) or time.monotonic() > deadline:
             break

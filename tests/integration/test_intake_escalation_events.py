@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.intake.adapters.tickets import MongoTickets
+from services.intake.adapters.tickets import MongoTickets, unpacked
 from services.intake.domain.tickets import new_ticket_document
 from services.intake.service_layer.escalation_event_handlers import HANDLERS
 from shared.clock import FakeClock
@@ -44,12 +44,12 @@ async def test_auto_close_closes_a_still_resolved_ticket_once_by_system(db):
     for ticket_id in (resolved, reopened):
         await deliver(tickets, TicketAutoCloseDue(ticket_id=ticket_id, **FACTS, resolved_at=REPORTED_AT,
                                                   business_days=5, due_at=REPORTED_AT + timedelta(days=7)))
-    closed = await db.tickets.find_one({"_id": resolved})
+    closed = unpacked(await db.tickets.find_one({"_id": resolved}))
     assert closed["status"] == "closed"
     assert [e["event_type"] for e in closed["outbox"]] == ["ticket.status_changed"]
     [move] = [e for e in closed["timeline"] if e["action"] == "status_changed"]
     assert move["actor"]["type"] == "system" and "5 business days" in move["detail"]
-    left = await db.tickets.find_one({"_id": reopened})
+    left = unpacked(await db.tickets.find_one({"_id": reopened}))
     assert left["status"] == "in_progress" and left["outbox"] == []
 
 
@@ -63,7 +63,7 @@ async def test_vendor_need_info_asks_the_reporter_and_escalation_adopts_the_new_
     await deliver(tickets, VendorReplyReceived(
         ticket_id=ticket_id, **{**FACTS, "number": "ESC-000001"}, vendor_id="acme", vendor_name="ACME",
         handoff_id="h1", reply_id="r1", kind="need_info", note="Which merchant id?", received_at=REPORTED_AT))
-    document = await db.tickets.find_one({"_id": ticket_id})
+    document = unpacked(await db.tickets.find_one({"_id": ticket_id}))
     assert (document["number"], document["previous_numbers"], document["tier"]) == ("ESC-000001", ["INC-000007"], 4)
     assert document["status"] == "waiting_for_info"
     assert [e["event_type"] for e in document["outbox"]] == ["ticket.status_changed"]

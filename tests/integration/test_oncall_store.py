@@ -14,7 +14,7 @@ from services.escalation.adapters.oncall_models import PersonModel, ScheduleMode
 from services.escalation.adapters.oncall_store import MongoOnCallStore
 from services.escalation.service_layer import oncall_config as changes
 from services.escalation.service_layer.oncall_catalog import OnCallCatalog, OnCallProblem
-from services.intake.adapters.tickets import MongoTickets
+from services.intake.adapters.tickets import MongoTickets, unpacked
 from services.intake.domain.actions import ActionRefused, acknowledge_page
 from services.intake.service_layer.commands import perform_retrying, report_ticket
 from shared.clock import FakeClock
@@ -73,7 +73,7 @@ async def test_a_link_acknowledges_once_however_many_clicks_race(db):
 
     results = await asyncio.gather(*(click(ada, "t-ada") for _ in range(4)), *(click(bob, "t-bob") for _ in range(4)))
     assert results.count("acknowledged") == 1, results
-    after = await db.tickets.find_one({"_id": stored["_id"]})
+    after = unpacked(await db.tickets.find_one({"_id": stored["_id"]}))
     assert len(after["page_acknowledgements"]) == 1 and len(after["ack_links_used"]) == 1
     assert [e["event_type"] for e in after["outbox"]].count("ticket.page_acknowledged") == 1
     assert [e["action"] for e in after["timeline"]].count("page_acknowledged") == 1

@@ -1,7 +1,8 @@
 """The `tickets` collection: the system of record, with its embedded outbox, kept lean.
 
 A ticket document carries what is read with it: its fields, its latest timeline entries (older
-ones move to `ticket_timelines` pages), the events it still owes (`outbox`) and its last applied
+ones move to `ticket_timelines` pages; each entry stored packed as one value, shared/packing.py:
+the docstore's cost per write grows with the number of fields, and nothing queries inside one), the events it still owes (`outbox`) and its last applied
 event ids. Every write also brings intake's read models up to date (adapters/views.py), and a
 crash between the write and its views is finished later:
 - a change made for a consumed event is finished by the event's redelivery (the broker redelivers
@@ -29,6 +30,7 @@ from pymongo.errors import DuplicateKeyError
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.views import view_updates
 from shared.documents import guarded_change
+from shared.packing import pack_all, unpack_all
 from shared.persistence import IndexSpec
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,18 @@ def remember_event(ticket: dict[str, Any], event_id: str) -> list[str]:
     return [*ticket.get("applied_events", []), event_id][-APPLIED_EVENTS_KEPT:]
 
 
+def unpacked(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return a stored ticket with its timeline entries unpacked (changed in place; None stays None)."""
+    if document is not None and document.get("timeline"):
+        document["timeline"] = unpack_all(document["timeline"])
+    return document
+
+
+def stored(document: dict[str, Any]) -> dict[str, Any]:
+    """Return a ticket as it is stored: its timeline entries packed."""
+    return {**document, "timeline": pack_all(document.get("timeline") or [])}
+
+
 def numbered(ticket: dict[str, Any], entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Return the entries with their timeline sequence numbers, and the ticket's next sequence number."""
     start = int(ticket.get("timeline_seq", len(ticket.get("timeline", []))))
@@ -133,7 +147,7 @@ class MongoTickets:
         """Insert many tickets and their numbers in bulk, without views (the seeder writes those merged)."""
         if documents:
             await self._numbers.insert_many([{"_id": d["number"], "ticket_id": d["_id"]} for d in documents])
-            await self.collection.insert_many(documents)
+            await self.collection.insert_many([stored(document) for document in documents])
 
     async def reserve_number(self, number: str, ticket_id: str) -> None:
         """Record that number belongs to ticket_id; raises DuplicateKeyError if another ticket has it."""
@@ -150,7 +164,7 @@ class MongoTickets:
         document["shelves"] = await self.views.shelves_for(document)
         entries, next_seq = numbered(document, document.get("timeline", []))
         document.update(timeline=entries, timeline_seq=next_seq, views_pending=0)
-        await self.collection.insert_one(document)
+        await self.collection.insert_one(stored(document))
         await self._settle(None, document)
 
     async def by_number(self, number: str) -> dict[str, Any] | None:
@@ -162,7 +176,7 @@ class MongoTickets:
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
         """Return the ticket with this id, without internal bookkeeping fields."""
-        return await self.collection.find_one({"_id": ticket_id}, HIDDEN)
+        return unpacked(await self.collection.find_one({"_id": ticket_id}, HIDDEN))
 
     async def applied(self, ticket_id: str, event_id: str) -> bool:
         """Return True if the event was already applied to the ticket (LookupError if there is no ticket)."""
@@ -189,13 +203,14 @@ class MongoTickets:
         """
 
         def update(current: dict[str, Any]) -> dict[str, Any]:
+            unpacked(current)  # in place: it is also the `before` returned
             numbered_entries, next_seq = numbered(current, entries(current) if callable(entries) else entries)
             sets = {**(fields(current) if callable(fields) else fields), "timeline_seq": next_seq}
             if event_id is not None:
                 sets["applied_events"] = remember_event(current, event_id)
             sets[VIEWS_PENDING] = int(current.get("rev", 0)) + 1
-            pushes = {name: {"$each": items} for name, items in (("timeline", numbered_entries), ("outbox", events))
-                      if items}
+            pushes = {name: {"$each": items} for name, items in (("timeline", pack_all(numbered_entries)),
+                                                                 ("outbox", events)) if items}
             return {"$set": sets, **({"$push": pushes} if pushes else {})}
 
         guard = dict(condition)
@@ -206,7 +221,7 @@ class MongoTickets:
             if event_id is not None and await self.applied(ticket_id, event_id):
                 await self.reproject(ticket_id)
             return False
-        before, after = changed
+        before, after = changed[0], unpacked(changed[1])
         await self._settle(before, after)
         if len(after.get("timeline", [])) >= 2 * TIMELINE_KEPT:
             await self._archive_timeline(after)
@@ -220,7 +235,7 @@ class MongoTickets:
         been overtaken by ours, so the pass runs again from the newer ticket.
         """
         for _ in range(MAX_REPROJECTIONS):
-            current = await self.collection.find_one({"_id": ticket_id})
+            current = unpacked(await self.collection.find_one({"_id": ticket_id}))
             if current is None:
                 return
             await self.views.apply(view_updates(None, current, repair=True))
@@ -255,9 +270,9 @@ class MongoTickets:
                                                       upsert=True)
         cutoff = kept[0]["seq"]
         await guarded_change(self.collection, ticket["_id"], {},
-                             lambda current: {"$set": {"timeline": [e for e in current["timeline"]
-                                                                    if e.get("seq", cutoff) >= cutoff]},
-                                              "$inc": {"timeline_archived": len(older)}})
+                             lambda current: {"$set": {"timeline": pack_all(
+                                 e for e in unpack_all(current["timeline"]) if e.get("seq", cutoff) >= cutoff)},
+                                 "$inc": {"timeline_archived": len(older)}})
 
     async def older_timeline(self, ticket: dict[str, Any], before_seq: int, limit: int) -> list[dict[str, Any]]:
         """Return up to limit archived timeline entries older than before_seq, newest first."""
@@ -288,9 +303,9 @@ class MongoTickets:
         """Yield the tickets marked as owing view updates or events."""
         query = {"$or": [{"views_pending": {"$exists": True}}, {"outbox.event_id": {"$exists": True}}]}
         async for document in self.collection.find(query):
-            yield document
+            yield unpacked(document)
 
     async def all(self) -> AsyncIterator[dict[str, Any]]:
         """Yield every ticket (for rebuilding the views)."""
         async for document in self.collection.find({}):
-            yield document
+            yield unpacked(document)

@@ -4,11 +4,10 @@ See services/intake/domain/views.py for the documents and why. Writes are idempo
 `$unset` of whole entries (upserted), sent for one ticket change as one `update` command; reads
 fetch a few documents by `_id` (concurrently) and filter in memory.
 
-Each summary entry is stored packed: one BSON document in a binary value. The docstore keeps a
-type schema for every field of a document and decodes and re-encodes all of them on each update;
-a shelf of 64 summaries as nested fields cost 220 ms per update and 23 ms per read, packed 3 ms and
-2.6 ms (same bytes; bench/view_entries.py). The view documents are only ever read by `_id`, so
-nothing queries inside an entry. Entries written unpacked by an older build are read as they are.
+Each summary entry is stored packed, one BSON document in a binary value (shared/packing.py): a
+shelf of 64 nested summaries costs several times more per update and per read on the docstore
+(bench/view_entries.py). The view documents are only ever read by `_id`, so nothing queries inside
+an entry. Entries written nested by an older build are read as they are.
 
 The open-work and feature buckets are read by every queue page and gauge recount; with
 `fresh_seconds` > 0 they are kept in memory and read again in the background once older than that.
@@ -23,9 +22,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import bson
-from bson import Binary
-from bson.codec_options import CodecOptions
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -38,6 +34,7 @@ from services.intake.domain.shelves import (
     shelves_in,
 )
 from services.intake.domain.views import FEATURE_BUCKETS, OPEN_BUCKETS
+from shared.packing import pack, unpack
 
 COLLECTION = "ticket_views"
 TICKETS = "tickets"
@@ -47,7 +44,6 @@ SUMMARY_FIELDS = {name: 1 for name in ("number", "title", "kind", "type", "statu
                                        "sla_response", "sla_resolution")}
 """What a search result reads of a ticket: its summary and outcomes (services/intake/domain/views.py)."""
 ENTRIES = "entries."
-UNPACKED = CodecOptions(tz_aware=True)
 
 
 def packed(update: dict[str, Any]) -> dict[str, Any]:
@@ -55,8 +51,7 @@ def packed(update: dict[str, Any]) -> dict[str, Any]:
     sets = update.get("$set")
     if not sets:
         return update
-    return {**update, "$set": {path: Binary(bson.encode(value)) if path.startswith(ENTRIES) and isinstance(value, dict)
-                               else value for path, value in sets.items()}}
+    return {**update, "$set": {path: pack(value) if path.startswith(ENTRIES) else value for path, value in sets.items()}}
 
 
 def packed_document(document: dict[str, Any]) -> dict[str, Any]:
@@ -64,16 +59,14 @@ def packed_document(document: dict[str, Any]) -> dict[str, Any]:
     entries = document.get("entries")
     if not entries:
         return document
-    return {**document, "entries": {key: Binary(bson.encode(value)) if isinstance(value, dict) else value
-                                    for key, value in entries.items()}}
+    return {**document, "entries": {key: pack(value) for key, value in entries.items()}}
 
 
 def unpacked(document: dict[str, Any] | None) -> dict[str, Any] | None:
     """Return a view document as written: its packed entries decoded (aware datetimes), others as they are."""
     if document is None or not document.get("entries"):
         return document
-    document["entries"] = {key: bson.decode(value, UNPACKED) if isinstance(value, bytes) else value
-                           for key, value in document["entries"].items()}
+    document["entries"] = {key: unpack(value) for key, value in document["entries"].items()}
     return document
 
 

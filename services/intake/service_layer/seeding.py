@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.intake.adapters.api_keys import MongoApiKeys
-from services.intake.adapters.tickets import HIDDEN, MongoTickets
+from services.intake.adapters.tickets import HIDDEN, MongoTickets, unpacked
 from services.intake.domain.principals import Role
 from services.intake.domain.shelves import Shelving
 from services.intake.domain.views import view_updates
@@ -124,6 +124,7 @@ class Seeder:
         """Return (open, finished) triaged tickets to copy; raise LookupError if either kind is missing."""
         open_ones, finished = [], []
         async for ticket in self.tickets.collection.find({"severity": {"$ne": None}}).limit(500):
+            unpacked(ticket)
             if not (ticket.get("sla") or {}).get("clocks"):
                 continue
             (open_ones if ticket["status"] in OPEN_STATUSES else finished).append(ticket)
