@@ -34,6 +34,7 @@ from bench.harness import (
     vhost,
 )
 from bench.system import free_port
+from services.intake.adapters.tickets import unpacked
 
 BARE_APP = """
 from fastapi import FastAPI
@@ -117,7 +118,7 @@ def triaged_latencies(system, ids: list[str]) -> list[float]:
     with MongoClient(system.mongodb_url, tz_aware=True) as client:
         tickets = client[system.mongodb_db]["tickets"]
         for ticket_id in ids:
-            document = tickets.find_one({"_id": ticket_id}, {"created_at": 1, "timeline": 1})
+            document = unpacked(tickets.find_one({"_id": ticket_id}, {"created_at": 1, "timeline": 1}))
             triaged = [e["at"] for e in (document or {}).get("timeline", []) if e["action"] == "triaged"]
             if triaged:
                 latencies.append((triaged[0] - document["created_at"]).total_seconds())
