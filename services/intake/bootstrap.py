@@ -65,6 +65,7 @@ from services.intake.service_layer.chat import ChatIn
 from services.intake.service_layer.event_handlers import handlers
 from services.intake.service_layer.handoff_notices import prepare_notice
 from services.intake.service_layer.mail import MailIntake
+from services.intake.service_layer.open_queue import OpenQueue
 from services.intake.service_layer.sign_in import SignInRules
 from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock, poll_forever
@@ -236,6 +237,7 @@ def wire_console(app: FastAPI, rt: ServiceRuntime, clock: Clock) -> None:
     """Connect the console to the staff list and to the other services' staff APIs (with intake's own key)."""
     settings: IntakeSettings = app.state.settings
     app.state.staff_directory = StaffDirectory(app.state.api_keys)
+    app.state.open_queue = OpenQueue(app.state.views, app.state.sla.calendar, app.state.sla.at_risk_fraction)
     client = httpx.AsyncClient(timeout=settings.service_call_timeout_seconds, follow_redirects=False)
     key = service_calls.ServiceKey(app.state.api_keys, clock, timedelta(hours=settings.service_key_hours))
     app.state.service_calls = service_calls.ServiceCalls(client, settings.service_urls, key)
