@@ -6,6 +6,11 @@ earliest due one), counted as the target counts it (working time for Low); overd
 first (the most overdue on top), then running clocks by time left, then tickets not triaged yet,
 then paused clocks (waiting for the reporter or on hold), and last the resolved tickets that wait
 for their reporter's confirmation.
+
+`standing` and `admits` say what a ticket's place and a filter mean, one ticket at a time. A page
+ranks 2,000 open tickets, so `QueueEntry` works out once per stored entry what does not move with
+time, and `rank_queue` ranks and counts them in one pass; tests/unit/test_console_queue_order.py
+proves the result equal to applying `standing` and `admits` to every ticket.
 """
 
 from __future__ import annotations
