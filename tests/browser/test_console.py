@@ -426,3 +426,59 @@ def test_an_agent_overrides_severity_and_escalates_and_the_path_shows_the_move(a
     assert "Needs the database team" in live_text(page)
     current = rita.api.ticket(number)
     assert current["tier"] == tier + 1, "escalation made the move the agent asked for"
+
+
+def test_console_times_are_in_utc_and_the_queue_fits_common_screens(ann, rita, keys, system, shots):
+    """Every time on the console is UTC, as its history lines are written (the browser here is in Berlin); the
+    triage line says its due time in those words; the queue's Age is an age and its SLA words are never cut."""
+    agent = Api(system.url("intake"), keys["ann"])
+    probe = f"Fit probe {secrets.token_hex(3)}"
+    paused = rita.api.report(title=f"{probe}: the export stalls", severity="medium", type="data")["number"]
+    low = rita.api.report(title=f"{probe}: a typo in the footer", severity="low", type="data")["number"]
+    for number in (paused, low):
+        triaged(rita.api, number)
+    agent.post(f"/v1/tickets/{paused}/acknowledge", expect=200)
+    agent.post(f"/v1/tickets/{paused}/status", {"status": "waiting_for_info", "reason": "Which export stalls?"},
+               expect=200)
+
+    ann.sign_in(f"/console/tickets/{paused}")
+    page = ann.page
+    history = page.locator("#workbench-live .timeline")
+    triage_line = history.locator("li", has_text="Triaged as").inner_text()
+    assert re.search(r"response due \w{3} \d{1,2} \w{3} \d{2}:\d{2} UTC", triage_line), triage_line
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", live_text(page)), "no raw ISO time on the workbench"
+
+    def attempts_shown() -> bool:  # the notifications part loads after the page; the reporter's mails are on it
+        page.reload()
+        page.locator("#deliveries table, #deliveries p").first.wait_for()
+        return page.locator("#deliveries .attempts li").count() > 0
+
+    wait_until(attempts_shown, "the notifier's delivery attempts on the workbench", 30, 1)
+    shown = page.locator("main time").all_inner_texts()
+    assert shown and all(t.endswith("UTC") for t in shown), f"every time in UTC, none in the browser's zone: {shown}"
+    assert "All times are in UTC" in page.locator("footer").inner_text()
+
+    page.goto(ann.base + "/console?q=" + probe.replace(" ", "+"))
+
+    def paused_shown() -> bool:
+        page.reload()
+        return "paused (waiting for the reporter)" in page.locator("#queue").inner_text()
+
+    wait_until(paused_shown, "the paused clock in the queue", 30, 0.5)
+    ages = page.locator("#queue td.age").all_inner_texts()
+    assert ages and all(re.fullmatch(r"\d+ (min|h|d)( \d+ (min|h))?", a.strip()) for a in ages), f"ages: {ages}"
+    for width in (1024, 1280, 1366, 1440, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        cut = page.evaluate("""() => {
+            const edge = document.documentElement.clientWidth;
+            const cut = [...document.querySelectorAll('#queue .countdown')].filter(el => {
+                const box = el.getBoundingClientRect();
+                return box.right > edge + 0.5 || el.scrollWidth > el.clientWidth + 1;
+            }).map(el => el.textContent);
+            if (document.documentElement.scrollWidth > edge) cut.push('the page scrolls sideways');
+            return cut;
+        }""")
+        assert cut == [], f"at {width} px wide: {cut}"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert_accessible(page, "queue with a paused ticket")
+    shots.take(page, "console-queue-paused")

@@ -6,11 +6,16 @@ earliest due one), counted as the target counts it (working time for Low); overd
 first (the most overdue on top), then running clocks by time left, then tickets not triaged yet,
 then paused clocks (waiting for the reporter or on hold), and last the resolved tickets that wait
 for their reporter's confirmation.
+
+`standing` and `admits` say what a ticket's place and a filter mean, one ticket at a time. A page
+ranks 2,000 open tickets, so `QueueEntry` works out once per stored entry what does not move with
+time, and `rank_queue` ranks and counts them in one pass; tests/unit/test_console_queue_order.py
+proves the result equal to applying `standing` and `admits` to every ticket.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import heapq
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
@@ -20,9 +25,12 @@ from services.intake.domain.views import words_of
 from shared.contracts import Status
 from shared.sla.calendar import BusinessCalendar
 from shared.sla.clocks import PAUSED, RUNNING, remaining_at, used_fraction
+from shared.sla.working_timeline import EPOCH, Mark, WorkingTimeline, utc_us
 
 ASSIGNEE_CHOICES = ("me", "nobody", "someone")
-FACETS = ("team", "tier", "severity", "status", "type", "assignee")
+FIXED_FACETS = ("team", "tier", "severity", "status", "type")
+"""The counted criteria whose value is the ticket's own (the assignee's is me, nobody or someone: who looks)."""
+FACETS = (*FIXED_FACETS, "assignee")
 """The filters the queue counts per value (text is a search, not counted)."""
 OVERDUE, RUNNING_GROUP, UNTRIAGED, PAUSED_GROUP, WAITING_FOR_REPORTER = range(5)
 
@@ -75,8 +83,11 @@ def assignee_choice(entry: dict[str, Any], me: Me) -> str:
 
 def facet_value(entry: dict[str, Any], name: str, me: Me) -> str | None:
     """Return the value a summary has for one counted criterion (as a string; None when it has none)."""
-    if name == "assignee":
-        return assignee_choice(entry, me)
+    return assignee_choice(entry, me) if name == "assignee" else fixed_value(entry, name)
+
+
+def fixed_value(entry: dict[str, Any], name: str) -> str | None:
+    """Return a summary's value of a counted criterion other than the assignee (as a string; None when it has none)."""
     value = entry.get(name)
     return None if value is None else str(value)
 
@@ -181,25 +192,118 @@ class QueueView:
     newest_id: str | None
 
 
-def counts_per_value(entries: list[dict[str, Any]], wanted: QueueFilter, me: Me) -> dict[str, dict[str, int]]:
-    """Return, per criterion, how many tickets each value would show with the other criteria kept (facet counts)."""
-    counts: dict[str, dict[str, int]] = {}
-    for name in FACETS:
-        others = wanted.without(name)
-        tally: Counter = Counter(facet_value(e, name, me) for e in entries if admits(others, e, me))
-        counts[name] = {str(value): count for value, count in tally.items() if value is not None}
-    return counts
+class QueueEntry:
+    """An open-work summary with what its place in the queue needs, worked out once per stored version.
+
+    What does not move with time is kept as it is (facet values, title words, and the group and key
+    of a resolved, paused, untriaged or finished ticket); a running clock keeps its time left at its
+    anchor and the anchor's place on the working timeline, so its time left now is one subtraction.
+    """
+
+    __slots__ = ("entry", "id", "values", "assignee", "fixed", "running", "_title_words")
+
+    def __init__(self, entry: dict[str, Any], timeline: WorkingTimeline) -> None:
+        self.entry = entry
+        self.id: str = entry["id"]
+        get = entry.get
+        self.values = tuple(v if v is None or type(v) is str else str(v)
+                            for v in (get("team"), get("tier"), get("severity"), get("status"), get("type")))
+        """Its values of FIXED_FACETS, as `fixed_value` gives them."""
+        assignee = entry.get("assignee")
+        self.assignee: str | None = assignee.strip().lower() if assignee else None
+        self.fixed: tuple[int, float] | None = None
+        self.running: tuple[tuple[float, int, Mark | None], ...] = ()
+        """Per running clock: its time left at the anchor, the anchor in microseconds, and its place if business."""
+        self._title_words: frozenset[str] | None = None
+        live = [] if entry.get("status") == Status.RESOLVED else _live_clocks(entry)
+        running = [c for _, c in live if c.get("state") == RUNNING]
+        if running:
+            self.running = tuple((c["remaining_seconds"], utc_us(c["anchor_at"]),
+                                  timeline.mark(c["anchor_at"]) if c["business"] else None) for c in running)
+        else:
+            here = standing(entry, EPOCH, timeline.calendar, 1.0)  # without a running clock, no part of it reads now
+            self.fixed = (here.group, here.key)
+
+    def title_words(self) -> frozenset[str]:
+        """Return the searchable words of the title."""
+        if self._title_words is None:
+            self._title_words = frozenset(words_of(self.entry.get("title") or ""))
+        return self._title_words
+
+    def place(self, now: Mark, timeline: WorkingTimeline) -> tuple[int, float]:
+        """Return the group and key `standing` gives this ticket at now (the sort order, without the words)."""
+        if self.fixed is not None:
+            return self.fixed
+        left = min(remaining - (now.utc_us - anchor_us if mark is None else timeline.between_us(mark, now)) / 1_000_000
+                   for remaining, anchor_us, mark in self.running)
+        return (OVERDUE, left) if left < 0 else (RUNNING_GROUP, left)
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """The text search of a filter, split once: a ticket number or title words."""
+
+    upper: str
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str | None) -> TextQuery | None:
+        """Return the query, or None when the filter has no text."""
+        if text is None or not text.strip():
+            return None
+        return cls(text.strip().upper(), frozenset(words_of(text.strip())))
+
+    def matches(self, item: QueueEntry) -> bool:
+        """Return True where `text_matches` does: the ticket's number, or every word a word of the title."""
+        if self.upper == str(item.entry.get("number", "")).upper():
+            return True
+        return bool(self.words) and self.words <= item.title_words()
+
+
+def prepare(entries: list[dict[str, Any]], timeline: WorkingTimeline) -> list[QueueEntry]:
+    """Return the open entries (Closed ones left out) ready for ranking."""
+    return [QueueEntry(e, timeline) for e in entries if e.get("status") != Status.CLOSED]
+
+
+def rank_queue(items: list[QueueEntry], wanted: QueueFilter, me: Me, *, now: datetime, timeline: WorkingTimeline,
+               at_risk_fraction: float, limit: int, since: str | None = None) -> QueueView:
+    """Return the queue: the `limit` most urgent matching tickets, with counts and the tickets newer than `since`.
+
+    One pass over the open work: an item missing no criterion is matched and counts for every value
+    it has; one missing a single criterion counts only for its value of that criterion (what that
+    value's count shows with the other criteria kept); the text search is never counted, only kept.
+    """
+    me_keys = {me.name.strip().lower(), *([me.email.lower()] if me.email is not None else [])}
+    asked = tuple(None if getattr(wanted, name) is None else str(getattr(wanted, name)) for name in FACETS)
+    query = TextQuery.of(wanted.text)
+    tallies: list[dict[str, int]] = [{} for _ in FACETS]
+    matched: list[QueueEntry] = []
+    for item in items:
+        assignee = "nobody" if item.assignee is None else "me" if item.assignee in me_keys else "someone"
+        values = (*item.values, assignee)
+        missed = [i for i, want in enumerate(asked) if want is not None and values[i] != want]
+        if len(missed) > 1 or (query is not None and not query.matches(item)):
+            continue
+        for i in missed or range(len(FACETS)):
+            value = values[i]
+            if value is not None:
+                tallies[i][value] = tallies[i].get(value, 0) + 1
+        if not missed:
+            matched.append(item)
+    mark = timeline.mark(now)
+    most_urgent = heapq.nsmallest(limit, ((*item.place(mark, timeline), item.id, item) for item in matched),
+                                  key=lambda ranked: ranked[:3])
+    rows = [QueueRow(item.entry, standing(item.entry, now, timeline.calendar, at_risk_fraction),
+                     new=since is not None and item.id > since) for *_, item in most_urgent]
+    new_since = sum(1 for item in matched if item.id > since) if since is not None else 0
+    return QueueView(rows=rows, matched=len(matched), total=len(items),
+                     counts={name: tallies[i] for i, name in enumerate(FACETS)}, new_since=new_since,
+                     newest_id=max((item.id for item in items), default=None))
 
 
 def build_queue(entries: list[dict[str, Any]], wanted: QueueFilter, me: Me, *, now: datetime,
                 calendar: BusinessCalendar, at_risk_fraction: float, limit: int, since: str | None = None) -> QueueView:
-    """Return the queue: the `limit` most urgent matching tickets, with counts and the tickets newer than `since`."""
-    open_entries = [e for e in entries if e.get("status") != Status.CLOSED]
-    matched = [e for e in open_entries if admits(wanted, e, me)]
-    ranked = sorted(((standing(e, now, calendar, at_risk_fraction), e) for e in matched),
-                    key=lambda pair: (pair[0].group, pair[0].key, pair[1]["id"]))
-    rows = [QueueRow(e, s, new=since is not None and e["id"] > since) for s, e in ranked[:limit]]
-    newest = max((e["id"] for e in open_entries), default=None)
-    new_since = sum(1 for e in matched if since is not None and e["id"] > since)
-    return QueueView(rows=rows, matched=len(matched), total=len(open_entries),
-                     counts=counts_per_value(open_entries, wanted, me), new_since=new_since, newest_id=newest)
+    """Return the queue of these entries at now (everything worked out afresh; `OpenQueue` keeps it between pages)."""
+    timeline = WorkingTimeline(calendar)
+    return rank_queue(prepare(entries, timeline), wanted, me, now=now, timeline=timeline,
+                      at_risk_fraction=at_risk_fraction, limit=limit, since=since)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.intake.domain.tickets import set_within, system_actor, timeline_entry
+from services.intake.domain.tickets import set_within, system_actor, timeline_entry, when
 from shared.contracts.sla_events import SlaClockChanged, SlaMeasured
 from shared.sla.calendar import BusinessCalendar
 from shared.sla.clocks import RUNNING, elapsed_at, paused_at, remaining_at, used_fraction
@@ -20,11 +20,6 @@ OUTCOME_FIELD = {"response": "sla_response", "resolution": "sla_resolution", "ha
 TARGET_WORDS = {"response": "response", "resolution": "resolution", "handoff": "contact by the new team"}
 PUBLIC_CHANGES = ("paused", "resumed", "retargeted")
 """Clock changes a reporter sees on the timeline; starts and stops are support's business."""
-
-
-def when(moment: datetime) -> str:
-    """Return a moment as the timeline words it, e.g. 'Tue 6 Jan 14:00 UTC'."""
-    return moment.strftime("%a %-d %b %H:%M UTC")
 
 
 def clock_change_fields(ticket: dict[str, Any], event: SlaClockChanged) -> dict[str, Any]:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.contracts import TicketTriaged
 from shared.contracts.triage_events import TicketDuplicateDetected, TicketReclassified
+
+
+def when(moment: datetime) -> str:
+    """Return a moment as the timeline words it, in UTC: e.g. 'Tue 6 Jan 14:00 UTC'."""
+    return moment.astimezone(UTC).strftime("%a %-d %b %H:%M UTC")
 
 
 def timeline_entry(at: datetime, actor: dict[str, str], action: str, detail: str, **data: Any) -> dict[str, Any]:
@@ -87,7 +92,7 @@ def triage_changes(ticket: dict[str, Any], event: TicketTriaged, now: datetime) 
               **set_within(ticket, "sla", sla), "updated_at": now}
     detail = (
         f"Triaged as {event.severity.value} ({event.reason}); routed to Tier {event.tier} {event.team}; "
-        f"response due {event.response_due_at.isoformat()}"
+        f"response due {when(event.response_due_at)}"
     )
     if ticket.get("severity_source") == "agent":
         detail += f" (agent override {ticket['severity']} kept)"

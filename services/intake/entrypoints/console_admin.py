@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from services.intake.adapters.service_calls import ServiceUnavailable
 from services.intake.domain.principals import Role
 from services.intake.entrypoints.admin_api import KeyCreate, KeyId
-from services.intake.entrypoints.console_web import field, require_admin
+from services.intake.entrypoints.console_web import field, instant, require_admin
 from services.intake.entrypoints.portal_web import portal_of
 from services.intake.service_layer import access
 from services.intake.service_layer.access import AccessRefused
@@ -107,7 +107,8 @@ async def revoke_person(request: Request, principal_id: KeyId) -> Response:
 async def _loaded(request: Request, service: str) -> dict[str, Any]:
     """Return what one service says it loaded, or why it could not say."""
     try:
-        return {"files": (await request.app.state.service_calls.loaded_config(service)).get("files") or [],
+        files = (await request.app.state.service_calls.loaded_config(service)).get("files") or []
+        return {"files": [{**f, "loaded_at": instant(f.get("loaded_at"))} for f in files if isinstance(f, dict)],
                 "problem": None}
     except ServiceUnavailable as exc:
         return {"files": [], "problem": str(exc)}

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from services.intake.domain import actions
 from services.intake.domain.actions import ActionRefused, TicketUpdate
-from services.intake.domain.queue import ASSIGNEE_CHOICES, QueueFilter, build_queue
+from services.intake.domain.queue import ASSIGNEE_CHOICES, QueueFilter
 from services.intake.entrypoints import portal_format as fmt
 from services.intake.entrypoints.console_web import (
     StaffDirectory,
@@ -22,6 +22,7 @@ from services.intake.entrypoints.console_web import (
     require_staff,
 )
 from services.intake.entrypoints.portal_web import portal_of
+from services.intake.service_layer.open_queue import OpenQueue
 from services.intake.service_layer.workbench import MAX_BULK, AlreadyDone, act_on_many
 from shared.contracts import TICKET_NUMBER_PATTERN, IncidentType, Severity, Status
 from shared.contracts.lifecycle_events import Actor
@@ -62,11 +63,10 @@ async def queue_context(request: Request, person: Any) -> dict[str, Any]:
     wanted = queue_filter(params)
     show = params.get("show", "")
     limit = int(show) if show.isdigit() and 0 < int(show) <= 2000 else state.settings.console_queue_rows
-    entries = await state.views.open_entries()
     now = state.clock.now()
     since = _since(params.get("since"))
-    view = build_queue(entries, wanted, me_of(person), now=now, calendar=state.sla.calendar,
-                       at_risk_fraction=state.sla.at_risk_fraction, limit=limit, since=since)
+    open_queue: OpenQueue = state.open_queue
+    view = await open_queue.view(wanted, me_of(person), now=now, limit=limit, since=since)
     directory: StaffDirectory = state.staff_directory
     names = {m.email.lower(): m.name for m in await directory.members() if m.email}
     filters = wanted.as_params()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -113,6 +114,15 @@ def field(form: FormData, name: str, limit: int = 20_000) -> str:
     """Return a posted text field, stripped and cut to limit (files and absent fields are empty)."""
     value = form.get(name)
     return value[:limit].strip() if isinstance(value, str) else ""
+
+
+def instant(value: Any) -> datetime | None:
+    """Return another service's ISO 8601 time as an aware datetime (UTC when it names no zone), or None if not one."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def seen_of(form: FormData) -> int | None:

@@ -1,15 +1,18 @@
 // The portal's small enhancements. Every page works without them; with them: dates in the reader's
-// time zone, system info filled in, the critical banner where it matters, screenshots by drag-and-drop
-// or paste. No build step, no outside host.
+// time zone (the console keeps UTC), system info filled in, the critical banner where it matters,
+// screenshots by drag-and-drop or paste. No build step, no outside host.
 (function () {
   "use strict";
 
+  // The console keeps every time in UTC, as its ticket histories and SLA days are written (it says so
+  // in its footer); the portal shows the reader's time zone. A <time data-keep> keeps its own words.
   function localTimes(root) {
+    if (document.body.classList.contains("console")) return;
     var format = new Intl.DateTimeFormat(undefined, {
       weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
       timeZoneName: "short"
     });
-    root.querySelectorAll("time[datetime]").forEach(function (el) {
+    root.querySelectorAll("time[datetime]:not([data-keep])").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (!isNaN(when.getTime())) {
         el.textContent = format.format(when);
