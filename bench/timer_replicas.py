@@ -9,6 +9,11 @@ first SLA warning falls due at a known instant (spread over the window), and eve
 line for each clock it fired: which steps, and when the firing write had been stored. From those
 lines come the lateness of every due step and the duplicates (a step fired by two replicas, or twice by
 one). The clocks' own `fired` lists are checked for repeats as well.
+
+Rounds of 1 and of 2 processes alternate (1, 2, 2, 1, ...) so that a change in the machine's other
+load falls on both alike; the figures are those of the median round (by p99) of each count, and every
+round's are saved. A round starts once the previous round's lease entries (scheduled at each claim,
+LEASE later) have fallen due, and each round's first pass clears them before its clocks are stored.
 """
 
 from __future__ import annotations
