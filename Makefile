@@ -53,7 +53,7 @@ $(KUSTOMIZE): $(wildcard tools/kustomize/*)
 k8s: $(KUSTOMIZE)  ## print the Kubernetes manifests of one overlay: make k8s OVERLAY=dev
 	@$(KUSTOMIZE) build deploy/k8s/overlays/$(OVERLAY)
 
-.PHONY: cluster-up cluster-down cluster-status bench-cluster
+.PHONY: cluster-up cluster-down cluster-status bench-cluster chaos-cluster bench-timer-replicas
 cluster-up:    ## three clustered RabbitMQ nodes on 5681-5683 (management 15681-15683); prints AMQP_URL
 	@scripts/rabbit_cluster.sh up
 
@@ -65,3 +65,9 @@ cluster-status:
 
 bench-cluster: ## confirmed publish+consume on one node vs the cluster, and what stopping a node costs
 	@.venv/bin/python -m bench.rabbit_cluster
+
+chaos-cluster: ## the fault harness on a private three-node cluster: nodes stopped and killed under ticket load
+	@.venv/bin/python -m bench.chaos --rabbit-cluster --tickets 400 --rate 4 --replicas 2
+
+bench-timer-replicas: ## timer lateness with 1 and 2 escalation processes on one wheel of 100,000 clocks
+	@.venv/bin/python -m bench.timers --replicas 2

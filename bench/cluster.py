@@ -13,6 +13,9 @@ import socket
 import subprocess
 import urllib.request
 from base64 import b64encode
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,3 +171,37 @@ class RabbitCluster:
                     if connection.get("node") == self.node_name(node):
                         counts[node] += 1
         return max(NODES, key=lambda node: (counts[node], -node))
+
+    def connections_off(self, node: int) -> Counter:
+        """Return how many client connections of each name the other nodes hold (asked of one of them)."""
+        gone = self.node_name(node)
+        for other in (n for n in NODES if n != node):
+            try:
+                found = self.management("GET", "connections?columns=node,client_properties", node=other) or []
+            except ClusterError:
+                continue
+            return Counter(c.get("client_properties", {}).get("connection_name", "") for c in found
+                           if c.get("node") != gone)
+        raise ClusterError(f"no node but {node} answers")
+
+    def offline_replicas(self, vhost: str, names: list[str]) -> dict[str, int]:
+        """Return, for each named quorum queue with a member offline, how many of its members are offline."""
+        missing = {}
+        for name in names:
+            queue = self.queue(vhost, name)
+            offline = len(set(queue.get("members", [])) - set(queue.get("online", [])))
+            if offline or len(queue.get("members", [])) < len(NODES):
+                missing[name] = max(offline, len(NODES) - len(queue.get("online", [])))
+        return missing
+
+
+@contextmanager
+def running_cluster(directory: Path) -> Iterator[RabbitCluster]:
+    """Yield three clustered nodes on free ports with their data in directory; stopped and removed afterwards."""
+    cluster = RabbitCluster.private(directory)
+    try:
+        cluster.up()
+        yield cluster
+    finally:
+        cluster.clean()
+

@@ -1,4 +1,5 @@
-"""Faults the harness injects into the local stack: restart RabbitMQ or the docstore, poison messages."""
+"""Faults the harness injects into the local stack: restart RabbitMQ or the docstore, poison messages; on a
+private RabbitMQ cluster, stop or SIGKILL the node the services are on; SLA clocks made overdue."""
 
 from __future__ import annotations
 
@@ -7,11 +8,21 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 
+from bench.cluster import ClusterError, RabbitCluster
 from bench.harness import ROOT
+from services.escalation.adapters.clocks import COLLECTION as CLOCKS
+from shared.documents import REVISION
+from shared.messaging.failover import connect_failover
+from shared.persistence import make_client
+from shared.schedule import Schedule
 
 RUN = ROOT / "var" / "run"
 
@@ -84,7 +95,7 @@ POISON = [
 
 async def send_poison(amqp_url: str) -> list[bytes]:
     """Publish malformed ticket.reported messages; return their bodies."""
-    connection = await aio_pika.connect_robust(amqp_url)
+    connection = await connect_failover(amqp_url)  # one node, or every node of a cluster
     try:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.declare_exchange("incidents.events", aio_pika.ExchangeType.TOPIC, durable=True)
@@ -94,3 +105,78 @@ async def send_poison(amqp_url: str) -> list[bytes]:
     finally:
         await connection.close()
     return POISON
+
+
+def _wait(check: Callable[[], bool], what: str, timeout: float) -> None:
+    """Poll check (errors count as not yet) every 0.2 s; raise TimeoutError naming `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (ClusterError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"never within {timeout:g}s: {what}")
+        time.sleep(0.2)
+
+
+def break_node(cluster: RabbitCluster, fault: str, processes: dict[str, int], queues: list[str],
+               timeout: float = 240) -> dict[str, Any]:
+    """Stop (fault "stop", rabbitmqctl stop) or SIGKILL ("kill") the node most clients are on, then start it again.
+
+    Waits until every service process (`processes`: connection name -> processes) holds a connection on
+    another node, then restarts the node and waits until every quorum queue in `queues` has all its
+    members online again. Returns the node and the seconds each stage took from the fault's start.
+    """
+    gone = cluster.busiest_node("/")
+    started = time.monotonic()
+    with ThreadPoolExecutor(1) as pool:
+        stopping = pool.submit(cluster.kill_node if fault == "kill" else cluster.stop_node, gone)
+        _wait(lambda: stopping.done() and stopping.exception() is not None
+              or all(cluster.connections_off(gone)[name] >= n for name, n in processes.items()),
+              f"every service process connected to a node but {gone}", timeout)
+        moved = time.monotonic() - started
+        stopping.result(timeout)
+    down = time.monotonic() - started
+    cluster.start_node(gone)
+    back = time.monotonic() - started
+    _wait(lambda: not cluster.offline_replicas("/", queues), "every queue replica online", timeout)
+    return {"fault": fault, "node": gone, "services_moved_after_s": round(moved, 1),
+            "node_down_after_s": round(down, 1), "node_back_after_s": round(back, 1),
+            "queues_whole_after_s": round(time.monotonic() - started, 1)}
+
+
+async def make_overdue(mongodb_url: str, db_name: str, ticket_ids: list[str], count: int,
+                       done: set[str]) -> dict[str, str]:
+    """Make the response clocks of up to `count` of these tickets (latest first, not in `done`) a minute overdue.
+
+    Only running clocks are changed, each with a write guarded by its revision (escalation may be
+    writing it too). The document is written before its due entry, unlike escalation's writers: an
+    entry already due that a timer pass reads before the document is due is dropped as stale, and the
+    step would then never fire. Returns ticket id -> the breach step that must now fire exactly once.
+    """
+    client = make_client(mongodb_url)
+    try:
+        db = client[db_name]
+        now = datetime.now(UTC)
+        late = now - timedelta(minutes=1)
+        chosen: dict[str, str] = {}
+        for ticket_id in reversed(ticket_ids):
+            if len(chosen) >= count:
+                break
+            clock = await db[CLOCKS].find_one({"_id": ticket_id}) if ticket_id not in done else None
+            response = (clock or {}).get("clocks", {}).get("response") or {}
+            if response.get("state") != "running" or f"response.{response['gen']}.breached" in clock["fired"]:
+                continue
+            changed = await db[CLOCKS].update_one({"_id": ticket_id, REVISION: clock[REVISION]}, {
+                "$set": {"clocks.response.anchor_at": late, "clocks.response.remaining_seconds": 0.0,
+                         "clocks.response.due_at": late, "next_due_at": late}, "$inc": {REVISION: 1}})
+            if changed.modified_count:
+                await Schedule(db, CLOCKS).add(ticket_id, now, now)
+                chosen[ticket_id] = f"response.{response['gen']}.breached"
+                done.add(ticket_id)
+        return chosen
+    finally:
+        await client.close()
+

@@ -11,7 +11,7 @@ import statistics
 import time
 import urllib.request
 from base64 import b64encode
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,11 @@ def vhost():
 
 
 @contextmanager
-def running_system(log_dir: Path, replicas: int = 1, **extra_env: str):
-    """Yield the four services on free ports (`replicas` processes of each), on their own vhost and database."""
+def running_system(log_dir: Path, replicas: int = 1, amqp_url: str | None = None, **extra_env: str):
+    """Yield the four services on free ports (`replicas` processes of each), on their own vhost and database.
+
+    With amqp_url (a broker of its own, such as a private cluster's nodes) they use it as it is.
+    """
     from pymongo import MongoClient
 
     from shared.mailsink import start_sink
@@ -61,9 +64,9 @@ def running_system(log_dir: Path, replicas: int = 1, **extra_env: str):
     log_dir.mkdir(parents=True, exist_ok=True)
     sink_port = free_port()
     sink = start_sink(log_dir / "mail", port=sink_port)
-    with vhost() as amqp_url:
+    with nullcontext(amqp_url) if amqp_url else vhost() as url:
         db = f"bench_{new_id().lower()[-10:]}"
-        system = System(amqp_url, MONGO, db, sink_port, log_dir, extra_env=dict(extra_env), replicas=replicas)
+        system = System(url, MONGO, db, sink_port, log_dir, extra_env=dict(extra_env), replicas=replicas)
         try:
             system.start_all()
             yield system

@@ -1,12 +1,17 @@
 """Timer benchmarks: how late due SLA steps fire with many timers pending, and what the due query costs.
 
     python -m bench.timers [--pending 100000] [--small 10000]
+    python -m bench.timers --replicas 2 [--rounds 3]   (lateness with 1 and with 2 escalation processes)
 
 Builds clock documents the way escalation does (one real clock from ticket.triaged, copied with
 new ids and due times spread over the next `--horizon-days`), schedules them in the clocks' timing
 wheel as escalation's store does, runs the real timer loop with the system clock, and measures how
 late each due step was fired. Then times the due-timer query with `--small` versus `--pending`
 clocks stored. `--baseline-scan` also times the indexed collection query the wheel replaced.
+
+`--replicas N` instead runs the timer loop in 1, 2, ... N separate processes competing on the same
+wheel (bench.timer_replicas), with clocks whose first SLA warning really falls due, and counts every
+step fired more than once; the figures go to bench/results/timers-N-replicas.json.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.harness import MONGO, percentile, save
+from bench import timer_replicas
+from bench.harness import MONGO, docstore_pid, percentile, save, settle
 from services.escalation.adapters import clocks
 from services.escalation.adapters.policy_file import load_policy
 from services.escalation.entrypoints.timers import TimerLoop
@@ -167,6 +173,35 @@ async def main(pending: int, small: int, due_count: int, window: float, horizon_
         await client.close()
 
 
+async def compare_replicas(pending: int, most: int, rounds: int, due_count: int, window: float,
+                           horizon_days: float) -> bool:
+    """Measure lateness with 1..most timer processes sharing `pending` clocks; return True if no step fired twice."""
+    client = make_client(MONGO)
+    name = f"bench_timers_{new_id().lower()[-8:]}"
+    db = client[name]
+    try:
+        await ensure_indexes(db, clocks.INDEXES)
+        docstore = await is_docstore(db)
+        store = clocks.MongoClocks(db)
+        policy = load_policy(load_service_levels())
+        updater = ClockUpdater(store, policy, SystemClock())
+        await store.index_existing(datetime.now(UTC))
+        base = await template(store, updater)
+        print(f"storing {pending} pending clocks due within {horizon_days:g} days ...", flush=True)
+        await fill(store, base, pending, timedelta(days=horizon_days), random.Random(7))
+        print(f"waited {await settle(docstore_pid())} s for the database to settle", flush=True)
+        figures = await timer_replicas.compare(store, base, policy, name, MONGO, most, rounds, due_count, window)
+        result = {"server": "docstore (FerretDB/SQLite)" if docstore else "MongoDB", "pending": pending,
+                  "horizon_days": horizon_days, **figures}
+        path = save(f"timers-{most}-replicas", result)
+        duplicates = timer_replicas.report(figures["summary"])
+        print(f"written to {path}")
+        return not duplicates
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pending", type=int, default=100_000)
@@ -176,5 +211,11 @@ if __name__ == "__main__":
     parser.add_argument("--horizon-days", type=float, default=1.0, help="pending clocks fall due within this")
     parser.add_argument("--baseline-scan", action="store_true",
                         help="also time the indexed collection query (slow on the docstore: a full scan)")
+    parser.add_argument("--replicas", type=int, default=1, choices=range(1, 9),
+                        help="compare 1..N timer processes on one wheel (N > 1; the due-query figures are skipped)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --replicas: rounds of each count, alternating")
     args = parser.parse_args()
+    if args.replicas > 1:
+        raise SystemExit(0 if asyncio.run(compare_replicas(args.pending, args.replicas, args.rounds, args.due,
+                                                           args.window, args.horizon_days)) else 1)
     asyncio.run(main(args.pending, args.small, args.due, args.window, args.horizon_days, args.baseline_scan))

@@ -13,6 +13,7 @@ import pytest
 
 from bench.amqp_load import ConfirmedStream
 from bench.cluster import NODES, RabbitCluster
+from bench.faults import break_node
 from bench.system import free_port, wait_until
 from shared.messaging.failover import connect_failover
 from shared.messaging.topology import CONSUMER_QUEUES, declare_consumer_queue, declare_exchanges
@@ -107,6 +108,32 @@ async def test_a_client_that_knows_every_node_loses_nothing_when_a_node_goes(clu
     wait_until(lambda: len(cluster.running_nodes()) == 3, "all three nodes running again", timeout=120, interval=0.5)
     wait_until(lambda: len(cluster.queue("/", QUEUE.name)["online"]) == 3,
                lambda: f"the returned node's replica online: {cluster.queue('/', QUEUE.name)}", timeout=120)
+
+
+async def test_the_fault_harness_kills_the_node_its_clients_are_on_and_waits_until_they_moved_and_it_is_whole(
+        cluster):
+    """bench.chaos --rabbit-cluster measures a node fault with break_node: it must pick the node the named
+    clients are on, return only once every one of them is connected elsewhere, and leave every replica online."""
+    await asyncio.to_thread(whole, cluster)
+    connections = [await connect_failover(cluster.amqp_url(), client_properties={"connection_name": "svc"})
+                   for _ in range(2)]
+    try:
+        channel = await connections[0].channel()
+        await declare_consumer_queue(channel, QUEUE, delivery_limit=5)
+        on = cluster.node_of(connections[0].node)
+        wait_until(lambda: cluster.connections_off(3 if on != 3 else 1)["svc"] == 2, "both clients listed", 30)
+        assert cluster.connections_off(on)["svc"] == 0, "both clients start on the same node"
+
+        figures = await asyncio.to_thread(break_node, cluster, "kill", {"svc": 2}, [QUEUE.name], 180)
+
+        assert figures["node"] == on
+        assert all(cluster.node_of(c.node) != on for c in connections)
+        assert cluster.connections_off(on)["svc"] == 2
+        assert cluster.offline_replicas("/", [QUEUE.name]) == {}
+        assert figures["services_moved_after_s"] <= figures["node_back_after_s"] <= figures["queues_whole_after_s"]
+    finally:
+        for connection in connections:
+            await connection.close()
 
 
 def _replicas_without(cluster: RabbitCluster, gone: int) -> dict:
