@@ -112,11 +112,13 @@ async def receive_event(integration: Integration, event: Event, deps: AlertsIn) 
         if repeated is not None:
             return Outcome("update", repeated, dedup_key)
     async with deps.locks.hold(record_id):
-        if repeat and deps.defer is None:
-            repeated = await _repeat(integration, record_id, fields, event.summary or "", deps)
-            if repeated is not None:
-                return Outcome("update", repeated, dedup_key)
-        outcome = await _receive(integration, record_id, dedup_key, plan, fields, event.summary or event.action, deps)
+        async def as_repeat() -> dict[str, Any] | None:
+            return await _repeat(integration, record_id, fields, event.summary or "", deps) if repeat else None
+
+        if (repeated := await as_repeat()) is not None:  # the key may have opened while this waited its turn
+            return Outcome("update", repeated, dedup_key)
+        outcome = await _receive(integration, record_id, dedup_key, plan, fields, event.summary or event.action, deps,
+                                 on_lost_race=as_repeat)
     return Outcome(outcome.action, outcome.ticket, dedup_key, outcome.reason)
 
 
@@ -157,8 +159,13 @@ async def _repeat(integration: Integration, record_id: str, fields: Callable[[di
 
 async def _receive(integration: Integration, record_id: str, key: str,
                    plan: Callable[[dict[str, Any] | None, dict[str, Any] | None, datetime], Plan],
-                   fields: Callable[[dict[str, Any]], dict[str, Any]], latest: str, deps: AlertsIn) -> Outcome:
-    """Plan and store the change of one source record, then bring its ticket in line (see the module docstring)."""
+                   fields: Callable[[dict[str, Any]], dict[str, Any]], latest: str, deps: AlertsIn,
+                   on_lost_race: Callable[[], Awaitable[dict[str, Any] | None]] | None = None) -> Outcome:
+    """Plan and store the change of one source record, then bring its ticket in line (see the module docstring).
+
+    A request that loses the record to another first tries `on_lost_race` (a repeat trigger counts itself
+    atomically, where planning again could lose to a stream of such counts each time).
+    """
     async with deps.locks.hold(record_id):
         for _ in range(ATTEMPTS):
             group = await deps.groups.get(record_id)
@@ -169,8 +176,10 @@ async def _receive(integration: Integration, record_id: str, key: str,
                 return Outcome("ignored", ticket, key, decided.reason)
             after = group if decided.action == "unchanged" else await _store(
                 integration, record_id, key, group, decided, now, deps)
-            if after is None:
-                continue  # another request changed the record first: plan again on what it wrote
+            if after is None:  # another request changed the record first
+                if on_lost_race is not None and (repeated := await on_lost_race()) is not None:
+                    return Outcome("update", repeated, key)
+                continue  # plan again on what it wrote
             deps.remember(record_id, after["ticket_id"])
             same = ticket if ticket is not None and ticket["_id"] == after["ticket_id"] else None
             ticket = await _ticket_in_line(integration, after, fields, latest, deps, known=same)
