@@ -10,7 +10,10 @@ many entries are pending.
 
 The contract with writers: add an entry for a due time *before* storing that time in the document
 (write-ahead). A crash in between leaves only a spurious entry, and whoever handles an entry
-re-checks the document, so spurious and stale entries are harmless. Entries are removed only after
+re-checks the document, so spurious and stale entries are harmless. An entry already due when it
+is added may be polled, found stale (the document not written yet) and removed before the write:
+a writer storing a due time that is already past adds the entry once more after the write
+(escalation's clocks do; services/escalation/adapters/clocks.py). Entries are removed only after
 the caller has handled them (`done`), so a crash while handling means the entry is handled again.
 Every write is one atomic command on one document (`$push`, `$pullAll`, `$min`, `$max`), so any
 number of tasks and replicas may share a wheel.

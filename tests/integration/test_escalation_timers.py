@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import Counter
 from datetime import timedelta
 
@@ -125,3 +126,30 @@ async def test_clocks_stored_before_the_schedule_existed_still_fire(db):
     await loop.run_once()
     counts = await fired_steps(upgraded)
     assert all(counts[("fired", ticket_id, key)] == 1 for ticket_id in ids for key in EXPECTED)
+
+
+async def test_a_step_made_due_by_a_write_fires_though_a_timer_pass_came_between_its_entry_and_the_write(db):
+    clock = FakeClock(REPORTED_AT)
+    store = MongoClocks(db)
+    [ticket_id] = await open_tickets(store, clock, 1)
+    loop = TimerLoop(ClockUpdater(store, POLICY, clock), store, clock)
+    assert await loop.run_once() == [], "nothing due yet"
+    # a change that leaves the response clock already overdue (a reclassification to a tighter target)
+    before = await store.get(ticket_id)
+    after = copy.deepcopy(before)
+    late = clock.now() - timedelta(minutes=1)
+    after["clocks"]["response"].update(anchor_at=late, remaining_seconds=0.0, due_at=late)
+    after.update(next_due_at=late, updated_at=clock.now())
+    real_add, polled = store.schedule.add, []
+
+    async def add_then_poll(key, at, now):
+        added = await real_add(key, at, now)
+        if not polled:  # another replica's timer pass lands between the entry and the record's write
+            polled.append(await loop.run_once())
+        return added
+
+    store.schedule.add = add_then_poll
+    assert await store.save(before, after, [], []) is not None
+    store.schedule.add = real_add
+    assert polled == [[]], "that pass found the record not yet due and used the entry up"
+    assert "response.0.breached" in await loop.run_once(), "the step fires at the next pass all the same"

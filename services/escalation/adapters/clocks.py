@@ -14,7 +14,7 @@ finds every clock that may be due without querying this collection.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo import ReturnDocument
@@ -59,6 +59,10 @@ class ClockRecords(Protocol):
     async def claim(self, ticket_id: str, now: datetime, lease_until: datetime, owner: str) -> bool: ...
 
     async def next_sequence(self) -> int: ...
+
+
+WRITE_BEHIND = timedelta(seconds=5)
+"""A due time this close to a save is scheduled again after the save (see MongoClocks.save)."""
 
 
 def state_of(document: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +114,12 @@ class MongoClocks(ScheduledDocuments):
                   if items}
         if pushes:
             update["$push"] = pushes
-        return await write_at_revision(self.collection, before, update)
+        written = await write_at_revision(self.collection, before, update)
+        if written is not None and due_at is not None and due_at <= after["updated_at"] + WRITE_BEHIND:
+            # due already: a timer pass between the entry above and this write found the record not yet
+            # due and used the entry up; this one comes after the write, so the step cannot be skipped
+            await self.schedule.add(after["_id"], due_at, after["updated_at"])
+        return written
 
     async def index_existing(self, now: datetime) -> int | None:
         """Schedule clocks stored before the schedule existed (once); return how many entries were added."""
