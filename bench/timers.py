@@ -21,7 +21,10 @@ import asyncio
 import random
 import statistics
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bench import timer_replicas
 from bench.harness import MONGO, docstore_pid, percentile, save, settle
@@ -121,8 +124,9 @@ async def lateness(store: clocks.MongoClocks, updater: ClockUpdater, base: dict,
             "p50_s": round(percentile(late, 0.5), 3), "p99_s": round(percentile(late, 0.99), 3)}
 
 
-async def main(pending: int, small: int, due_count: int, window: float, horizon_days: float,
-               baseline_scan: bool) -> None:
+@asynccontextmanager
+async def fresh_wheel() -> AsyncIterator[tuple[str, Any, bool, clocks.MongoClocks, Any, ClockUpdater, dict]]:
+    """Yield a fresh database's (name, db, is docstore, clock store, policy, updater, template clock); drop it after."""
     client = make_client(MONGO)
     name = f"bench_timers_{new_id().lower()[-8:]}"
     db = client[name]
@@ -130,9 +134,18 @@ async def main(pending: int, small: int, due_count: int, window: float, horizon_
         await ensure_indexes(db, clocks.INDEXES)
         docstore = await is_docstore(db)
         store = clocks.MongoClocks(db)
-        updater = ClockUpdater(store, load_policy(load_service_levels()), SystemClock())
+        policy = load_policy(load_service_levels())
+        updater = ClockUpdater(store, policy, SystemClock())
         await store.index_existing(datetime.now(UTC))  # a fresh database: nothing to backfill, marked done
-        base = await template(store, updater)
+        yield name, db, docstore, store, policy, updater, await template(store, updater)
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+async def main(pending: int, small: int, due_count: int, window: float, horizon_days: float,
+               baseline_scan: bool) -> None:
+    async with fresh_wheel() as (name, db, docstore, store, policy, updater, base):
         rng = random.Random(7)
         horizon = timedelta(days=horizon_days)
         print(f"storing {small} pending clocks due within {horizon_days:g} days ...", flush=True)
@@ -168,25 +181,12 @@ async def main(pending: int, small: int, due_count: int, window: float, horizon_
         print(f"timer lateness with {pending} pending: p50 {late['p50_s']} s, p99 {late['p99_s']} s "
               f"({late['fired']}/{due_count} fired; goal p99 <= 2 s)")
         print(f"written to {path}")
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 async def compare_replicas(pending: int, most: int, rounds: int, due_count: int, window: float,
                            horizon_days: float) -> bool:
     """Measure lateness with 1..most timer processes sharing `pending` clocks; return True if no step fired twice."""
-    client = make_client(MONGO)
-    name = f"bench_timers_{new_id().lower()[-8:]}"
-    db = client[name]
-    try:
-        await ensure_indexes(db, clocks.INDEXES)
-        docstore = await is_docstore(db)
-        store = clocks.MongoClocks(db)
-        policy = load_policy(load_service_levels())
-        updater = ClockUpdater(store, policy, SystemClock())
-        await store.index_existing(datetime.now(UTC))
-        base = await template(store, updater)
+    async with fresh_wheel() as (name, db, docstore, store, policy, updater, base):
         print(f"storing {pending} pending clocks due within {horizon_days:g} days ...", flush=True)
         await fill(store, base, pending, timedelta(days=horizon_days), random.Random(7))
         print(f"waited {await settle(docstore_pid())} s for the database to settle", flush=True)
@@ -197,9 +197,6 @@ async def compare_replicas(pending: int, most: int, rounds: int, due_count: int,
         duplicates = timer_replicas.report(figures["summary"])
         print(f"written to {path}")
         return not duplicates
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 if __name__ == "__main__":
