@@ -1,7 +1,7 @@
 """Hand-off notices: when someone's on-call shift starts, tell them what their team has open and at risk.
 
 Escalation announces the shift (`oncall.shift_started`); intake, which keeps the open work, reads its
-32 open-work documents by `_id` (as the gauges do), picks the team's tickets, overdue and at risk first,
+64 open-work documents by `_id` (as the gauges do), picks the team's tickets, overdue and at risk first,
 and owes `oncall.handoff_notice` for the notifier. The notice is a document of its own, inserted once
 per announcing event with its event in the outbox, so a redelivered announcement sends nothing twice.
 """
