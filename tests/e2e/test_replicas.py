@@ -21,6 +21,7 @@ from pymongo import MongoClient
 
 from bench.chaos import dead_letters
 from bench.system import System, wait_until
+from services.intake.adapters.tickets import unpacked
 from shared.ids import new_id
 from shared.persistence import make_client
 from shared.schedule import Schedule
@@ -121,7 +122,7 @@ def test_two_replicas_each_survive_losing_one_mid_load(system, mailbox, db):
     assert len(set(numbers)) == TICKETS, "one ticket per Idempotency-Key, whichever replica answered"
 
     def settled_tickets() -> dict | None:
-        tickets = {t["number"]: t for t in db.tickets.find({}, {"number": 1, "timeline": 1, "severity": 1})}
+        tickets = {t["number"]: unpacked(t) for t in db.tickets.find({}, {"number": 1, "timeline": 1, "severity": 1})}
         return tickets if all(tickets.get(n, {}).get("severity") for n in numbers) else None
 
     tickets = wait_until(settled_tickets, "every accepted ticket triaged", timeout=240, interval=1)
