@@ -226,7 +226,7 @@ async def created_between(views: MongoViews, start: datetime, end: datetime) -> 
     return [row for row in rows if start <= row["created_at"] < end]
 
 
-def day_bucket_count(start: datetime, end: datetime) -> int:
-    """Return how many day buckets a window reads."""
+def days_in_window(start: datetime, end: datetime) -> int:
+    """Return how many calendar days (UTC) a window touches."""
     return (end.date() - start.date()).days + 1
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.sla_report import SeverityRow, sla_report
-from services.intake.service_layer.queries import created_between, day_bucket_count
+from services.intake.service_layer.queries import created_between, days_in_window
 
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_REPORT_DAYS = 400
-"""Day buckets one report reads at most (a year and a bit)."""
+"""Days one report covers at most (a year and a bit)."""
 
 
 class ReportRefused(ValueError):
@@ -35,7 +35,7 @@ def report_window(start: datetime | None, end: datetime | None, now: datetime) -
         raise ReportRefused("the window must lie between the years 1 and 9999 (UTC)") from exc
     if start >= end:
         raise ReportRefused("`from` must be before `to`")
-    if day_bucket_count(start, end) > MAX_REPORT_DAYS:
+    if days_in_window(start, end) > MAX_REPORT_DAYS:
         raise ReportRefused(f"a report covers at most {MAX_REPORT_DAYS} days; narrow the window")
     return start, end
 
