@@ -1,7 +1,8 @@
 """The `ticket_views` collection: intake's read models, each document read and written by `_id` only.
 
 See services/intake/domain/views.py for the documents and why. Writes are idempotent `$set` /
-`$unset` of whole entries (upserted), sent for one ticket change as one `update` command; reads
+`$unset` of whole entries (upserted), sent for one ticket change as one `update` command, merged
+with other changes' updates that wait at the same time (group commit); reads
 fetch a few documents by `_id` (concurrently) and filter in memory.
 
 Each summary entry is stored packed, one BSON document in a binary value (shared/packing.py): a
@@ -34,7 +35,9 @@ from services.intake.domain.shelves import (
     shelves_in,
 )
 from services.intake.domain.views import FEATURE_BUCKETS, OPEN_BUCKETS
+from shared.group_commit import GroupCommit
 from shared.packing import pack, unpack
+from shared.update_merging import upserts
 
 COLLECTION = "ticket_views"
 TICKETS = "tickets"
@@ -81,6 +84,7 @@ class MongoViews:
         self._generation: dict[str, int] = {}
         self._refreshing: dict[str, asyncio.Task] = {}
         self.shelving = Shelving()
+        self._commits = GroupCommit(self._write)
 
     async def shelves_for(self, ticket: dict[str, Any]) -> dict[str, Any]:
         """Return the `shelves` field of a new ticket, first reading the directories of groups not seen yet."""
@@ -104,17 +108,24 @@ class MongoViews:
                       key=lambda shelf: shelf.last, reverse=True)
 
     async def apply(self, updates: dict[str, dict[str, Any]]) -> None:
-        """Apply each document's update (upserting, except pure removals) by `_id`, all in one command."""
+        """Apply each document's update (upserting, except pure removals) by `_id`; return once written.
+
+        Updates of other callers waiting at the same time go out in the same command, one merged update
+        per document (shared/group_commit.py).
+        """
         if not updates:
             return
         self._forget(updates)
         try:
-            await self.collection.bulk_write(
-                [UpdateOne({"_id": doc_id}, packed(update), upsert="$unset" not in update)
-                 for doc_id, update in updates.items()],
-                ordered=True)
+            await self._commits.submit(updates)
         finally:
             self._forget(updates)  # a read that overlapped the write must not keep what it saw before it
+
+    async def _write(self, updates: dict[str, dict[str, Any]]) -> None:
+        """Write one batch of updates by `_id` in one command."""
+        await self.collection.bulk_write(
+            [UpdateOne({"_id": doc_id}, packed(update), upsert=upserts(update)) for doc_id, update in updates.items()],
+            ordered=True)
 
     def _forget(self, doc_ids: Iterable[str]) -> None:
         """Drop the cached copies of these documents and stop reads in flight from caching them."""

@@ -24,6 +24,7 @@ from services.intake.domain.shelves import Shelving
 from services.intake.domain.views import view_updates
 from shared.contracts import OPEN_STATUSES, Status, format_number
 from shared.ids import new_id
+from shared.update_merging import merge_into
 
 BATCH = 1000
 WORDS = (
@@ -83,24 +84,6 @@ def copy_of(template: dict[str, Any], *, ticket_id: str, number: str, created_at
     ticket.update(_id=ticket_id, number=number, reporter=reporter, title=title, outbox=[], applied_events=[],
                   rev=int(template.get("rev", 0)))
     return ticket
-
-
-def merge_into(combined: dict[str, dict[str, Any]], update: dict[str, dict[str, Any]]) -> None:
-    """Fold one ticket's view updates into one update per view document ($set, $addToSet, $min and $max)."""
-    for doc_id, change in update.items():
-        target = combined.setdefault(doc_id, {})
-        for operator, fields in change.items():
-            if operator == "$addToSet":
-                adds = target.setdefault("$addToSet", {})
-                for field, value in fields.items():
-                    adds.setdefault(field, {"$each": []})["$each"].append(value)
-            elif operator in ("$min", "$max"):
-                keep = min if operator == "$min" else max
-                extremes = target.setdefault(operator, {})
-                for field, value in fields.items():
-                    extremes[field] = keep(extremes[field], value) if field in extremes else value
-            else:
-                target.setdefault(operator, {}).update(fields)
 
 
 def creation_times(rng: random.Random, plan: SeedPlan, now: datetime) -> Iterator[tuple[datetime, bool]]:

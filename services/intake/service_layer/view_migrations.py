@@ -18,7 +18,7 @@ import logging
 from services.intake.adapters.tickets import MongoTickets
 from services.intake.domain.shelves import directory_updates
 from services.intake.domain.views import open_id
-from services.intake.service_layer.seeding import merge_into
+from shared.update_merging import merge_into
 
 log = logging.getLogger(__name__)
 
