@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from shared.update_merging import Update, merged_update
 
-MAX_DOCUMENTS = 256
-"""Documents per write at most, so one write stays a modest command."""
+MAX_DOCUMENTS = 50
+"""Documents per write at most: one command, within the statements the docstore takes per command (tools/docstore/batches.go)."""
 
 
 @dataclass

@@ -76,3 +76,21 @@ async def test_many_concurrent_view_writes_store_what_they_store_one_at_a_time_i
     assert len(concurrent_documents["open:0"]["entries"]) == 30
     assert concurrent._commits.writes < len(changes) / 4, "what waited went out together"
     assert one_at_a_time._commits.writes == len(changes)
+
+
+async def test_a_bulk_update_of_many_existing_documents_completes_and_leaves_the_store_writable(mongodb_url, db_name):
+    # FerretDB v1 hangs, and with it every later write, on an update command of 100 statements that
+    # find documents; the docstore's gate has drivers split such batches (tools/docstore/batches.go)
+    from pymongo import AsyncMongoClient, UpdateOne
+
+    client = AsyncMongoClient(mongodb_url, socketTimeoutMS=20_000)
+    try:
+        views = client[db_name]["many"]
+        await views.insert_many([{"_id": f"d{i}", "ids": []} for i in range(150)])
+        result = await views.bulk_write([UpdateOne({"_id": f"d{i}"}, {"$addToSet": {"ids": "t1"}}) for i in range(150)])
+        assert result.modified_count == 150
+        await views.insert_one({"_id": "after"})
+        assert await views.count_documents({"ids": "t1"}) == 150
+    finally:
+        await client.drop_database(db_name)
+        await client.close()

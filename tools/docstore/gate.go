@@ -171,10 +171,15 @@ func (g *gate) exchange(request message, client, backend io.Writer, backendIn io
 	alone := g.serialize && (err != nil || isWrite(command))
 	request = request.withoutMoreToCome()
 	var reply message
-	if guarded := g.planWrite(command, request); guarded != nil {
+	if refusal := g.tooManyStatements(command, request); refusal != nil {
+		reply, err = refusal, nil // batches.go: FerretDB would hang on it
+	} else if guarded := g.planWrite(command, request); guarded != nil {
 		reply, err = g.runGuarded(guarded, request, backend, backendIn)
 	} else {
 		reply, err = g.forward(request, backend, backendIn, alone)
+	}
+	if err == nil {
+		reply = withSmallerWriteBatch(command, reply)
 	}
 	for {
 		if err != nil {
