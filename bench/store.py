@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import bson
 import httpx
 from pymongo import MongoClient
 
@@ -429,8 +430,6 @@ def busiest_reporter(mongodb_db: str, keys: dict[str, str], now: datetime) -> st
 
 def view_sizes(mongodb_db: str, reporter: str, now: datetime) -> dict[str, Any]:
     """Return the BSON sizes of the view documents the after code reads (by _id), for the diagnosis."""
-    import bson
-
     with MongoClient(MONGO, tz_aware=True) as client:
         views = client[mongodb_db]["ticket_views"]
 
@@ -455,11 +454,15 @@ def view_sizes(mongodb_db: str, reporter: str, now: datetime) -> dict[str, Any]:
             f"open:* ({OPEN_BUCKETS} documents)": total([f"open:{b}" for b in range(OPEN_BUCKETS)]),
             f"day:{day}-* (its shelves)": total([f"day:{shelf.key}" for shelf in days]),
             f"sla:{day}-* (its shelves)": total([f"sla:{shelf.key}" for shelf in days]),
-            f"word:{day[:7]}:{WORDS[0]}": {"bytes": len(bson.encode(views.find_one({"_id": f"word:{day[:7]}:{WORDS[0]}"})
-                                                                  or {})),
-                                           "ids": len((views.find_one({"_id": f"word:{day[:7]}:{WORDS[0]}"}) or {})
-                                                      .get("ids") or [])},
+            f"word:{day}:{WORDS[0]}": posting(views, f"word:{day}:{WORDS[0]}", "ids"),
+            f"words:{day[:7]}:{WORDS[0]}": posting(views, f"words:{day[:7]}:{WORDS[0]}", "days"),
         }
+
+
+def posting(views, doc_id: str, field: str) -> dict[str, int]:
+    """Return the size of a posting document and how many values its list holds."""
+    document = views.find_one({"_id": doc_id}) or {}
+    return {"bytes": len(bson.encode(document)), field: len(document.get(field) or [])}
 
 
 def idle_cpu(seconds: float, pid: int | None, system: System, cpu: Cpu) -> dict[str, Any]:

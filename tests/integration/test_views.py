@@ -14,7 +14,7 @@ from services.intake.adapters.views import COLLECTION, MongoViews
 from services.intake.domain import actions
 from services.intake.domain.shelves import Shelving
 from services.intake.domain.tickets import new_ticket_document
-from services.intake.domain.views import bucket_of, open_id
+from services.intake.domain.views import bucket_of, day_of, open_id, words_of
 from services.intake.service_layer.commands import perform
 from services.intake.service_layer.queries import (
     TicketFilter,
@@ -185,6 +185,33 @@ async def test_read_models_of_an_older_build_are_migrated_while_live_and_equal_a
     assert [t["id"] for t in mine.items] == sorted((t["_id"] for t in tickets if t["reporter"]["id"] == "r1"),
                                                    reverse=True)
     assert sorted(e["id"] for e in await views.open_entries()) == sorted(t["_id"] for t in open_now)
+    migrated = await snapshot(db)
+    await db[COLLECTION].delete_many({})
+    await rebuild_views(store)
+    assert await snapshot(db) == migrated
+
+
+async def test_month_long_posting_lists_of_an_older_build_are_split_by_day_and_removed(db):
+    store = await random_history(db, 17, tickets=30)
+    tickets = [t async for t in store.all()]
+    # the shape version 2 left: one posting list per word and month, no day postings or day lists
+    await db[COLLECTION].delete_many({"_id": {"$regex": "^words?:"}})
+    months: dict[str, list[str]] = {}
+    for ticket in tickets:
+        for word in words_of(ticket["title"]):
+            months.setdefault(f"word:{day_of(ticket['created_at'])[:7]}:{word}", []).append(ticket["_id"])
+    await db[COLLECTION].insert_many([{"_id": doc_id, "ids": ids} for doc_id, ids in months.items()])
+    await db[MIGRATIONS].replace_one({"_id": "ticket_views"}, {"version": 2}, upsert=True)
+    views, now = MongoViews(db), START + timedelta(days=80)
+    expected = sorted((t["_id"] for t in tickets if "invoice" in t["title"].split()), reverse=True)
+    assert expected
+    assert (await search(views, TicketFilter(q="invoice"), None, 100, now, START.date())).items == [], \
+        "the older shape is not what search reads"
+
+    assert await migrate_views(store) == len(tickets)
+    found = await search(views, TicketFilter(q="invoice"), None, 100, now, START.date())
+    assert [t["id"] for t in found.items] == expected
+    assert await db[COLLECTION].count_documents({"_id": {"$in": list(months)}}) == 0, "month-long lists removed"
     migrated = await snapshot(db)
     await db[COLLECTION].delete_many({})
     await rebuild_views(store)

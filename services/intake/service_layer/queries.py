@@ -8,6 +8,7 @@ so a page can also end early at its scan bound and say where to go on.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from ulid import ULID
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.principals import Principal, Role
 from services.intake.domain.shelves import Shelf, days_directory_id, reporter_directory_id, within
-from services.intake.domain.views import parse_sla_line, search_entry, word_id, words_of
+from services.intake.domain.views import parse_sla_line, search_entry, word_days_id, word_id, words_of
 from shared.contracts import OPEN_STATUSES
 
 MONTHS_PER_PAGE = 3
@@ -25,6 +26,8 @@ MONTHS_PER_PAGE = 3
 SHELVES_PER_READ = 4
 """Shelves read at once (concurrently) while a page is being filled, newest first."""
 MONTHS_PER_SEARCH = 24
+DAYS_PER_READ = 4
+"""Days whose posting lists a search reads at once (concurrently); most pages fill from the newest few."""
 """Months of posting lists one search page reads at most before it returns what it found and a cursor to go on."""
 
 
@@ -168,8 +171,9 @@ async def search(views: MongoViews, wanted: TicketFilter, before: str | None, li
                  first_day: date) -> Page:
     """Return a page of tickets whose title has every searched word, newest first.
 
-    Per month (newest first): the posting lists of the searched words, intersected in memory; then
-    only the matching tickets are read, by `_id`, newest first and no more than the page needs.
+    Per month (newest first): the days on which every searched word has a posting list (one small
+    document per word), then those days' posting lists, a few days at a time and newest first,
+    intersected in memory; only the matching tickets are read, by `_id`, no more than the page needs.
     """
     words = wanted.words
     if not words:
@@ -180,13 +184,13 @@ async def search(views: MongoViews, wanted: TicketFilter, before: str | None, li
     found: list[dict[str, Any]] = []
     scanned = 0
     while month >= date(stop.year, stop.month, 1) and scanned < MONTHS_PER_SEARCH and len(found) <= limit:
-        key = month.strftime("%Y-%m")
-        postings = await views.postings(word_id(key, word) for word in words)
-        lists = [set(postings.get(word_id(key, word), ())) for word in words]
-        candidates = sorted((i for i in set.intersection(*lists) if before is None or i < before), reverse=True)
-        for start in range(0, len(candidates), limit + 1):
-            batch = await views.tickets_by_id(candidates[start:start + limit + 1])
-            found += [entry for entry in map(search_entry, batch) if wanted.admits(entry)]
+        async for candidates in _matching_ids(views, month.strftime("%Y-%m"), words, newest.strftime("%Y-%m-%d")):
+            candidates = [ticket_id for ticket_id in candidates if before is None or ticket_id < before]
+            for start in range(0, len(candidates), limit + 1):
+                batch = await views.tickets_by_id(candidates[start:start + limit + 1])
+                found += [entry for entry in map(search_entry, batch) if wanted.admits(entry)]
+                if len(found) > limit:
+                    break
             if len(found) > limit:
                 break
         scanned += 1
@@ -195,6 +199,22 @@ async def search(views: MongoViews, wanted: TicketFilter, before: str | None, li
     if len(found) <= limit and month >= date(stop.year, stop.month, 1):
         more = id_at(datetime.combine(month + timedelta(days=32), datetime.min.time(), UTC).replace(day=1))
     return _page(found, wanted, before, limit, more)
+
+
+async def _matching_ids(views: MongoViews, month: str, words: list[str], last_day: str) -> AsyncIterator[list[str]]:
+    """Yield, a few days at a time and newest first, the ids of the month's tickets (up to last_day) that have
+    every word in their title, newest first."""
+    indexes = await views.documents(word_days_id(month, word) for word in words)
+    day_sets = [set((indexes.get(word_days_id(month, word)) or {}).get("days") or ()) for word in words]
+    days = sorted((f"{month}-{dd}" for dd in set.intersection(*day_sets)), reverse=True)
+    days = [day for day in days if day <= last_day]
+    for start in range(0, len(days), DAYS_PER_READ):
+        chunk = days[start:start + DAYS_PER_READ]
+        postings = await views.postings(word_id(day, word) for day in chunk for word in words)
+        ids: set[str] = set()
+        for day in chunk:
+            ids |= set.intersection(*(set(postings.get(word_id(day, word), ())) for word in words))
+        yield sorted(ids, reverse=True)
 
 
 async def tickets_for(caller: Principal, wanted: TicketFilter, before: str | None, limit: int, *,

@@ -6,7 +6,11 @@ Version 2 (shelves, domain/shelves.py) changed two things for tickets already st
   writes), which puts it in its bucket, and only then leaves the old one (so it is never missing);
 - history and My Tickets are found through shelf directories: every stored ticket is recorded in
   the directories of its day's and its reporter's shelves (the documents it is on stay the same).
-Both steps are idempotent and live writes never contradict them, so running it beside the live
+Version 3 split each month's posting list of a title word into one per day, with a list of the
+month's days per word (domain/views.py): every stored ticket is added to its day's postings, and
+the month-long lists are deleted once all are written (until then search reads the new ones as
+they fill, so a search during the migration may miss older matches).
+Every step is idempotent and live writes never contradict them, so running it beside the live
 service, twice, or after a crash in the middle is safe; the version is recorded only once every
 step is done. Until then a moved ticket may show twice in the queue.
 """
@@ -17,12 +21,12 @@ import logging
 
 from services.intake.adapters.tickets import MongoTickets
 from services.intake.domain.shelves import directory_updates
-from services.intake.domain.views import open_id
+from services.intake.domain.views import day_of, open_id, posting_updates, words_of
 from shared.update_merging import merge_into
 
 log = logging.getLogger(__name__)
 
-VIEWS_VERSION = 2
+VIEWS_VERSION = 3
 MIGRATIONS = "migrations"
 """`_id` = the collection migrated, `version` = the version its documents have."""
 OLD_OPEN_BUCKETS = 32
@@ -45,19 +49,28 @@ async def record_version(tickets: MongoTickets) -> None:
 
 async def migrate_views(tickets: MongoTickets) -> int:
     """Bring the read models to VIEWS_VERSION if they are older; return how many tickets were recorded."""
-    if await views_version(tickets) >= VIEWS_VERSION:
+    version = await views_version(tickets)
+    if version >= VIEWS_VERSION:
         await record_version(tickets)
         return 0
-    log.warning("read models from an older build: migrating them while the service answers")
-    await rehash_open_buckets(tickets)
-    recorded, combined = 0, {}
+    log.warning("read models from an older build: migrating them while the service answers",
+                extra={"x_from_version": version})
+    if version < 2:
+        await rehash_open_buckets(tickets)
+    recorded, combined, month_postings = 0, {}, set()
     async for ticket in tickets.all():
-        merge_into(combined, directory_updates(ticket))
+        if version < 2:
+            merge_into(combined, directory_updates(ticket))
+        merge_into(combined, posting_updates(ticket))
+        month = day_of(ticket["created_at"])[:7]
+        month_postings.update(f"word:{month}:{word}" for word in words_of(ticket["title"]))
         recorded += 1
         if recorded % BATCH == 0:
             await tickets.views.apply(combined)
             combined = {}
     await tickets.views.apply(combined)
+    for doc_id in sorted(month_postings):  # by `_id` each: a filter on a list of ids would scan the collection
+        await tickets.views.collection.delete_one({"_id": doc_id})
     await record_version(tickets)
     log.warning("read models migrated", extra={"x_tickets": recorded})
     return recorded
