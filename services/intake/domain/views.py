@@ -281,23 +281,24 @@ def build_views(tickets: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for ticket in tickets:
         for doc_id, entry in projection(ticket).items():
             documents.setdefault(doc_id, {}).setdefault("entries", {})[ticket["_id"]] = entry
-        for doc_id, update in posting_updates(ticket).items():
-            for field, value in update["$addToSet"].items():
-                values = documents.setdefault(doc_id, {}).setdefault(field, [])
-                if value not in values:
-                    values.append(value)
-        for doc_id, update in directory_updates(ticket).items():
-            _extremes(documents.setdefault(doc_id, {}), update)
+        for doc_id, update in {**posting_updates(ticket), **directory_updates(ticket)}.items():
+            _apply(documents.setdefault(doc_id, {}), update)
     return documents
 
 
-def _extremes(document: dict[str, Any], update: dict[str, dict[str, Any]]) -> None:
-    """Apply an update of `$min` and `$max` on dotted paths to a document in memory, as the database does."""
+def _apply(document: dict[str, Any], update: dict[str, dict[str, Any]]) -> None:
+    """Apply an update of `$addToSet` (one value), `$min` and `$max` on dotted paths to a document in memory, as the
+    database does."""
     for operator, fields in update.items():
-        keep = min if operator == "$min" else max
         for path, value in fields.items():
             *parents, leaf = path.split(".")
             target = document
             for name in parents:
                 target = target.setdefault(name, {})
-            target[leaf] = keep(target[leaf], value) if leaf in target else value
+            if operator == "$addToSet":
+                values = target.setdefault(leaf, [])
+                if value not in values:
+                    values.append(value)
+            else:
+                keep = min if operator == "$min" else max
+                target[leaf] = keep(target[leaf], value) if leaf in target else value

@@ -62,8 +62,7 @@ async def migrate_views(tickets: MongoTickets) -> int:
         if version < 2:
             merge_into(combined, directory_updates(ticket))
         merge_into(combined, posting_updates(ticket))
-        month = day_of(ticket["created_at"])[:7]
-        month_postings.update(f"word:{month}:{word}" for word in words_of(ticket["title"]))
+        month_postings.update(month_posting_ids(ticket))
         recorded += 1
         if recorded % BATCH == 0:
             await tickets.views.apply(combined)
@@ -74,6 +73,12 @@ async def migrate_views(tickets: MongoTickets) -> int:
     await record_version(tickets)
     log.warning("read models migrated", extra={"x_tickets": recorded})
     return recorded
+
+
+def month_posting_ids(ticket: dict) -> list[str]:
+    """Return the ids of the month-long posting lists (version 2) that held the ticket."""
+    month = day_of(ticket["created_at"])[:7]
+    return [f"word:{month}:{word}" for word in words_of(ticket["title"])]
 
 
 async def rehash_open_buckets(tickets: MongoTickets) -> None:
