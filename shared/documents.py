@@ -25,7 +25,18 @@ REVISION = "rev"
 
 async def update_by_id(collection: AsyncCollection, document_id: Any, update: dict[str, Any]) -> bool:
     """Apply update to the document with this _id; return False if there is none (fast on the docstore too)."""
-    return await collection.find_one_and_update({"_id": document_id}, update) is not None
+    return await update_one_returning(collection, {"_id": document_id}, update) is not None
+
+
+async def update_one_returning(collection: AsyncCollection, query: dict[str, Any],
+                               update: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply update to the one document query names by `_id`; return it as written, or None if none matched.
+
+    Asking for the document after the write costs MongoDB nothing more, and the docstore's gate
+    keeps what such a write returns (tools/docstore/doccache.go): the next read or guarded write of
+    the document needs no lookup in FerretDB.
+    """
+    return await collection.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
 
 
 async def update_if(collection: AsyncCollection, document_id: Any, condition: dict[str, Any],

@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.clock import sleep_or_wake
 from shared.contracts import Envelope
+from shared.documents import update_one_returning
 from shared.messaging.publisher import Publisher
 from shared.metrics import PipelineMetrics
 
@@ -92,11 +93,11 @@ class OutboxRelay:
             pop: dict[str, Any] = {"$pullAll": {"outbox": published}, "$inc": {"rev": 1}}
             mark = self._settled_marks.get(collection.name)
             if mark is None or mark not in document:
-                await collection.find_one_and_update({"_id": document["_id"]}, pop)
-            elif await collection.find_one_and_update({"_id": document["_id"], mark: document[mark]},
-                                                      {**pop, "$unset": {mark: ""}}) is None:
+                await update_one_returning(collection, {"_id": document["_id"]}, pop)
+            elif await update_one_returning(collection, {"_id": document["_id"], mark: document[mark]},
+                                            {**pop, "$unset": {mark: ""}}) is None:
                 # another write (this replica's or another's) came in between: pop, and let it be settled again
-                await collection.find_one_and_update({"_id": document["_id"]}, pop)
+                await update_one_returning(collection, {"_id": document["_id"]}, pop)
                 if collection.name in self.unsettled:
                     await self.unsettled[collection.name](document["_id"])
         return len(published)

@@ -40,6 +40,7 @@ type gate struct {
 	serialize bool
 	pushdown  bool
 	logger    *slog.Logger
+	cache     *docCache     // documents as the last write left them (doccache.go); nil: none
 	drainFor  time.Duration // how long serve waits for requests in flight once ctx ends
 
 	writes sync.Mutex   // held by one write from forwarding its request until its reply is read
@@ -175,8 +176,10 @@ func (g *gate) exchange(request message, client, backend io.Writer, backendIn io
 		reply, err = refusal, nil // batches.go: FerretDB would hang on it
 	} else if guarded := g.planWrite(command, request); guarded != nil {
 		reply, err = g.runGuarded(guarded, request, backend, backendIn)
+	} else if !alone && command == "find" {
+		reply, err = g.find(request, backend, backendIn) // cached_reads.go
 	} else {
-		reply, err = g.forward(request, backend, backendIn, alone)
+		reply, err = g.forward(command, request, backend, backendIn, alone)
 	}
 	if err == nil {
 		reply = withSmallerWriteBatch(command, reply)
@@ -199,12 +202,24 @@ func (g *gate) exchange(request message, client, backend io.Writer, backendIn io
 }
 
 // forward sends request to FerretDB and returns its reply, alone among writes when alone is set.
-func (g *gate) forward(request message, backend io.Writer, backendIn io.Reader, alone bool) (message, error) {
-	if alone {
-		g.writes.Lock()
-		defer g.writes.Unlock()
+func (g *gate) forward(command string, request message, backend io.Writer, backendIn io.Reader, alone bool) (message, error) {
+	if !alone {
+		return roundTrip(request, backend, backendIn)
 	}
-	return roundTrip(request, backend, backendIn)
+	g.writes.Lock()
+	defer g.writes.Unlock()
+	return g.write(command, request, backend, backendIn)
+}
+
+// write sends a write to FerretDB, with the write mutex held, keeping the document cache true to it.
+func (g *gate) write(command string, request message, backend io.Writer, backendIn io.Reader) (message, error) {
+	learning := g.cache.beforeWrite(command, request)
+	defer g.cache.writeEnds()
+	reply, err := roundTrip(request, backend, backendIn)
+	if err == nil {
+		g.cache.learn(learning, reply)
+	}
+	return reply, err
 }
 
 // readReply returns FerretDB's next message, which must answer requestID.

@@ -78,6 +78,12 @@ func startGate(t *testing.T, serialize bool, handle func(string, message) []mess
 // startGateWith is startGate with conditional pushdown on or off.
 func startGateWith(t *testing.T, serialize, pushdown bool, handle func(string, message) []message) (string, *fakeFerret, func()) {
 	t.Helper()
+	return startConfiguredGate(t, serialize, pushdown, nil, handle)
+}
+
+// startConfiguredGate is startGateWith with the gate's document cache (nil: none).
+func startConfiguredGate(t *testing.T, serialize, pushdown bool, cache *docCache, handle func(string, message) []message) (string, *fakeFerret, func()) {
+	t.Helper()
 	fake := &fakeFerret{handle: handle}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,6 +91,7 @@ func startGateWith(t *testing.T, serialize, pushdown bool, handle func(string, m
 	}
 	g := newGate(fake.dial, serialize, pushdown, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	g.drainFor = time.Second
+	g.cache = cache
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { g.serve(ctx, ln); close(done) }()

@@ -36,26 +36,34 @@ func (g *gate) planWrite(command string, request message) *guardedWrite {
 func (g *gate) runGuarded(w *guardedWrite, request message, backend io.Writer, backendIn io.Reader) (message, error) {
 	g.writes.Lock()
 	defer g.writes.Unlock()
-	doc, known, err := g.lookup(w, backend, backendIn)
-	if err != nil {
-		return nil, err
+	key := keyOf(w.db, w.collection, w.id)
+	doc, known := g.cache.get(key)
+	if !known {
+		var err error
+		if doc, known, err = g.lookup(w, backend, backendIn); err != nil {
+			return nil, err
+		}
+		if doc != nil {
+			g.cache.put(key, doc)
+		}
 	}
 	if !known { // FerretDB refused the find: let it answer the write itself
-		return roundTrip(request, backend, backendIn)
+		return g.write(w.command, request, backend, backendIn)
 	}
 	matched := false
 	if doc != nil {
+		var err error
 		matched, err = w.cond.matches(bson.RawValue{Type: bson.TypeEmbeddedDocument, Value: doc})
 		if err != nil {
 			g.warnUnsupported(w.command, err)
-			return roundTrip(request, backend, backendIn)
+			return g.write(w.command, request, backend, backendIn)
 		}
 	}
 	h := request.header()
 	if !matched {
 		return opMsgReply(g.ids.Add(1), h.requestID, w.nothingMatched()), nil
 	}
-	return roundTrip(w.rewritten.encode(h.requestID, h.responseTo), backend, backendIn)
+	return g.write(w.command, w.rewritten.encode(h.requestID, h.responseTo), backend, backendIn)
 }
 
 // lookup returns the document with w's `_id` (nil if there is none) and whether FerretDB answered

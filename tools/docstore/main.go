@@ -47,19 +47,20 @@ func main() {
 	indexEvery := flag.Duration("id-index-every", time.Second, "how often new collections get their _id lookup index (see idindex.go)")
 	serialize := flag.Bool("serialize-writes", true, "let one write command at a time reach FerretDB, so single-document writes are atomic (see gate.go); false only to measure what that costs")
 	pushdown := flag.Bool("conditional-pushdown", true, "check a conditional write of one document by _id in the gate and send FerretDB only the _id (see guarded.go); needs -serialize-writes; false only to measure what it saves")
+	cacheMB := flag.Int("doc-cache-mb", 64, "megabytes of documents the gate keeps as the last write left them, to check guarded writes and answer finds by _id without FerretDB (see doccache.go); 0 for none; needs -serialize-writes")
 	flag.Parse()
 	if *pprofAddr != "" {
 		go servePprof(*pprofAddr)
 	}
 
-	if err := run(*listen, *dataDir, *logLevel, *sqliteParams, *indexEvery, *serialize, *pushdown); err != nil {
+	if err := run(*listen, *dataDir, *logLevel, *sqliteParams, *indexEvery, *serialize, *pushdown, *cacheMB); err != nil {
 		fmt.Fprintln(os.Stderr, "docstore:", err)
 		os.Exit(1)
 	}
 }
 
 // run serves until a termination signal arrives and returns the first start-up error.
-func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duration, serialize, pushdown bool) error {
+func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duration, serialize, pushdown bool, cacheMB int) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
@@ -121,12 +122,18 @@ func run(listen, dataDir, logLevel, sqliteParams string, indexEvery time.Duratio
 
 	go keepIDIndexes(ctx, abs, indexEvery, logger)
 	logger.Warn("docstore listening", slog.String("listen", public.Addr().String()), slog.String("data", abs),
-		slog.Bool("serialize_writes", serialize), slog.Bool("conditional_pushdown", serialize && pushdown))
+		slog.Bool("serialize_writes", serialize), slog.Bool("conditional_pushdown", serialize && pushdown),
+		slog.Int("doc_cache_mb", cacheMB))
 	dial := func() (net.Conn, error) { return net.Dial("unix", socket) }
-	newGate(dial, serialize, pushdown, logger).serve(gateCtx, public)
+	g := newGate(dial, serialize, pushdown, logger)
+	if serialize {
+		g.cache = newDocCache(cacheMB << 20)
+	}
+	g.serve(gateCtx, public)
 	stopBackend()
 	<-backendDone
-	logger.Warn("docstore stopped")
+	hits, misses := g.cache.counts()
+	logger.Warn("docstore stopped", slog.Int64("doc_cache_hits", hits), slog.Int64("doc_cache_misses", misses))
 	return nil
 }
 

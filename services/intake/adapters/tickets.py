@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.views import view_updates
-from shared.documents import guarded_change
+from shared.documents import guarded_change, update_one_returning
 from shared.packing import pack_all, unpack_all
 from shared.persistence import IndexSpec
 
@@ -239,8 +239,8 @@ class MongoTickets:
             if current is None:
                 return
             await self.views.apply(view_updates(None, current, repair=True))
-            if await self.collection.find_one_and_update({"_id": ticket_id, "rev": current.get("rev")},
-                                                         {"$unset": {VIEWS_PENDING: ""}}) is not None:
+            if await update_one_returning(self.collection, {"_id": ticket_id, "rev": current.get("rev")},
+                                          {"$unset": {VIEWS_PENDING: ""}}) is not None:
                 return
         log.warning("ticket kept changing while its views were rewritten; the next write settles them",
                     extra={"ticket_id": ticket_id})
@@ -255,7 +255,7 @@ class MongoTickets:
         if VIEWS_PENDING not in after:
             return
         target = {"_id": after["_id"], VIEWS_PENDING: after[VIEWS_PENDING]}  # only our own mark
-        if await self.collection.find_one_and_update(target, {"$unset": {VIEWS_PENDING: ""}}) is None:
+        if await update_one_returning(self.collection, target, {"$unset": {VIEWS_PENDING: ""}}) is None:
             await self.reproject(after["_id"])  # another write came in between: our views may have overtaken its
 
     async def _archive_timeline(self, ticket: dict[str, Any]) -> None:
