@@ -77,9 +77,10 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
     runtime.indexes += deliveries.INDEXES
     runtime.outbox_collections.append(deliveries.COLLECTION)
     http_client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+    email_sender = SmtpEmailSender(settings)
     if senders is None:
         senders = {
-            Channel.EMAIL.value: SmtpEmailSender(settings),
+            Channel.EMAIL.value: email_sender,
             Channel.WEBHOOK.value: WebhookSender(http_client, router.signing_key, clock),
             Channel.SLACK.value: SlackSender(http_client, clock),
         }
@@ -111,6 +112,7 @@ def build_app(settings: NotifierSettings | None = None, clock: Clock | None = No
                 await loop.run()
             finally:
                 await http_client.aclose()
+                await email_sender.connections.close()
 
         rt.background(run_loop)
 

@@ -7,6 +7,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
+from services.notifier.adapters.smtp_connections import SmtpConnections
 from services.notifier.domain.deliveries import Outgoing, message_id, thread_id
 from services.notifier.domain.retry import (
     SendResult,
@@ -60,10 +61,13 @@ def compose(outgoing: Outgoing, *, sender: str, domain: str, reply_to: str | Non
 
 
 class SmtpEmailSender:
-    """Sends through the configured SMTP server and classifies the server's answer."""
+    """Sends through the configured SMTP server, over connections kept open, and classifies the server's answer."""
 
     def __init__(self, settings: NotifierSettings) -> None:
         self._settings = settings
+        self.connections = SmtpConnections(lambda: aiosmtplib.SMTP(
+            hostname=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
+            password=settings.smtp_password, start_tls=settings.smtp_starttls, timeout=settings.smtp_timeout_seconds))
 
     async def send(self, outgoing: Outgoing) -> SendResult:
         """Return delivered once the server accepted the message; 5xx is permanent, the rest transient."""
@@ -71,10 +75,7 @@ class SmtpEmailSender:
         reply_to = reply_to_for(outgoing, support_address=s.support_address, secret=s.reply_secret)
         email = compose(outgoing, sender=s.mail_from, domain=s.mail_domain, reply_to=reply_to)
         try:
-            await aiosmtplib.send(
-                email, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
-                password=s.smtp_password, start_tls=s.smtp_starttls, timeout=s.smtp_timeout_seconds,
-            )
+            await self.connections.send(email)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             first = exc.recipients[0] if exc.recipients else None
             if first is None:
