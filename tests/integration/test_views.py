@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 from ulid import ULID
 
 from services.intake.adapters.tickets import MongoTickets
@@ -194,6 +195,7 @@ async def test_read_models_of_an_older_build_are_migrated_while_live_and_equal_a
 async def test_month_long_posting_lists_of_an_older_build_are_split_by_day_and_removed(db):
     store = await random_history(db, 17, tickets=30)
     tickets = [t async for t in store.all()]
+    store = MongoTickets(db)  # the new build's process: the older one wrote these tickets
     # the shape version 2 left: one posting list per word and month, no day postings or day lists
     await db[COLLECTION].delete_many({"_id": {"$regex": "^words?:"}})
     months: dict[str, list[str]] = {}
@@ -228,3 +230,48 @@ async def test_entries_are_stored_packed_and_entries_an_older_build_wrote_nested
     await db[COLLECTION].update_one({"_id": "open:1"}, {"$set": {"entries.t-old": {**summary, "id": "t-old"}}})
     entries = {e["id"]: e for e in await views.open_entries()}
     assert entries["t-new"] == summary and entries["t-old"] == {**summary, "id": "t-old"}
+
+
+async def test_a_day_already_in_a_words_month_list_is_not_written_again(mongodb_url, db_name):
+    statements: list[str] = []
+
+    class Updates(monitoring.CommandListener):
+        def started(self, event):
+            if event.command_name == "update":
+                statements.extend(str(s["q"]["_id"]) for s in event.command["updates"])
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    client = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[Updates()])
+    db = client[db_name]
+    try:
+        store = MongoTickets(db)
+        ids = []
+        for n, title in enumerate(["invoice export broken", "invoice export slow", "invoice totals wrong"]):
+            created = START + timedelta(minutes=n)
+            document = new_ticket_document(
+                ticket_id=str(ULID.from_timestamp(created.timestamp())), number=f"INC-{n + 1:06d}",
+                fields={"title": title, "type": "data"}, reporter={"id": "r1", "name": "R1"}, now=created, outbox=[])
+            await store.insert(document)
+            ids.append(document["_id"])
+        month_lists = [s for s in statements if s.startswith("words:")]
+        assert sorted(month_lists) == sorted(f"words:2026-03:{w}" for w in
+                                             ("invoice", "export", "broken", "slow", "totals", "wrong"))
+        found = await search(MongoViews(db), TicketFilter(q="invoice"), None, 100, START + timedelta(days=1),
+                             START.date())
+        assert {t["id"] for t in found.items} == set(ids)
+        restarted = MongoTickets(db)  # another process knows nothing: it writes the day again, harmlessly
+        statements.clear()
+        created = START + timedelta(minutes=9)
+        document = new_ticket_document(ticket_id=str(ULID.from_timestamp(created.timestamp())), number="INC-000009",
+                                       fields={"title": "invoice", "type": "data"},
+                                       reporter={"id": "r1", "name": "R1"}, now=created, outbox=[])
+        await restarted.insert(document)
+        assert "words:2026-03:invoice" in statements
+    finally:
+        await client.drop_database(db_name)
+        await client.close()

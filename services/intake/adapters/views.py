@@ -34,7 +34,7 @@ from services.intake.domain.shelves import (
     reporter_directory_id,
     shelves_in,
 )
-from services.intake.domain.views import FEATURE_BUCKETS, OPEN_BUCKETS
+from services.intake.domain.views import FEATURE_BUCKETS, OPEN_BUCKETS, listed_day
 from shared.group_commit import GroupCommit
 from shared.packing import pack, unpack
 from shared.update_merging import upserts
@@ -42,6 +42,8 @@ from shared.update_merging import upserts
 COLLECTION = "ticket_views"
 TICKETS = "tickets"
 CACHED_PREFIXES = ("open:", "features:")
+LISTED_DAYS_KEPT = 100_000
+"""How many (title word's month list, day) pairs a process remembers having written (a few MB at most)."""
 SUMMARY_FIELDS = {name: 1 for name in ("number", "title", "kind", "type", "status", "severity", "reported_severity",
                                        "tier", "team", "assignee", "reporter", "vendor", "created_at", "votes", "rev",
                                        "sla_response", "sla_resolution")}
@@ -85,6 +87,7 @@ class MongoViews:
         self._refreshing: dict[str, asyncio.Task] = {}
         self.shelving = Shelving()
         self._commits = GroupCommit(self._write)
+        self._listed_days: set[tuple[str, str]] = set()
 
     async def shelves_for(self, ticket: dict[str, Any]) -> dict[str, Any]:
         """Return the `shelves` field of a new ticket, first reading the directories of groups not seen yet."""
@@ -113,6 +116,8 @@ class MongoViews:
         Updates of other callers waiting at the same time go out in the same command, one merged update
         per document (shared/group_commit.py).
         """
+        updates = {doc_id: update for doc_id, update in updates.items()
+                   if listed_day(doc_id, update) not in self._listed_days}
         if not updates:
             return
         self._forget(updates)
@@ -120,6 +125,18 @@ class MongoViews:
             await self._commits.submit(updates)
         finally:
             self._forget(updates)  # a read that overlapped the write must not keep what it saw before it
+        self._remember_listed_days(updates)
+
+    def _remember_listed_days(self, written: dict[str, dict[str, Any]]) -> None:
+        """Remember the days written into months' day lists of title words: adding one again would change nothing.
+
+        Most titles share words, and each such add was a statement rewriting the month's list. Nothing
+        removes a day from a list: a rebuild writes every list from the tickets, which hold the ticket
+        that put the day there.
+        """
+        if len(self._listed_days) > LISTED_DAYS_KEPT:
+            self._listed_days.clear()
+        self._listed_days.update(key for doc_id, update in written.items() if (key := listed_day(doc_id, update)))
 
     async def _write(self, updates: dict[str, dict[str, Any]]) -> None:
         """Write one batch of updates by `_id` in one command."""
@@ -196,3 +213,4 @@ class MongoViews:
             await self.collection.find_one_and_replace({"_id": doc_id}, {"_id": doc_id, **packed_document(document)},
                                                        upsert=True)
         self._forget(list(self._cache))
+        self._listed_days.clear()

@@ -146,6 +146,15 @@ def word_days_id(month: str, word: str) -> str:
     return f"words:{month}:{word}"
 
 
+def listed_day(doc_id: str, update: dict[str, Any]) -> tuple[str, str] | None:
+    """Return (month's day list id, day) when update only adds a day to a title word's month list, else None."""
+    if doc_id.startswith("words:") and update.keys() == {"$addToSet"} and update["$addToSet"].keys() == {"days"}:
+        day = update["$addToSet"]["days"]
+        if isinstance(day, str):
+            return doc_id, day
+    return None
+
+
 def posting_updates(ticket: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Return the updates that put a new ticket in the posting lists of its title words (idempotent)."""
     day = day_of(ticket["created_at"])
