@@ -122,6 +122,8 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         app.state.tickets = store
         rt.relay.unsettled[tickets.COLLECTION] = store.reproject  # a write came between a ticket's and its views
         rt.background(lambda: recover_in_background(store))  # ready at once; the scan may take minutes
+        if settings.replicas == 1:  # with replicas, each other's writes would make deferred clears rewrite views
+            rt.background(store.deferred_clears.run)
         app.state.api_keys = api_keys.MongoApiKeys(rt.db, clock)
         app.state.votes = votes.MongoVotes(rt.db)
         app.state.idempotency = idempotency.MongoIdempotency(rt.db)

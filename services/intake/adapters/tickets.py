@@ -8,8 +8,9 @@ crash between the write and its views is finished later:
 - a change made for a consumed event is finished by the event's redelivery (the broker redelivers
   what was not acknowledged): the ticket has applied it, so the views are written again from it;
 - every write sets `views_pending` to its revision, cleared once the views are written (by the
-  relay, in the command that pops the events the write owes, or here); a crash in between leaves
-  the mark, and `recover()` finishes the job at the next start.
+  relay, in the command that pops the events the write owes, or here, a moment later unless a later
+  write took it over: adapters/deferred_clears.py); a crash in between leaves the mark, and
+  `recover()` finishes the job at the next start.
 
 Any number of intake replicas write the same tickets. Each write is a compare-and-set on the
 revision, and the mark orders the views: a write clears only its own mark, so finding it gone
@@ -27,6 +28,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.intake.adapters.deferred_clears import DeferredClears
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.views import view_updates
 from shared.documents import guarded_change, update_one_returning
@@ -128,6 +130,7 @@ class MongoTickets:
         self._on_outbox = on_outbox or (lambda collection, ticket_id, document=None: None)
         self.views = views or MongoViews(db)
         self._counters = db[COUNTERS]
+        self.deferred_clears = DeferredClears(self._clear_mark)
 
     async def next_sequence(self, name: str = "ticket") -> int:
         """Return the next value of a monotonically increasing counter (one atomic `$inc`, unique across replicas)."""
@@ -216,11 +219,13 @@ class MongoTickets:
         guard = dict(condition)
         if event_id is not None:
             guard["applied_events"] = {"$ne": event_id}
+        began = self.deferred_clears.now()
         changed = await guarded_change(self.collection, ticket_id, guard, update)
         if changed is None:
             if event_id is not None and await self.applied(ticket_id, event_id):
                 await self.reproject(ticket_id)
             return False
+        self.deferred_clears.take_over(ticket_id, began)  # this write replaced their marks
         before, after = changed[0], unpacked(changed[1])
         await self._settle(before, after)
         if len(after.get("timeline", [])) >= 2 * TIMELINE_KEPT:
@@ -254,9 +259,17 @@ class MongoTickets:
             return
         if VIEWS_PENDING not in after:
             return
-        target = {"_id": after["_id"], VIEWS_PENDING: after[VIEWS_PENDING]}  # only our own mark
+        if self.deferred_clears.active:
+            self.deferred_clears.defer(after["_id"], after[VIEWS_PENDING])  # adapters/deferred_clears.py
+        else:
+            await self._clear_mark(after["_id"], after[VIEWS_PENDING])
+
+    async def _clear_mark(self, ticket_id: str, mark: int) -> None:
+        """Clear the ticket's mark if it is still this one; else rewrite its views (another write came in between,
+        whose views ours may have overtaken)."""
+        target = {"_id": ticket_id, VIEWS_PENDING: mark}  # only our own mark
         if await update_one_returning(self.collection, target, {"$unset": {VIEWS_PENDING: ""}}) is None:
-            await self.reproject(after["_id"])  # another write came in between: our views may have overtaken its
+            await self.reproject(ticket_id)
 
     async def _archive_timeline(self, ticket: dict[str, Any]) -> None:
         """Move all but the latest TIMELINE_KEPT entries to their pages (written first, so nothing is lost)."""
