@@ -178,8 +178,15 @@ class MongoTickets:
         return None
 
     async def get(self, ticket_id: str) -> dict[str, Any] | None:
-        """Return the ticket with this id, without internal bookkeeping fields."""
-        return unpacked(await self.collection.find_one({"_id": ticket_id}, HIDDEN))
+        """Return the ticket with this id, without internal bookkeeping fields.
+
+        Read whole and trimmed here: the docstore's gate keeps only whole documents it has read, so the
+        next read of the ticket (a page polling it) is answered from there.
+        """
+        document = await self.collection.find_one({"_id": ticket_id})
+        for field in HIDDEN if document is not None else ():
+            document.pop(field, None)
+        return unpacked(document)
 
     async def applied(self, ticket_id: str, event_id: str) -> bool:
         """Return True if the event was already applied to the ticket (LookupError if there is no ticket)."""
