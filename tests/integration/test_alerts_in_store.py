@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from services.intake.adapters.integrations import MongoIntegrations
 from services.intake.adapters.source_records import ALERT_GROUPS, MongoSourceRecords
@@ -20,6 +20,7 @@ from services.intake.service_layer.alerts import AlertsIn, receive_event, receiv
 from shared.clock import SystemClock
 from shared.ids import new_id
 from shared.locks import KeyedLocks
+from tests.command_log import CommandLog
 
 pytestmark = pytest.mark.integration
 AM = Integration(id=new_id(), kind=Kind.ALERTMANAGER, name="checkout-prometheus", team="technical-support")
@@ -115,33 +116,21 @@ async def test_repeats_arriving_while_the_key_s_ticket_is_created_are_answered_a
     assert tickets[0]["source"]["events"] == 50
 
 
-class Commands(monitoring.CommandListener):
-    """Records the filters of find and findAndModify commands."""
-
-    def __init__(self) -> None:
-        self.filters: list[tuple[str, dict]] = []
-
-    def started(self, event):
-        if event.command_name in ("find", "findAndModify"):
-            self.filters.append((event.command.get(event.command_name), dict(event.command.get("filter")
-                                                                             or event.command.get("query") or {})))
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
+def lookups(log: CommandLog) -> list[tuple[str, dict]]:
+    """Return (collection, filter) of every find and findAndModify the log holds."""
+    return [(command.get(name), dict(command.get("filter") or command.get("query") or {}))
+            for name, command in log.commands if name in ("find", "findAndModify")]
 
 
 async def test_every_lookup_on_the_alert_path_is_by_id(mongodb_url, db_name):
-    listener = Commands()
-    watched = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[listener])
+    log = CommandLog()
+    watched = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[log])
     try:
         db = watched[db_name]
         store = MongoIntegrations(db)
         integration = Integration(id=new_id(), kind=Kind.EVENTS_V2, name="zabbix", team="technical-support")
         key = await store.create(integration)
-        listener.filters.clear()
+        log.commands.clear()
         found = await store.by_key(key)
         assert found.id == integration.id
         trigger = parse_event({"routing_key": key, "event_action": "trigger", "dedup_key": "disk",
@@ -151,7 +140,7 @@ async def test_every_lookup_on_the_alert_path_is_by_id(mongodb_url, db_name):
             await receive_event(found, trigger, d)
         await receive_event(found, parse_event({"routing_key": key, "event_action": "resolve", "dedup_key": "disk"}), d)
         collections = {"integrations", "integration_keys", ALERT_GROUPS, "tickets"}
-        ours = [(c, f) for c, f in listener.filters if c in collections]
+        ours = [(c, f) for c, f in lookups(log) if c in collections]
         assert ours and all(set(f) - {"rev", "state", "status", "source.state"} == {"_id"} for _, f in ours), ours
     finally:
         await watched.drop_database(db_name)

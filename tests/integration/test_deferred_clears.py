@@ -6,38 +6,27 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from ulid import ULID
 
 from services.intake.adapters.tickets import VIEWS_PENDING, MongoTickets
 from services.intake.adapters.views import COLLECTION
 from services.intake.domain.tickets import new_ticket_document
 from services.intake.service_layer.rebuild import rebuild_views
+from tests.command_log import CommandLog
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-class Clears(monitoring.CommandListener):
-    """Counts the commands that clear a ticket's views mark."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def started(self, event):
-        if event.command_name == "findAndModify" and VIEWS_PENDING in event.command.get("update", {}).get("$unset", {}):
-            self.count += 1
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
+def clears(log: CommandLog) -> int:
+    """Return how many commands cleared a ticket's views mark."""
+    return sum(VIEWS_PENDING in command.get("update", {}).get("$unset", {}) for command in log.named("findAndModify"))
 
 
 async def test_a_burst_of_writes_to_one_ticket_clears_its_mark_once_and_the_views_stay_true(mongodb_url, db_name):
-    clears = Clears()
-    client = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[clears])
+    log = CommandLog()
+    client = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[log])
     db = client[db_name]
     try:
         store = MongoTickets(db)
@@ -53,10 +42,10 @@ async def test_a_burst_of_writes_to_one_ticket_clears_its_mark_once_and_the_view
                      "detail": f"severity {severity}", "visibility": "internal"}
             assert await store.change(document["_id"], {}, {"severity": severity, "updated_at": at}, [entry], [],
                                       event_id=f"e{n}")
-        assert clears.count == 0 and (await db.tickets.find_one({"_id": document["_id"]}))[VIEWS_PENDING] >= 1
+        assert clears(log) == 0 and (await db.tickets.find_one({"_id": document["_id"]}))[VIEWS_PENDING] >= 1
         deferring.cancel()  # the service stopping: what is owed is cleared
         await asyncio.gather(deferring, return_exceptions=True)
-        assert clears.count == 1
+        assert clears(log) == 1
         assert VIEWS_PENDING not in await db.tickets.find_one({"_id": document["_id"]})
         live = {d["_id"]: d async for d in db[COLLECTION].find({})}
         await db[COLLECTION].delete_many({})

@@ -7,7 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from ulid import ULID
 
 from services.intake.adapters.tickets import MongoTickets
@@ -28,6 +28,7 @@ from services.intake.service_layer.rebuild import rebuild_views
 from services.intake.service_layer.view_migrations import MIGRATIONS, migrate_views
 from shared.contracts import Status
 from shared.contracts.lifecycle_events import Actor
+from tests.command_log import CommandLog
 
 pytestmark = pytest.mark.integration
 AGENT = Actor(type="agent", id="a1", name="Ann")
@@ -233,20 +234,12 @@ async def test_entries_are_stored_packed_and_entries_an_older_build_wrote_nested
 
 
 async def test_a_day_already_in_a_words_month_list_is_not_written_again(mongodb_url, db_name):
-    statements: list[str] = []
+    log = CommandLog()
 
-    class Updates(monitoring.CommandListener):
-        def started(self, event):
-            if event.command_name == "update":
-                statements.extend(str(s["q"]["_id"]) for s in event.command["updates"])
+    def statements() -> list[str]:
+        return [str(update["q"]["_id"]) for command in log.named("update") for update in command["updates"]]
 
-        def succeeded(self, event):
-            pass
-
-        def failed(self, event):
-            pass
-
-    client = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[Updates()])
+    client = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[log])
     db = client[db_name]
     try:
         store = MongoTickets(db)
@@ -258,20 +251,20 @@ async def test_a_day_already_in_a_words_month_list_is_not_written_again(mongodb_
                 fields={"title": title, "type": "data"}, reporter={"id": "r1", "name": "R1"}, now=created, outbox=[])
             await store.insert(document)
             ids.append(document["_id"])
-        month_lists = [s for s in statements if s.startswith("words:")]
+        month_lists = [s for s in statements() if s.startswith("words:")]
         assert sorted(month_lists) == sorted(f"words:2026-03:{w}" for w in
                                              ("invoice", "export", "broken", "slow", "totals", "wrong"))
         found = await search(MongoViews(db), TicketFilter(q="invoice"), None, 100, START + timedelta(days=1),
                              START.date())
         assert {t["id"] for t in found.items} == set(ids)
         restarted = MongoTickets(db)  # another process knows nothing: it writes the day again, harmlessly
-        statements.clear()
+        log.commands.clear()
         created = START + timedelta(minutes=9)
         document = new_ticket_document(ticket_id=str(ULID.from_timestamp(created.timestamp())), number="INC-000009",
                                        fields={"title": "invoice", "type": "data"},
                                        reporter={"id": "r1", "name": "R1"}, now=created, outbox=[])
         await restarted.insert(document)
-        assert "words:2026-03:invoice" in statements
+        assert "words:2026-03:invoice" in statements()
     finally:
         await client.drop_database(db_name)
         await client.close()

@@ -120,16 +120,12 @@ func readFind(body bson.Raw) (oneFind, bool) {
 
 // onlyID returns the `_id` of a filter that names a document by `_id` (a string or ObjectID) and nothing else.
 func onlyID(filter bson.RawValue) (bson.RawValue, bool) {
-	doc, isDoc := filter.DocumentOK()
-	if !isDoc {
+	if doc, isDoc := filter.DocumentOK(); !isDoc {
+		return bson.RawValue{}, false
+	} else if elements, err := doc.Elements(); err != nil || len(elements) != 1 {
 		return bson.RawValue{}, false
 	}
-	elements, err := doc.Elements()
-	if err != nil || len(elements) != 1 || elements[0].Key() != "_id" {
-		return bson.RawValue{}, false
-	}
-	id, _ := idOf(elements[0].Value())
-	return id, id.Type != 0
+	return filterID(filter)
 }
 
 // project returns doc with a projection of top-level fields applied, as MongoDB does: all
