@@ -1,14 +1,18 @@
-"""The console says every time in UTC words: triage lines stored with a raw ISO due time, and the other services' times."""
+"""The console and the portal say every time in UTC words: triage lines stored with a raw ISO due time, and the other services' times."""
 
 from datetime import UTC, datetime
 
-from services.intake.domain.tickets import triage_changes
-from services.intake.entrypoints.console_ticket import in_words, with_times
+from services.intake.domain.tickets import new_ticket_document, triage_changes
+from services.intake.entrypoints.console_ticket import with_times
 from services.intake.entrypoints.console_web import instant
-from services.intake.entrypoints.views import TimelineEntry
+from services.intake.entrypoints.portal_format import in_words
+from services.intake.entrypoints.portal_tickets import public_timeline
+from services.intake.entrypoints.views import TicketView, TimelineEntry
 from shared.clock import FakeClock
+from shared.sla.config import load_service_levels
 from tests.factories import triaged
 
+CALENDAR = load_service_levels().sla.calendar
 NOW = FakeClock(datetime(2026, 12, 1, 7, 0, tzinfo=UTC)).now()
 
 
@@ -40,3 +44,13 @@ def test_other_services_times_are_read_as_utc_instants_or_left_out():
                                                                         {"at": "soon"}, "junk"]}, "junk"])
     assert [a["at"] for a in deliveries[0]["attempts"]] == [datetime(2026, 12, 1, 7, 41, 8, tzinfo=UTC), None]
     assert len(deliveries) == 1
+
+
+def test_the_reporters_ticket_page_words_an_older_triage_lines_due_time_too():
+    document = new_ticket_document(ticket_id="T1", number="INC-000001", fields={"title": "Down", "kind": "incident", "type": "infrastructure", "description": "all down"},
+                                   reporter={"id": "r1", "name": "Ada"}, now=NOW, outbox=[])
+    document["timeline"].append({"at": NOW, "actor": {"type": "system", "id": "triage", "name": "triage"},
+                                 "action": "triaged", "visibility": "public",
+                                 "detail": "Triaged as high; response due 2026-12-01T07:41:08.824000+00:00"})
+    view = TicketView.from_document(document, include_internal=False, now=NOW, calendar=CALENDAR)
+    assert public_timeline(view)[0].detail == "Triaged as high; response due Tue 1 Dec 07:41 UTC"

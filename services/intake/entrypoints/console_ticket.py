@@ -23,19 +23,17 @@ from services.intake.domain.offers import offers_for
 from services.intake.domain.principals import Principal
 from services.intake.domain.queue import countdown
 from services.intake.domain.sla import OUTCOME_FIELD, clock_summary
-from services.intake.domain.tickets import when
 from services.intake.entrypoints import portal_format as fmt
 from services.intake.entrypoints.console_web import assignee_of, field, instant, not_found, require_staff, seen_of
 from services.intake.entrypoints.portal_tickets import IMAGE_TYPES
 from services.intake.entrypoints.portal_web import portal_of
-from services.intake.entrypoints.views import TicketView, TimelineEntry
+from services.intake.entrypoints.views import TicketView
 from services.intake.service_layer.commands import ConcurrentChange, NotVisible, visible_ticket
 from services.intake.service_layer.workbench import ChangedMeanwhile, act_as_seen
 from shared.contracts import TICKET_NUMBER_PATTERN, Severity, Status
 from shared.contracts.lifecycle_events import Actor
 
 router = APIRouter(include_in_schema=False)
-ISO_INSTANT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})")
 DONE = {"acknowledge": "Acknowledged: the response clock stopped.", "assign": "Assigned.",
         "status": "Status changed.", "ask": "The question was sent to the reporter; the SLA clocks are paused.",
         "resolve": "The solution was proposed; the reporter is asked to confirm it.",
@@ -85,19 +83,6 @@ def agent_clocks(document: dict[str, Any], now: datetime, calendar: Any, at_risk
     return sorted(found, key=lambda c: order.get(c["target"], 9))
 
 
-def in_words(entry: TimelineEntry) -> TimelineEntry:
-    """Return the entry with the raw ISO due time of a triage line stored before it was written in words, in words."""
-    if entry.action != "triaged" or entry.actor.type != "system":
-        return entry
-
-    def worded(match: re.Match[str]) -> str:
-        try:
-            return when(datetime.fromisoformat(match[0]))
-        except ValueError:
-            return match[0]
-    return entry.model_copy(update={"detail": ISO_INSTANT.sub(worded, entry.detail)})
-
-
 def escalation_path(document: dict[str, Any], view: TicketView) -> list[dict[str, Any]]:
     """Return the tier moves so far, oldest first (from the ticket, else from its timeline)."""
     steps = document.get("escalations")
@@ -115,7 +100,7 @@ async def workbench_context(request: Request, document: dict[str, Any], person: 
     duplicates = [e.data.get("duplicate") for e in view.timeline if e.action == "duplicate_grouped" and e.data]
     vendor_answers = [e for e in view.timeline if e.action == "vendor_reply"]
     return {
-        "ticket": view, "document": document, "timeline": [in_words(e) for e in reversed(view.timeline)],
+        "ticket": view, "document": document, "timeline": [fmt.in_words(e) for e in reversed(view.timeline)],
         "clocks": agent_clocks(document, now, state.sla.calendar, state.sla.at_risk_fraction),
         "attachments": await state.attachments.for_ticket(document["_id"]), "image_types": IMAGE_TYPES,
         "offers": offers_for(document, Mover.AGENT), "staff": staff, "me": assignee_of(person),

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from services.intake.domain.tickets import when
 from shared.contracts import Severity, Status
+
+if TYPE_CHECKING:
+    from services.intake.entrypoints.views import TimelineEntry
+
+ISO_INSTANT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})")
 
 STATUS_LABELS = {Status.OPEN: "Open", Status.IN_PROGRESS: "In Progress", Status.WAITING_FOR_INFO: "Waiting for Info",
                  Status.ON_HOLD: "On Hold", Status.RESOLVED: "Resolved", Status.CLOSED: "Closed"}
@@ -130,3 +137,16 @@ def iso(moment: datetime | None) -> str:
 def utc_words(moment: datetime | None) -> str:
     """Return a moment as words in UTC, shown until the browser rewrites it in the reader's time zone."""
     return moment.strftime("%a %-d %b %Y, %H:%M UTC") if moment else ""
+
+
+def in_words(entry: TimelineEntry) -> TimelineEntry:
+    """Return the entry with the raw ISO due time of a triage line stored before it was written in words, in words."""
+    if entry.action != "triaged" or entry.actor.type != "system":
+        return entry
+
+    def worded(match: re.Match[str]) -> str:
+        try:
+            return when(datetime.fromisoformat(match[0]))
+        except ValueError:
+            return match[0]
+    return entry.model_copy(update={"detail": ISO_INSTANT.sub(worded, entry.detail)})

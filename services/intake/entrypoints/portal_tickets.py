@@ -144,6 +144,11 @@ def question_of(view: TicketView) -> str | None:
     return None
 
 
+def public_timeline(view: TicketView) -> list:
+    """Return the timeline the reporter sees, newest first, with older triage lines' raw ISO due times in words."""
+    return [fmt.in_words(entry) for entry in reversed(view.timeline)]
+
+
 def expected_response(document: dict[str, Any], request: Request) -> tuple[str | None, datetime | None]:
     """Return the response allowance in words and the time it is due, from triage's targets or the reported severity."""
     policy = request.app.state.sla
@@ -165,7 +170,7 @@ async def ticket_context(request: Request, document: dict[str, Any], person: Pri
     return {"ticket": view, "clocks": clocks_of(document, now, state.sla.calendar), "question": question_of(view),
             "attachments": files, "image_types": IMAGE_TYPES, "is_owner": view.reporter.id == person.id,
             "response_words": response_words, "response_due": response_due, "severities": list(Severity),
-            "timeline": list(reversed(view.timeline))}
+            "timeline": public_timeline(view)}
 
 
 @router.get("/tickets/{number}")
