@@ -430,7 +430,8 @@ def test_an_agent_overrides_severity_and_escalates_and_the_path_shows_the_move(a
 
 def test_console_times_are_in_utc_and_the_queue_fits_common_screens(ann, rita, keys, system, shots):
     """Every time on the console is UTC, as its history lines are written (the browser here is in Berlin); the
-    triage line says its due time in those words; the queue's Age is an age and its SLA words are never cut."""
+    triage line says its due time in those words; the queue's Age is an age, and neither its SLA words nor its
+    filters' and bulk action's words are ever cut."""
     agent = Api(system.url("intake"), keys["ann"])
     probe = f"Fit probe {secrets.token_hex(3)}"
     paused = rita.api.report(title=f"{probe}: the export stalls", severity="medium", type="data")["number"]
@@ -476,6 +477,16 @@ def test_console_times_are_in_utc_and_the_queue_fits_common_screens(ann, rita, k
                 return box.right > edge + 0.5 || el.scrollWidth > el.clientWidth + 1;
             }).map(el => el.textContent);
             if (document.documentElement.scrollWidth > edge) cut.push('the page scrolls sideways');
+            // the queue's filters and bulk action: each field's chosen option (or placeholder) shows whole
+            const pen = document.createElement('canvas').getContext('2d');
+            for (const field of document.querySelectorAll('form.filters select, form.filters input[type=search], .bulk-row select, .bulk-row input[type=text]')) {
+                const style = getComputedStyle(field);
+                pen.font = style.font;
+                const text = field.tagName === 'SELECT' ? field.options[field.selectedIndex].text : field.placeholder;
+                const arrow = field.tagName === 'SELECT' ? 20 : 0;
+                const room = field.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - arrow;
+                if (pen.measureText(text).width > room) cut.push(`filter "${text}"`);
+            }
             return cut;
         }""")
         assert cut == [], f"at {width} px wide: {cut}"
