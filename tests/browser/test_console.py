@@ -468,7 +468,7 @@ def test_console_times_are_in_utc_and_the_queue_fits_common_screens(ann, rita, k
     wait_until(paused_shown, "the paused clock in the queue", 30, 0.5)
     ages = page.locator("#queue td.age").all_inner_texts()
     assert ages and all(re.fullmatch(r"\d+ (min|h|d)( \d+ (min|h))?", a.strip()) for a in ages), f"ages: {ages}"
-    for width in (1024, 1280, 1366, 1440, 1920):
+    for width in (390, 1024, 1280, 1366, 1440, 1920):  # a phone (on call), then desks
         page.set_viewport_size({"width": width, "height": 900})
         cut = page.evaluate("""() => {
             const edge = document.documentElement.clientWidth;
