@@ -4,7 +4,8 @@ text) and notices to staff are internal entries; only what was sent to the repor
 from __future__ import annotations
 
 from services.intake.domain.tickets import new_ticket_document
-from services.intake.entrypoints.views import TicketView
+from services.intake.entrypoints.portal_format import in_words
+from services.intake.entrypoints.views import TicketView, TimelineEntry
 from services.intake.service_layer.event_handlers import record_notification
 from shared.clock import FakeClock
 from shared.contracts import NotificationDelivered, NotificationFailed, make_envelope
@@ -59,3 +60,29 @@ async def test_only_notices_sent_to_the_reporter_are_public():
     document = await timeline_after(to_reporter, page, unknown_role)
     assert actions(document, staff=False) == ["reported", "notification_sent"]
     assert actions(document, staff=True) == ["reported"] + ["notification_sent"] * 3
+
+
+async def test_a_notice_line_is_in_words_not_the_notifiers_message_key():
+    received = NotificationDelivered(delivery_id="d1", source_event_id="e1", message="ticket_received",
+                                     channel="email", recipient="ada@example.com", attempts=1, role="reporter")
+    new_kind = NotificationDelivered(delivery_id="d2", source_event_id="e1", message="quarterly_review_due",
+                                     channel="slack", recipient="service-desk-channel", attempts=1, role="team")
+    failed = NotificationFailed(delivery_id="d3", source_event_id="e1", message="escalation_page", channel="webhook",
+                                recipient="pager", attempts=6, error="HTTP 503", role="on_call")
+    view = TicketView.from_document(await timeline_after(received, new_kind, failed), include_internal=True,
+                                    now=REPORTED_AT, calendar=CALENDAR)
+    assert [entry.detail for entry in view.timeline[1:]] == [
+        "Confirmation that we received the report sent by e-mail",
+        "Quarterly review due sent by Slack",
+        "Page to the on-call engineer by webhook failed after 6 attempts: HTTP 503"]
+
+
+def test_an_older_notice_line_stored_with_the_raw_key_is_shown_in_words():
+    stored = TimelineEntry(at=REPORTED_AT, actor={"type": "system", "id": "notifier", "name": "notifier"},
+                           action="notification_sent", detail="ticket_received sent by email",
+                           data={"channel": "email", "message": "ticket_received"})
+    assert in_words(stored).detail == "Confirmation that we received the report sent by e-mail"
+    without_data = stored.model_copy(update={"data": None})
+    assert in_words(without_data) == without_data, "nothing to word it from: as stored"
+    by_a_person = TimelineEntry(**{**stored.model_dump(), "actor": {"type": "agent", "id": "a1", "name": "Bo"}})
+    assert in_words(by_a_person) == by_a_person, "what people wrote is never rewritten"

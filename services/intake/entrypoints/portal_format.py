@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from services.intake.domain.notices import sent_words
 from services.intake.domain.tickets import when
 from shared.contracts import Severity, Status
 
@@ -140,7 +141,9 @@ def utc_words(moment: datetime | None) -> str:
 
 
 def in_words(entry: TimelineEntry) -> TimelineEntry:
-    """Return the entry with the raw ISO due time of a triage line stored before it was written in words, in words."""
+    """Return the entry with what older lines stored raw in words: a triage line's ISO due time, a notice's key."""
+    if entry.action == "notification_sent" and entry.actor.type == "system":
+        return _notice_in_words(entry)
     if entry.action != "triaged" or entry.actor.type != "system":
         return entry
 
@@ -150,3 +153,12 @@ def in_words(entry: TimelineEntry) -> TimelineEntry:
         except ValueError:
             return match[0]
     return entry.model_copy(update={"detail": ISO_INSTANT.sub(worded, entry.detail)})
+
+
+def _notice_in_words(entry: TimelineEntry) -> TimelineEntry:
+    """Return a delivered notice's line worded from its message and channel (lines stored before were raw keys)."""
+    data = entry.data or {}
+    message, channel = data.get("message"), data.get("channel")
+    if not isinstance(message, str) or not isinstance(channel, str):
+        return entry
+    return entry.model_copy(update={"detail": sent_words(message, channel)})

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import partial
 
 from services.intake.adapters.tickets import Tickets
+from services.intake.domain.notices import failed_words, sent_words
 from services.intake.domain.sla import (
     OUTCOME_FIELD,
     clock_change_entry,
@@ -100,10 +101,10 @@ async def record_notification(
         return []  # e.g. an on-call hand-off notice: there is no ticket timeline to record it on
     now = clock.now()
     if isinstance(event, NotificationFailed):
-        action, detail = "notification_failed", f"{event.message} by {event.channel} failed after {event.attempts} attempts: {event.error}"
+        action, detail = "notification_failed", failed_words(event.message, event.channel, event.attempts, event.error)
         public = False
     else:
-        action, detail = "notification_sent", f"{event.message} sent by {event.channel}"
+        action, detail = "notification_sent", sent_words(event.message, event.channel)
         public = event.role == "reporter"
     entry = timeline_entry(now, system_actor("notifier"), action, detail, channel=event.channel, message=event.message)
     entry["visibility"] = "public" if public else "internal"
