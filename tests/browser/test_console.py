@@ -98,7 +98,7 @@ def test_an_agent_takes_the_most_urgent_ticket_asks_gets_the_answer_and_resolves
     first = page.locator("#queue tbody tr").first
     first.wait_for()
     assert urgent in first.inner_text(), "the critical ticket's clock has the least time left: it comes first"
-    assert "Critical" in first.inner_text() and re.search(r"\d+ ?(min|m|h)", first.locator(".countdown").inner_text())
+    assert "Critical" in first.inner_text() and re.search(r"\d+[ \u00a0]?(min|m|h)", first.locator(".countdown").inner_text())
     assert_accessible(page, "console queue")
     shots.take(page, "console-queue")
 

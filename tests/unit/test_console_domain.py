@@ -60,16 +60,16 @@ def test_the_queue_puts_overdue_first_then_time_left_then_untriaged_then_paused_
     assert [row.entry["number"][-1] for row in view.rows] == ["4", "2", "3", "1", "6", "5", "7"], "closed is not open work"
     tones = {row.entry["number"][-1]: row.standing.tone for row in view.rows}
     assert tones == {"4": "overdue", "2": "overdue", "3": "at_risk", "1": "ok", "6": "new", "5": "paused", "7": "waiting"}
-    assert view.rows[0].standing.words == "response overdue 1 h"
+    assert view.rows[0].standing.words == "response overdue 1\u00a0h", "a unit stays on its number's line"
     assert "paused (waiting for the reporter)" in view.rows[5].standing.words
 
 
 def test_a_clock_whose_target_is_reached_does_not_count_and_business_time_is_said_in_working_hours():
     reached = entry(1, due_in=-600, sla_response={"outcome": "met"})
     assert standing(reached, NOW, CALENDAR, 0.75).words == "targets reached"
-    assert countdown(3 * 3600, business=True) == "3 working h"
-    assert countdown(-(26 * 3600 + 60), business=False) == "1 d 2 h"
-    assert countdown(45 * 60, business=True) == "45 min"
+    assert countdown(3 * 3600, business=True) == "3\u00a0working\u00a0h"
+    assert countdown(-(26 * 3600 + 60), business=False) == "1\u00a0d 2\u00a0h"
+    assert countdown(45 * 60, business=True) == "45\u00a0min"
 
 
 def test_filters_combine_and_counts_per_value_keep_the_other_filters():

@@ -157,18 +157,25 @@ def standing(entry: dict[str, Any], now: datetime, calendar: BusinessCalendar, a
     return Standing(RUNNING_GROUP, float("inf"), "targets reached", "ok")
 
 
+NBSP = "\u00a0"
+"""No-break space: keeps a number on the line of its unit."""
+
+
 def countdown(seconds: float, business: bool) -> str:
-    """Return a countdown the way agents read it: '45 min', '3 h 20 min', '2 d 4 h'; working hours for Low."""
+    """Return a countdown the way agents read it: '45 min', '3 h 20 min', '2 d 4 h'; working hours for Low.
+
+    Each number is joined to its unit by a no-break space, so a narrow column never leaves a unit alone on a line.
+    """
     minutes = max(1, round(abs(seconds) / 60))
     if business and minutes >= 60:
-        return f"{round(minutes / 60)} working h"
+        return f"{round(minutes / 60)}{NBSP}working{NBSP}h"
     if minutes < 60:
-        return f"{minutes} min"
+        return f"{minutes}{NBSP}min"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        return f"{hours}{NBSP}h {minutes}{NBSP}min" if minutes else f"{hours}{NBSP}h"
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return f"{days}{NBSP}d {hours}{NBSP}h" if hours else f"{days}{NBSP}d"
 
 
 @dataclass(frozen=True)
