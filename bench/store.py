@@ -26,328 +26,45 @@ import argparse
 import json
 import os
 import random
-import resource
 import signal
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import bson
-import httpx
 from pymongo import MongoClient
 
 from bench.harness import (
     AMQP,
     MONGO,
     ROOT,
-    cpu_seconds,
     docstore_pid,
     listening_pid,
     machine,
-    percentile,
     save,
     vhost,
 )
-from bench.system import System, free_port, wait_until
-from services.intake.adapters.views import unpacked
-from services.intake.domain.shelves import Shelf, days_directory_id, reporter_directory_id, shelves_in
-from services.intake.domain.views import OPEN_BUCKETS
+from bench.store_data import adjacent_pairs, busiest_reporter, make_templates, seed, view_sizes
+from bench.store_measure import (
+    FOREIGN_CPU_LIMIT,
+    Api,
+    Cpu,
+    Request,
+    any_page,
+    idle_cpu,
+    load,
+    measure,
+    non_empty,
+    settle_docstore,
+    table,
+)
+from bench.system import System, free_port
 from services.intake.service_layer.seeding import WORDS
 from shared.contracts import format_number
 from shared.ids import new_id
-
-TIMEOUT = 120.0
-"""Seconds one measured request may take; a slower one is recorded as "> 120 s" and its kind stops there."""
-FOREIGN_CPU_LIMIT = 0.3
-"""Cores the rest of the machine may use on average while a figure is taken before it is taken again."""
-TARGETS_MS = {"my_tickets": 50, "open_work": 100, "history": 200, "by_number": 10, "sla_report": 300, "search": 300}
-IDLE_CPU_TARGET = 5.0
-DESCRIPTION = "Reported through the API by the store benchmark. "
-
-# What the template tickets are, and what happens to them through the API before they are copied:
-# "take": an agent acknowledges it (In Progress); "leave": it stays Open; "close": acknowledged,
-# resolved by the agent and confirmed fixed by the reporter (Closed, with SLA outcomes).
-TEMPLATES: list[tuple[dict[str, Any], str]] = [
-    ({"title": "Checkout platform is down in production", "type": "infrastructure", "severity": "critical",
-      "users_affected": 5000, "production": True, "workaround_available": False}, "take"),
-    ({"title": "Invoice export broken for the finance team", "type": "data", "severity": "high",
-      "users_affected": 30, "production": True, "workaround_available": False}, "leave"),
-    ({"title": "Single sign-on rejects new accounts", "type": "access", "severity": "high",
-      "users_affected": 25, "production": True, "workaround_available": False}, "take"),
-    ({"title": "Dashboard slow to load for the sales department", "type": "performance", "severity": "medium",
-      "users_affected": 12, "production": True, "workaround_available": True}, "take"),
-    ({"title": "Typo on the billing settings page", "type": "data", "severity": "low",
-      "users_affected": 1, "production": True, "workaround_available": True}, "leave"),
-    ({"title": "Payment gateway outage for every customer", "type": "infrastructure", "severity": "critical",
-      "users_affected": 800, "production": True, "workaround_available": False}, "close"),
-    ({"title": "Password reset e-mails broken since Monday", "type": "access", "severity": "high",
-      "users_affected": 40, "production": False, "workaround_available": False}, "close"),
-    ({"title": "Search results slow after the last release", "type": "performance", "severity": "medium",
-      "users_affected": 8, "production": True, "workaround_available": True}, "close"),
-    ({"title": "Minor spelling mistake in the invoice footer", "type": "data", "severity": "low",
-      "users_affected": 2, "production": False, "workaround_available": True}, "close"),
-]
-
-
-@dataclass
-class Figure:
-    """The latencies of one kind of request, with the load they were measured under."""
-
-    kind: str
-    target: str
-    samples: list[float] = field(default_factory=list)
-    timed_out: bool = False
-    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    foreign_cores: float = 0.0
-    attempts: int = 1
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the figure in milliseconds for the result file."""
-        ms = [round(s * 1000, 2) for s in self.samples]
-        return {"n": len(ms), "p50_ms": round(percentile(ms, 0.5), 2) if ms else None,
-                "p95_ms": round(percentile(ms, 0.95), 2) if ms else None,
-                "mean_ms": round(statistics.fmean(ms), 2) if ms else None, "max_ms": max(ms) if ms else None,
-                "timed_out": f"> {TIMEOUT:g} s" if self.timed_out else None,
-                "target_p95_ms": TARGETS_MS.get(self.target), "load_before": self.load_before,
-                "load_after": self.load_after, "foreign_cores": round(self.foreign_cores, 2),
-                "attempts": self.attempts, "note": self.note or None}
-
-
-class Cpu:
-    """CPU the machine used outside the processes of the system under test (and this one), in cores."""
-
-    def __init__(self, pids: Callable[[], list[int]]) -> None:
-        self.pids = pids
-        self.tick = os.sysconf("SC_CLK_TCK")
-
-    def _busy(self) -> float:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return (sum(fields[:8]) - fields[3] - fields[4]) / self.tick  # all but idle and iowait
-
-    def _ours(self) -> float:
-        total = 0.0
-        for pid in self.pids():
-            try:
-                total += cpu_seconds(pid)
-            except OSError:
-                pass
-        return total
-
-    def start(self) -> tuple[float, float, float]:
-        """Return a mark to pass to foreign()."""
-        return time.perf_counter(), self._busy(), self._ours()
-
-    def foreign(self, mark: tuple[float, float, float]) -> float:
-        """Return the cores used since mark by processes that are not ours."""
-        started, busy, ours = mark
-        elapsed = max(time.perf_counter() - started, 1e-6)
-        return max(0.0, (self._busy() - busy) - (self._ours() - ours)) / elapsed
-
-
-def load() -> tuple[float, float, float]:
-    """Return the 1, 5 and 15 minute load averages, rounded."""
-    one, five, fifteen = os.getloadavg()
-    return round(one, 2), round(five, 2), round(fifteen, 2)
-
-
-def wait_calm(cpu: Cpu, limit: float = FOREIGN_CPU_LIMIT, timeout: float = 120) -> None:
-    """Wait until the rest of the machine used less than `limit` cores over two seconds (or timeout)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        mark = cpu.start()
-        time.sleep(2)
-        if cpu.foreign(mark) < limit:
-            return
-
-
-def settle_docstore(pid: int | None, timeout: float = 300, idle_fraction: float = 0.15, quiet_windows: int = 1) -> float:
-    """Wait until the docstore uses less than idle_fraction of a core over quiet_windows two-second windows in a row;
-    return seconds waited."""
-    started = time.perf_counter()
-    quiet = 0
-    while pid is not None and time.perf_counter() - started < timeout and quiet < quiet_windows:
-        before = cpu_seconds(pid)
-        time.sleep(2)
-        quiet = quiet + 1 if cpu_seconds(pid) - before < 2 * idle_fraction else 0
-    return round(time.perf_counter() - started, 1)
-
-
-class Api:
-    """Calls intake as one user; every call is checked."""
-
-    def __init__(self, base_url: str, key: str, timeout: float = TIMEOUT) -> None:
-        self.client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
-
-    def call(self, method: str, path: str, json_body: Any = None, expect: int = 200, **params: Any) -> Any:
-        response = self.client.request(method, path, json=json_body, params=params or None)
-        if response.status_code != expect:
-            raise RuntimeError(f"{method} {path} {params}: {response.status_code} {response.text[:500]}")
-        return response.json()
-
-    def close(self) -> None:
-        self.client.close()
-
-
-# --- templates -------------------------------------------------------------------------------
-
-def make_templates(system: System) -> dict[str, Any]:
-    """Report the template tickets through the API and work them through; return what was made."""
-    reporter = Api(system.url("intake"), system.create_key("reporter", "Template Reporter", "templates@example.com"))
-    agent = Api(system.url("intake"), system.create_key("agent", "Template Agent", "agent@example.com"))
-    made = []
-    try:
-        for fields, fate in TEMPLATES:
-            ticket = reporter.call("POST", "/v1/tickets", {**fields, "description": DESCRIPTION + fields["title"]},
-                                   expect=201)
-            made.append((ticket["number"], ticket["id"], fate))
-        for number, _, _ in made:
-            wait_until(lambda n=number: triaged(agent.call("GET", f"/v1/tickets/{n}")),
-                       f"{number} triaged with its clocks running", timeout=60, interval=0.25)
-        for number, _, fate in made:
-            if fate in ("take", "close"):
-                agent.call("POST", f"/v1/tickets/{number}/acknowledge")
-            if fate == "close":
-                agent.call("POST", f"/v1/tickets/{number}/resolve",
-                           {"proposed_solution": "Rolled back the release and purged the cache"})
-                reporter.call("POST", f"/v1/tickets/{number}/feedback", {"feedback": "confirmed_fixed"})
-        with MongoClient(system.mongodb_url, tz_aware=True) as client:
-            tickets = client[system.mongodb_db]["tickets"]
-            closed = [ticket_id for _, ticket_id, fate in made if fate == "close"]
-
-            def measured() -> bool:
-                return all((d := tickets.find_one({"_id": t}, {"sla_response": 1, "sla_resolution": 1}))
-                           and d.get("sla_response") and d.get("sla_resolution") for t in closed)
-            try:
-                wait_until(measured, "SLA outcomes of the closed templates", timeout=60, interval=0.5)
-                outcomes = True
-            except AssertionError:  # copied as they are; the result file says so
-                outcomes = False
-            statuses = {number: agent.call("GET", f"/v1/tickets/{number}")["status"] for number, _, _ in made}
-    finally:
-        reporter.close()
-        agent.close()
-    return {"tickets": len(made), "statuses": statuses, "closed_have_outcomes": outcomes}
-
-
-def triaged(ticket: dict[str, Any]) -> bool:
-    """Return True once triage decided the ticket and escalation started its clocks."""
-    clocks = ((ticket.get("sla") or {}).get("clocks")) or []
-    return bool(ticket.get("triage") and ticket.get("severity") and clocks)
-
-
-def seed(system: System, tickets: int, open_count: int, templates: dict[str, Any], keys_out: Path,
-         rabbit: int | None) -> dict[str, Any]:
-    """Run `incidents seed` up to `tickets` stored; return how long it took and the CPU it cost."""
-    open_templates = sum(1 for status in templates["statuses"].values() if status not in ("resolved", "closed"))
-    count, opened = tickets - templates["tickets"], max(0, open_count - open_templates)
-    pid = docstore_pid()
-    docstore_before = cpu_seconds(pid) if pid else 0.0
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = Cpu(lambda: [p for p in (pid, rabbit) if p])
-    mark, load_before = cpu.start(), load()
-    started = time.perf_counter()
-    printed = system.cli("seed", "--count", str(count), "--open", str(opened), "--reporters", "500",
-                         "--keys-out", str(keys_out), timeout=4 * 3600)
-    seconds = time.perf_counter() - started
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seeder = children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
-    return {"count": count, "open": opened, "seconds": round(seconds, 1), "printed": printed,
-            "per_second": round(count / seconds, 1), "seeder_cpu_seconds": round(seeder, 1),
-            "docstore_cpu_seconds": round(cpu_seconds(pid) - docstore_before, 1) if pid else None,
-            "load_before": load_before, "load_after": load(),
-            "foreign_cores": round(max(0.0, cpu.foreign(mark) - seeder / seconds), 2)}
-
-
-# --- the measured requests -----------------------------------------------------------------------
-
-@dataclass
-class Request:
-    """One kind of request: who sends it, and for sample i the path, parameters and check."""
-
-    kind: str
-    target: str
-    api: Api
-    make: Callable[[int], tuple[str, dict[str, Any]]]
-    check: Callable[[dict[str, Any], dict[str, Any]], str | None]
-    """(response body, params) -> what is wrong with it, or None."""
-
-
-def non_empty(body: dict[str, Any], params: dict[str, Any]) -> str | None:
-    return None if body.get("items") else f"no items for {params}"
-
-
-def any_page(body: dict[str, Any], params: dict[str, Any]) -> str | None:
-    return None if isinstance(body.get("items"), list) else f"not a page: {str(body)[:200]}"
-
-
-def measure(request: Request, samples: int, budget: float, cpu: Cpu, warmup: int = 3,
-            retake_above: float = FOREIGN_CPU_LIMIT) -> Figure:
-    """Warm up, then time sequential requests until `samples` or `budget` seconds (at least min(3, samples)).
-
-    The figure is taken again once if other work used more than retake_above cores meanwhile.
-    """
-    figure = Figure(request.kind, request.target)
-    for attempt in (1, 2):
-        wait_calm(cpu, timeout=15)
-        figure.samples, figure.timed_out, figure.attempts = [], False, attempt
-        figure.load_before = load()
-        warm, elapsed = 0, 0.0
-        while warm < warmup:
-            elapsed = one(request, warm)
-            warm += 1
-            if elapsed is None or elapsed > 2.0:  # slow: one warm-up request is enough
-                break
-        if elapsed is None:
-            figure.timed_out = True
-            figure.load_after = load()
-            return figure
-        mark = cpu.start()
-        started = time.perf_counter()
-        i = 0
-        while len(figure.samples) < samples and (len(figure.samples) < min(3, samples)
-                                                 or time.perf_counter() - started < budget):
-            elapsed = one(request, 100 + i)
-            i += 1
-            if elapsed is None:
-                figure.timed_out = True
-                break
-            figure.samples.append(elapsed)
-        figure.foreign_cores = cpu.foreign(mark)
-        figure.load_after = load()
-        slow = time.perf_counter() - started > 60  # taking it again would cost more than it tells
-        if figure.foreign_cores < retake_above or figure.timed_out or slow or attempt == 2:
-            break
-        print(f"  {request.kind}: other work used {figure.foreign_cores:.2f} cores meanwhile; measuring again",
-              flush=True)
-    if figure.foreign_cores >= min(retake_above, FOREIGN_CPU_LIMIT):
-        figure.note = f"other work used {figure.foreign_cores:.2f} cores while measuring"
-    return figure
-
-
-def one(request: Request, i: int) -> float | None:
-    """Send sample i; return its seconds, None if it timed out; raise if the answer is not a good one."""
-    path, params = request.make(i)
-    started = time.perf_counter()
-    try:
-        response = request.api.client.get(path, params=params or None, timeout=TIMEOUT)
-    except httpx.TimeoutException:
-        return None
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        raise RuntimeError(f"{request.kind}: GET {path} {params} answered {response.status_code}: {response.text[:300]}")
-    problem = request.check(response.json(), params)
-    if problem:
-        raise RuntimeError(f"{request.kind}: GET {path}: {problem}")
-    return elapsed
 
 
 def iso(moment: datetime) -> str:
@@ -389,115 +106,6 @@ def requests_for(system: System, agent: Api, busy: Api, idle: Api, total: int, n
         Request("search_two_words", "search", agent, lambda i: ("/v1/tickets", {"q": pairs[i % len(pairs)]}),
                 non_empty),
     ]
-
-
-def adjacent_pairs(mongodb_db: str, months: list[tuple[datetime, datetime]], rng: random.Random) -> list[str]:
-    """Return two-word queries taken from stored titles, adjacent and in order (the before code matches a phrase).
-
-    The titles come from the day documents of the seeded views, read by _id (the API of the code
-    measured may take minutes to list them).
-    """
-    start, _ = months[0]
-    with MongoClient(MONGO) as client:
-        views = client[mongodb_db]["ticket_views"]
-        titles = [entry["title"] for shelf in shelves_of(views, days_directory_id(start.strftime("%Y-%m")))
-                  for entry in ((unpacked(views.find_one({"_id": f"day:{shelf.key}"})) or {}).get("entries")
-                                or {}).values()]
-    pairs = []
-    for title in titles[:100]:
-        words = title.lower().split()
-        if len(words) >= 2:
-            k = rng.randrange(len(words) - 1)
-            pairs.append(f"{words[k]} {words[k + 1]}")
-    if not pairs:
-        raise RuntimeError("no titles to search for")
-    return pairs
-
-
-def shelves_of(views: Any, directory_id: str) -> list[Shelf]:
-    """Return the shelves a directory document lists (read by _id), newest first."""
-    return shelves_in(views.find_one({"_id": directory_id}))
-
-
-def busiest_reporter(mongodb_db: str, keys: dict[str, str], now: datetime) -> str:
-    """Return the seeded reporter with the most tickets (the ranks in their shelf directories, by _id)."""
-    with MongoClient(MONGO, tz_aware=True) as client:
-        views = client[mongodb_db]["ticket_views"]
-        counts = {reporter: sum(shelf.rank + 1 for shelf in shelves_of(views, reporter_directory_id(reporter)))
-                  for reporter in keys}
-    return max(counts, key=counts.get)
-
-
-def view_sizes(mongodb_db: str, reporter: str, now: datetime) -> dict[str, Any]:
-    """Return the BSON sizes of the view documents the after code reads (by _id), for the diagnosis."""
-    with MongoClient(MONGO, tz_aware=True) as client:
-        views = client[mongodb_db]["ticket_views"]
-
-        def size(doc_id: str) -> dict[str, Any]:
-            document = views.find_one({"_id": doc_id})
-            if document is None:
-                return {"bytes": 0, "entries": 0}
-            return {"bytes": len(bson.encode(document)), "entries": len(document.get("entries") or {})}
-
-        def total(doc_ids: list[str]) -> dict[str, Any]:
-            sizes = [size(doc_id) for doc_id in doc_ids]
-            return {"documents": len(sizes), "bytes": sum(s["bytes"] for s in sizes),
-                    "entries": sum(s["entries"] for s in sizes), "largest_bytes": max((s["bytes"] for s in sizes),
-                                                                                       default=0)}
-
-        day = (now - timedelta(days=45)).strftime("%Y-%m-%d")
-        mine = shelves_of(views, reporter_directory_id(reporter))
-        days = [shelf for shelf in shelves_of(views, days_directory_id(day[:7])) if shelf.key.startswith(day)]
-        return {
-            "mine:<busiest>:* (every shelf)": total([f"mine:{reporter}:{shelf.key}" for shelf in mine]),
-            "mine:<busiest>:<newest shelf>": size(f"mine:{reporter}:{mine[0].key}") if mine else {},
-            f"open:* ({OPEN_BUCKETS} documents)": total([f"open:{b}" for b in range(OPEN_BUCKETS)]),
-            f"day:{day}-* (its shelves)": total([f"day:{shelf.key}" for shelf in days]),
-            f"sla:{day}-* (its shelves)": total([f"sla:{shelf.key}" for shelf in days]),
-            f"word:{day}:{WORDS[0]}": posting(views, f"word:{day}:{WORDS[0]}", "ids"),
-            f"words:{day[:7]}:{WORDS[0]}": posting(views, f"words:{day[:7]}:{WORDS[0]}", "days"),
-        }
-
-
-def posting(views, doc_id: str, field: str) -> dict[str, int]:
-    """Return the size of a posting document and how many values its list holds."""
-    document = views.find_one({"_id": doc_id}) or {}
-    return {"bytes": len(bson.encode(document)), field: len(document.get(field) or [])}
-
-
-def idle_cpu(seconds: float, pid: int | None, system: System, cpu: Cpu) -> dict[str, Any]:
-    """Return the docstore's (and each service's) CPU in % of a core over `seconds` with no traffic."""
-    settled = settle_docstore(pid, timeout=60)
-    load_before, mark = load(), cpu.start()
-    services = {name: cpu_seconds(p.pid) for name, p in system.processes.items()}
-    before = cpu_seconds(pid) if pid else None
-    time.sleep(seconds)
-    used = (cpu_seconds(pid) - before) if pid else None
-    return {"seconds": seconds, "settled_seconds_before": settled,
-            "docstore_percent": round(100 * used / seconds, 2) if used is not None else None,
-            "services_percent": {name: round(100 * (cpu_seconds(p.pid) - services[name]) / seconds, 2)
-                                 for name, p in system.processes.items()},
-            "load_before": load_before, "load_after": load(), "foreign_cores": round(cpu.foreign(mark), 2)}
-
-
-# --- the run -------------------------------------------------------------------------------------
-
-def table(figures: list[Figure], idle: dict[str, Any]) -> str:
-    rows = [("request", "p50 ms", "p95 ms", "n", "target p95", "load 1m", "other cores")]
-    for f in figures:
-        d = f.as_dict()
-        p50 = "-" if d["p50_ms"] is None else f"{d['p50_ms']:.1f}"
-        p95 = "-" if d["p95_ms"] is None else f"{d['p95_ms']:.1f}"
-        if f.timed_out:
-            p95 = f"> {TIMEOUT:g} s" if not f.samples else f"{p95} (then > {TIMEOUT:g} s)"
-        target = TARGETS_MS.get(f.target)
-        rows.append((f.kind, p50, p95, str(d["n"]), f"<= {target} ms" if target else "",
-                     f"{f.load_before[0]:.2f}→{f.load_after[0]:.2f}", f"{f.foreign_cores:.2f}"))
-    rows.append(("docstore CPU at rest", f"{idle['docstore_percent']} % of a core", "", f"{idle['seconds']:g} s",
-                 f"< {IDLE_CPU_TARGET:g} %", f"{idle['load_before'][0]:.2f}→{idle['load_after'][0]:.2f}",
-                 f"{idle['foreign_cores']:.2f}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
