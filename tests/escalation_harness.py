@@ -19,7 +19,7 @@ from shared.contracts.lifecycle_events import (
     TicketStatusChanged,
 )
 from tests.factories import REPORTED_AT, escalation_policy, reported, triaged
-from tests.fakes import FakeClocks
+from tests.fakes_escalation import FakeClocks
 
 AGENT = Actor(type="agent", id="a1", name="Ann Agent")
 REPORTER = Actor(type="reporter", id="r1", name="Ada")

@@ -49,7 +49,7 @@ from shared.metrics import pipeline_metrics
 from shared.persistence import ensure_indexes
 from shared.sla_metrics import SlaMetrics
 from tests.factories import escalation_policy, triage_policy
-from tests.fakes import FakeChannel
+from tests.fakes_notifier import FakeChannel
 
 pytestmark = pytest.mark.integration
 BUDGET = 25

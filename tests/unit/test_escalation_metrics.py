@@ -12,7 +12,7 @@ from services.escalation.domain.inbound import on_vendor_reply
 from shared.contracts import Severity
 from shared.contracts.escalation_events import VendorHandoff, VendorReply
 from tests.escalation_harness import Scenario
-from tests.fakes import FakeClocks
+from tests.fakes_escalation import FakeClocks
 
 H, M = timedelta(hours=1), timedelta(minutes=1)
 

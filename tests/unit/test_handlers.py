@@ -18,12 +18,8 @@ from tests.factories import (
     triage_policy,
     triaged,
 )
-from tests.fakes import (
-    FakeClocks,
-    FakeFingerprintGroups,
-    FakeTickets,
-    FakeTriageRecords,
-)
+from tests.fakes import FakeTickets
+from tests.fakes_escalation import FakeClocks, FakeFingerprintGroups, FakeTriageRecords
 
 
 async def test_triage_emits_triaged_with_due_times_from_the_report_time():

@@ -34,7 +34,8 @@ from shared.contracts import NotificationFailed, Reporter, Severity
 from shared.messaging.consumer import PermanentError
 from shared.problems import install_problem_handlers
 from tests.factories import REPORTED_AT, envelope_for, triaged
-from tests.fakes import FakeChannel, FakeDeliveries, FakeKeyRoles, FakeRateSlots
+from tests.fakes import FakeKeyRoles
+from tests.fakes_notifier import FakeChannel, FakeDeliveries, FakeRateSlots
 
 ROUTING = {
     "version": 1,

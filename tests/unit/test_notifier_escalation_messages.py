@@ -22,7 +22,7 @@ from shared.contracts.escalation_events import (
 from shared.contracts.lifecycle_events import Actor, TicketStatusChanged
 from shared.messaging.topology import CONSUMER_QUEUES
 from tests.factories import REPORTED_AT
-from tests.fakes import FakeDeliveries, RecordingWorker
+from tests.fakes_notifier import FakeDeliveries, RecordingWorker
 
 RENDERER = TemplateRenderer()
 TEAMS = ("SERVICE_DESK", "TECHNICAL_SUPPORT", "SENIOR_ENGINEERING", "VENDOR_MANAGEMENT")

@@ -11,7 +11,7 @@ from jinja2 import TemplateError
 from services.notifier.domain.deliveries import Outgoing
 from services.notifier.domain.retry import SendResult
 from tests.factories import triaged
-from tests.fakes import FakeChannel, FakeDeliveries
+from tests.fakes_notifier import FakeChannel, FakeDeliveries
 from tests.unit.test_notifier_delivery import Harness
 
 

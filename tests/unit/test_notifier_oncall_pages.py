@@ -13,7 +13,7 @@ from shared.contracts import Severity, make_envelope
 from shared.contracts.escalation_events import EscalationPageRequested, PagedPerson
 from shared.contracts.oncall_events import HandoffTicket, OnCallHandoffNotice
 from tests.factories import REPORTED_AT
-from tests.fakes import FakeDeliveries, RecordingWorker
+from tests.fakes_notifier import FakeDeliveries, RecordingWorker
 from tests.unit.test_notifier_escalation_messages import ADA, RENDERER, ROUTER, escalated, routed
 
 SECRET = "unit-test-ack-secret-0123456789"

@@ -23,7 +23,7 @@ from services.notifier.service_layer.handlers import notify
 from shared.clock import FakeClock
 from shared.contracts import Reporter
 from tests.factories import REPORTED_AT, envelope_for, triaged
-from tests.fakes import FakeChannel, FakeDeliveries, FakeRateSlots
+from tests.fakes_notifier import FakeChannel, FakeDeliveries, FakeRateSlots
 
 ATTACKS = ["<!channel>", "<!here>", "<!everyone>", "<@U123>", "<#C42>", "<!subteam^S1>", "<http://evil.example|click>"]
 TITLE = "Outage " + " ".join(ATTACKS) + " & more"

@@ -16,7 +16,8 @@ from services.escalation.entrypoints.oncall_auth import IdentifyFirst
 from services.escalation.service_layer.oncall_catalog import OnCallCatalog
 from shared.clock import FakeClock
 from shared.problems import install_problem_handlers
-from tests.fakes import FakeIdentities, FakeOnCallStore
+from tests.fakes import FakeIdentities
+from tests.fakes_escalation import FakeOnCallStore
 from tests.oncall_builders import senior_file
 
 NOW = datetime(2026, 1, 5, 10, tzinfo=UTC)

@@ -14,7 +14,7 @@ from services.intake.service_layer.handoff_notices import notice_for
 from shared.clock import FakeClock
 from shared.contracts.oncall_events import OnCallShiftStarted
 from shared.sla.policy import SlaPolicy
-from tests.fakes import StaticOnCall
+from tests.fakes_escalation import StaticOnCall
 from tests.oncall_builders import senior_config
 
 T = datetime(2026, 1, 6, 8, 59, tzinfo=UTC)

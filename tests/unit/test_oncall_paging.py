@@ -12,7 +12,7 @@ from services.escalation.domain.oncall import on_call_at
 from shared.contracts import NotificationFailed, Severity, make_envelope
 from shared.contracts.lifecycle_events import Actor, TicketPageAcknowledged
 from tests.escalation_harness import Scenario
-from tests.fakes import StaticOnCall
+from tests.fakes_escalation import StaticOnCall
 from tests.oncall_builders import SENIOR_YAML, senior_config
 
 M = timedelta(minutes=1)

@@ -11,7 +11,7 @@ from services.escalation.service_layer.clock_updates import ClockUpdater
 from shared.clock import FakeClock
 from shared.contracts import Severity
 from tests.escalation_harness import Scenario
-from tests.fakes import FakeClocks
+from tests.fakes_escalation import FakeClocks
 
 SECOND = timedelta(seconds=1)
 

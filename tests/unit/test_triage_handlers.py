@@ -14,7 +14,7 @@ from shared.contracts.lifecycle_events import Actor, TicketSeverityChanged
 from shared.contracts.triage_events import TicketDuplicateDetected, TicketReclassified
 from shared.ids import new_id
 from tests.factories import REPORTED_AT, envelope_for, reported, triage_policy
-from tests.fakes import FakeFingerprintGroups, FakeTriageRecords
+from tests.fakes_escalation import FakeFingerprintGroups, FakeTriageRecords
 
 POLICY = triage_policy()
 AGENT = Actor(type="agent", id="a1", name="Grace")
