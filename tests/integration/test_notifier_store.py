@@ -169,7 +169,7 @@ async def test_a_sender_exception_is_a_counted_attempt_and_ends_as_notification_
 
 
 async def test_leases_that_end_unsettled_are_counted_and_bound_the_retries(db, tmp_path):
-    from tests.fakes import FakeChannel
+    from tests.fakes_notifier import FakeChannel
 
     clock = FakeClock()
     email = FakeChannel()
