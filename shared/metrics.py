@@ -18,6 +18,7 @@ class PipelineMetrics:
     messages_failed: Counter
     messages_dead_lettered: Counter
     handler_duration: Histogram
+    combined_messages: Counter
     events_published: Counter
     outbox_backlog: Gauge
     http_requests: Counter
@@ -51,6 +52,12 @@ def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
             "Time to handle one message, including storing its effect.",
             ["consumer"],
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        combined_messages=Counter(
+            "incidents_messages_combined_total",
+            "Messages of one ticket handled together with others that queued behind the same ticket.",
+            ["consumer"],
             registry=registry,
         ),
         events_published=Counter(

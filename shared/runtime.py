@@ -11,7 +11,7 @@ from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.messaging.consumer import Consumer, Handler
+from shared.messaging.consumer import Combiner, Consumer, Handler
 from shared.messaging.failover import connect_failover
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import AmqpPublisher
@@ -48,7 +48,7 @@ class ServiceRuntime:
         """Collections whose documents carry an `outbox` the relay must scan for. Inbox records need no
         scan: one is written before its message is acked, so a crash means redelivery, and the consumer
         then publishes what the record still owes."""
-        self._consumers: list[tuple[QueueSpec, dict[str, Handler], bool]] = []
+        self._consumers: list[tuple[QueueSpec, dict[str, Handler], bool, Combiner | None]] = []
         self._startups: list[Startup] = []
         self._task_factories: list[Callable[[], Awaitable[Any]]] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -64,12 +64,14 @@ class ServiceRuntime:
         """Return the collection recording which events this service has handled."""
         return f"{self.name}_inbox"
 
-    def consume(self, spec: QueueSpec, handlers: dict[str, Handler], *, inbox: bool = True) -> None:
+    def consume(self, spec: QueueSpec, handlers: dict[str, Handler], *, inbox: bool = True,
+                combiner: Combiner | None = None) -> None:
         """Register handlers for a queue; consuming starts with the runtime.
 
-        inbox=False: the handlers are idempotent on their own and return no events (see Consumer.handle).
+        inbox=False: the handlers are idempotent on their own and return no events (see Consumer.handle);
+        only then may a combiner handle one ticket's queued events together.
         """
-        self._consumers.append((spec, handlers, inbox))
+        self._consumers.append((spec, handlers, inbox, combiner))
 
     def on_startup(self, hook: Startup) -> None:
         """Run hook after connections are up and before consuming starts."""
@@ -113,7 +115,7 @@ class ServiceRuntime:
             task = asyncio.create_task(factory())
             task.add_done_callback(_report_crash)
             self._tasks.append(task)
-        for spec, handlers, inbox in self._consumers:
+        for spec, handlers, inbox, combiner in self._consumers:
             consumer = Consumer(
                 name=self.name,
                 spec=spec,
@@ -122,6 +124,7 @@ class ServiceRuntime:
                 relay=self.relay,
                 metrics=self.metrics,
                 delivery_limit=settings.delivery_limit,
+                combiner=combiner,
             )
             channel = await self.connection.channel(publisher_confirms=True)
             await consumer.start(channel, settings.amqp_prefetch)

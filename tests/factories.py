@@ -13,6 +13,7 @@ from shared.contracts import (
     TicketTriaged,
     make_envelope,
 )
+from shared.contracts.sla_events import SlaClock, SlaClockChanged
 from shared.ids import new_id
 
 REPORTED_AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
@@ -55,6 +56,16 @@ def triaged(**overrides: Any) -> TicketTriaged:
     }
     values.update(overrides)
     return TicketTriaged(**values)
+
+
+def clock_changed(**overrides: Any) -> SlaClockChanged:
+    """Return a valid sla.clock_changed payload (the response clock started) with overrides applied."""
+    clock = SlaClock(state="running", gen=1, business=False, budget_seconds=3600.0, anchor_at=REPORTED_AT,
+                     remaining_seconds=3600.0, due_at=REPORTED_AT + timedelta(hours=1), allowance="1 hour")
+    values: dict[str, Any] = {"ticket_id": new_id(), "number": "INC-000001", "target": "response",
+                              "change": "started", "clock": clock, "reason": "triaged", "changed_at": REPORTED_AT}
+    values.update(overrides)
+    return SlaClockChanged(**values)
 
 
 def envelope_for(payload, producer: str = "test"):

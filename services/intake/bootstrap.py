@@ -63,6 +63,7 @@ from services.intake.entrypoints.ratelimit import TokenBuckets, share_of
 from services.intake.entrypoints.smtp_server import start_smtp
 from services.intake.service_layer.alerts import AlertsIn
 from services.intake.service_layer.chat import ChatIn
+from services.intake.service_layer.combining import TicketEventCombiner
 from services.intake.service_layer.event_handlers import handlers
 from services.intake.service_layer.handoff_notices import prepare_notice
 from services.intake.service_layer.mail import MailIntake
@@ -149,8 +150,10 @@ def build_app(settings: IntakeSettings | None = None, clock: Clock | None = None
         event_handlers["oncall.shift_started"] = partial(
             prepare_notice, views=ticket_views, notices=handoff_notices.MongoHandoffNotices(rt.db), clock=clock,
             calendar=levels.sla.calendar, at_risk=levels.sla.at_risk_fraction, on_outbox=rt.relay.hint)
-        # the ticket is the inbox: it remembers the events it applied, in the same write
-        rt.consume(CONSUMER_QUEUES["intake"], event_handlers, inbox=False)
+        # the ticket is the inbox: it remembers the events it applied, in the same write; events of one
+        # ticket that queued up together (a triage and its two clocks) are written together
+        combiner = TicketEventCombiner(store, lambda recorder: handlers(recorder, clock, observe_outcome))
+        rt.consume(CONSUMER_QUEUES["intake"], event_handlers, inbox=False, combiner=combiner)
 
     runtime.on_startup(wire)
     for api in (tickets_api, actions_api, features_api, attachments_api, reports_api, identity_api, admin_api,

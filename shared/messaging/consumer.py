@@ -2,6 +2,11 @@
 
 Malformed or unknown messages and messages whose handler keeps failing are republished to the
 queue's dead-letter queue with the reason in headers; nothing loops forever.
+
+Messages of one ticket are handled in arrival order, one after the other. With a Combiner, the
+messages of one ticket that queued up behind the one being handled are handled together, in
+their order, when it is done (one write of the ticket instead of one each); if that fails for
+any reason, each is handled on its own, as without a Combiner.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -38,6 +45,31 @@ class PermanentError(Exception):
     """A handler failure that retrying cannot fix; the message goes straight to the DLQ."""
 
 
+class Combiner(Protocol):
+    """Handles several events of one ticket together, all or nothing."""
+
+    def accepts(self, envelope: Envelope) -> bool:
+        """Return True if this event may be handled together with others of its ticket."""
+        ...
+
+    async def apply(self, events: list[tuple[Envelope, BaseModel]]) -> None:
+        """Apply the events in order, as their handlers would one by one; raise (having changed nothing) if it
+        cannot."""
+        ...
+
+
+MAX_COMBINED = 16
+"""Most messages handled together."""
+
+
+@dataclass
+class _Queued:
+    """Messages of one ticket waiting behind the one being handled, to be handled together."""
+
+    items: list[tuple[AbstractIncomingMessage, Envelope, BaseModel]]
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class Consumer:
     """Consumes one queue; each event is handled at most once per event_id and acked after storage."""
 
@@ -52,6 +84,7 @@ class Consumer:
         metrics: PipelineMetrics,
         delivery_limit: int,
         retry_delay_seconds: float = 0.5,
+        combiner: Combiner | None = None,
     ) -> None:
         unknown = set(handlers) - set(spec.routing_keys)
         if unknown:
@@ -66,6 +99,8 @@ class Consumer:
         self._retry_delay = retry_delay_seconds
         self._dlx: aio_pika.abc.AbstractExchange | None = None
         self._tails: dict[str, asyncio.Event] = {}
+        self._combiner = combiner if inbox is None else None  # with an inbox, each event has its own record
+        self._queued: dict[str, _Queued] = {}
 
     async def start(self, channel: AbstractChannel, prefetch: int) -> None:
         """Declare the topology and begin consuming on the channel."""
@@ -85,17 +120,63 @@ class Consumer:
             await self._dead_letter(message, f"body cannot be decoded: {exc!r}", "contract")
             return
         key = envelope.ticket_id or envelope.event_id
+        waiting = self._queued.get(key)
+        if waiting is not None and len(waiting.items) < MAX_COMBINED and self._combinable(envelope):
+            waiting.items.append((message, envelope, payload))  # handled (and acked) with the others
+            await waiting.done.wait()
+            return
         previous = self._tails.get(key)
         mine = asyncio.Event()  # an Event, not a Future: a cancelled waiter cannot cancel it for others
         self._tails[key] = mine
+        self._queued.pop(key, None)  # nothing arriving after this message may be handled before it
+        queued = _Queued([(message, envelope, payload)])
+        if previous is not None and self._combinable(envelope):
+            self._queued[key] = queued
         try:
             if previous is not None:
                 await previous.wait()
-            await self._process(message, envelope, payload)
+            if self._queued.get(key) is queued:
+                del self._queued[key]
+            if len(queued.items) == 1:
+                await self._process(message, envelope, payload)
+            else:
+                await self._process_together(queued.items)
         finally:
+            queued.done.set()
             mine.set()
             if self._tails.get(key) is mine:
                 del self._tails[key]
+
+    def _combinable(self, envelope: Envelope) -> bool:
+        """Return True if the event may wait to be handled together with others of its ticket."""
+        return (self._combiner is not None and envelope.ticket_id is not None and envelope.event_type in self._handlers
+                and self._combiner.accepts(envelope))
+
+    async def _process_together(self, items: list[tuple[AbstractIncomingMessage, Envelope, BaseModel]]) -> None:
+        """Apply one ticket's queued events together and ack them; if that fails, handle each on its own."""
+        assert self._combiner is not None
+        first = items[0][1]
+        token = bind(ticket_id=first.ticket_id, event_id=first.event_id, correlation_id=first.correlation_id)
+        started = time.perf_counter()
+        try:
+            await self._combiner.apply([(envelope, payload) for _, envelope, payload in items])
+        except Exception as exc:  # each on its own: every event is applied once, whatever this attempt wrote
+            log.info("events of one ticket handled one at a time", extra={"x_reason": repr(exc), "x_events": len(items)})
+            unbind(token)
+            for message, envelope, payload in items:
+                await self._process(message, envelope, payload)
+            return
+        duration = time.perf_counter() - started
+        self._metrics.combined_messages.labels(self.name).inc(len(items))
+        try:
+            for message, envelope, _ in items:
+                await message.ack()
+                self._metrics.messages_handled.labels(self.name, envelope.event_type).inc()
+                self._metrics.handler_duration.labels(self.name).observe(duration)
+        except Exception as exc:  # stored and applied once: the broker redelivers the rest, which changes nothing
+            log.warning("ack failed after events were stored together", extra={"x_reason": repr(exc)})
+        finally:
+            unbind(token)
 
     async def _process(self, message: AbstractIncomingMessage, envelope: Envelope, payload: BaseModel) -> None:
         """Run the handler once per event_id, publish what it emitted, then ack (or retry/DLQ)."""

@@ -45,7 +45,7 @@ def test_a_storm_of_duplicates_adds_only_milestones_to_the_primary_timeline():
 
 
 def test_a_ticket_remembers_only_its_latest_applied_events():
-    from services.intake.adapters.tickets import APPLIED_EVENTS_KEPT, remember_event
+    from services.intake.adapters.combined_changes import APPLIED_EVENTS_KEPT, remember_event
 
     ticket = {"applied_events": [f"e{i}" for i in range(APPLIED_EVENTS_KEPT)]}
     remembered = remember_event(ticket, "new")

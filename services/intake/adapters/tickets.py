@@ -24,10 +24,19 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
+import bson
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.intake.adapters.combined_changes import (
+    Change,
+    Entries,
+    Fields,
+    combined_update,
+    numbered,
+    remember_event,
+)
 from services.intake.adapters.deferred_clears import DeferredClears
 from services.intake.adapters.views import MongoViews
 from services.intake.domain.views import view_updates
@@ -61,17 +70,11 @@ INDEXES = [
     IndexSpec(COLLECTION, [("status", 1), ("severity", 1), ("created_at", -1)]),
 ]
 
-APPLIED_EVENTS_KEPT = 64
-"""Event ids a ticket remembers as applied: redeliveries come soon after the first delivery."""
 TIMELINE_KEPT = 50
 """Timeline entries kept in the ticket; when it holds twice as many, the older ones move to pages."""
 TIMELINE_PAGE = 100
 MAX_REPROJECTIONS = 20
 
-Fields = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
-"""The $set of a change, or a function computing it from the current ticket (inside the guarded write)."""
-Entries = list[dict[str, Any]] | Callable[[dict[str, Any]], list[dict[str, Any]]]
-"""The timeline entries of a change, or a function computing them from the current ticket."""
 
 
 class Tickets(Protocol):
@@ -93,12 +96,9 @@ class Tickets(Protocol):
                      entries: Entries, events: list[dict[str, Any]], *,
                      event_id: str | None = None) -> bool: ...
 
+    async def change_many(self, ticket_id: str, changes: list[Change]) -> None: ...
+
     async def reproject(self, ticket_id: str) -> None: ...
-
-
-def remember_event(ticket: dict[str, Any], event_id: str) -> list[str]:
-    """Return the ticket's applied event ids with event_id added, keeping the latest APPLIED_EVENTS_KEPT."""
-    return [*ticket.get("applied_events", []), event_id][-APPLIED_EVENTS_KEPT:]
 
 
 def unpacked(document: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -111,12 +111,6 @@ def unpacked(document: dict[str, Any] | None) -> dict[str, Any] | None:
 def stored(document: dict[str, Any]) -> dict[str, Any]:
     """Return a ticket as it is stored: its timeline entries packed."""
     return {**document, "timeline": pack_all(document.get("timeline") or [])}
-
-
-def numbered(ticket: dict[str, Any], entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Return the entries with their timeline sequence numbers, and the ticket's next sequence number."""
-    start = int(ticket.get("timeline_seq", len(ticket.get("timeline", []))))
-    return [{**entry, "seq": start + offset} for offset, entry in enumerate(entries)], start + len(entries)
 
 
 class MongoTickets:
@@ -232,12 +226,38 @@ class MongoTickets:
             if event_id is not None and await self.applied(ticket_id, event_id):
                 await self.reproject(ticket_id)
             return False
+        await self._written(ticket_id, began, changed)
+        return True
+
+    async def change_many(self, ticket_id: str, changes: list[Change]) -> None:
+        """Apply several events' changes, in order, in one guarded write, as change() would one by one; then their
+        views once.
+
+        Raises NotCombinable, having written nothing, if an event was already applied (a redelivery:
+        change() finishes its views) or the changes cannot be one update; LookupError if there is no
+        ticket.
+        """
+        codec = self.collection.codec_options
+
+        def update(current: dict[str, Any]) -> dict[str, Any]:
+            unpacked(current)  # in place: it is also the `before` returned
+            combined = combined_update(current, changes, lambda value: bson.decode(
+                bson.encode({"v": value}), codec_options=codec)["v"])
+            combined["$set"][VIEWS_PENDING] = int(current.get("rev", 0)) + 1
+            return combined
+
+        began = self.deferred_clears.now()
+        changed = await guarded_change(self.collection, ticket_id, {}, update)
+        assert changed is not None, "no condition, so written or raised"
+        await self._written(ticket_id, began, changed)
+
+    async def _written(self, ticket_id: str, began: int, changed: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        """Finish a write begun at `began`: take over earlier writes' marks, write the views, archive old entries."""
         self.deferred_clears.take_over(ticket_id, began)  # this write replaced their marks
         before, after = changed[0], unpacked(changed[1])
         await self._settle(before, after)
         if len(after.get("timeline", [])) >= 2 * TIMELINE_KEPT:
             await self._archive_timeline(after)
-        return True
 
     async def reproject(self, ticket_id: str) -> None:
         """Write every view entry of the ticket again from the stored ticket, until no write came in between.
