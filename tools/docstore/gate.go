@@ -174,6 +174,8 @@ func (g *gate) exchange(request message, client, backend io.Writer, backendIn io
 	var reply message
 	if refusal := g.tooManyStatements(command, request); refusal != nil {
 		reply, err = refusal, nil // batches.go: FerretDB would hang on it
+	} else if ended := g.endSessionsReply(command, request); ended != nil {
+		reply, err = ended, nil // sessions.go: FerretDB v1 has none to end
 	} else if guarded := g.planWrite(command, request); guarded != nil {
 		reply, err = g.runGuarded(guarded, request, backend, backendIn)
 	} else if !alone && command == "find" {
