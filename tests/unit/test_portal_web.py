@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from httpx import ASGITransport, AsyncClient
 
+from services.intake.domain.timeline_words import status_label
 from services.intake.entrypoints import portal_format as fmt
 from services.intake.entrypoints.portal_web import CSRF_COOKIE, CsrfRefused, Portal, local_path
 from services.intake.settings import IntakeSettings
@@ -102,7 +103,7 @@ def test_durations_read_like_speech(seconds, words):
 
 def test_severities_and_statuses_are_labelled_in_kb005_words():
     assert fmt.severity_label("high") == "High (Severity 2)" and fmt.severity_label(None) == "Not assessed yet"
-    assert fmt.status_label("waiting_for_info") == "Waiting for Info"
+    assert status_label("waiting_for_info") == "Waiting for Info"
 
 
 def test_behind_tls_every_portal_cookie_is_secure_httponly_and_lax(monkeypatch):

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.intake.domain.lifecycle import Mover, check_move
 from services.intake.domain.tickets import timeline_entry
+from services.intake.domain.timeline_words import status_change_words
 from shared.contracts import Reporter, Severity, Status
 from shared.contracts.lifecycle_events import (
     Actor,
@@ -94,7 +95,7 @@ def move(update: TicketUpdate, actor: Actor, to: Status, reason: str | None = No
     update.fields[f"{to.value}_at"] = update.now
     if to is Status.IN_PROGRESS and current in (Status.RESOLVED, Status.CLOSED):
         update.fields["reopened_count"] = int(update.ticket.get("reopened_count") or 0) + 1
-    detail = f"Status {current.value} → {to.value}" + (f": {reason}" if reason else "")
+    detail = status_change_words(current.value, to.value, reason)
     update.note(actor, "status_changed", detail, from_status=current.value, to_status=to.value,
                 **({"reason": reason} if reason else {}))
     update.emit(TicketStatusChanged, actor, from_status=current.value, reason=reason)

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from services.intake.domain import actions
 from services.intake.domain.actions import ActionRefused, TicketUpdate
 from services.intake.domain.queue import ASSIGNEE_CHOICES, QueueFilter
+from services.intake.domain.timeline_words import status_label
 from services.intake.entrypoints import portal_format as fmt
 from services.intake.entrypoints.console_web import (
     StaffDirectory,
@@ -114,9 +115,9 @@ def _bulk_decide(form: Any, person: Any) -> tuple[Any, str | None, str]:
 
         def move(ticket: dict[str, Any], actor: Actor, now: datetime) -> TicketUpdate:
             if ticket["status"] == to:
-                raise AlreadyDone(f"already {fmt.status_label(to)}")
+                raise AlreadyDone(f"already {status_label(to)}")
             return actions.change_status(ticket, actor, now, to, reason)
-        return move, None, f"moved to {fmt.status_label(to)}"
+        return move, None, f"moved to {status_label(to)}"
     if action == "note":
         note = field(form, "note")
         form_id = field(form, "form_id", 64)

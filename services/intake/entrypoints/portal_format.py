@@ -6,8 +6,8 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from services.intake.domain.notices import sent_words
 from services.intake.domain.tickets import when
+from services.intake.domain.timeline_words import sent_words, status_change_words
 from shared.contracts import Severity, Status
 
 if TYPE_CHECKING:
@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
 ISO_INSTANT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})")
 
-STATUS_LABELS = {Status.OPEN: "Open", Status.IN_PROGRESS: "In Progress", Status.WAITING_FOR_INFO: "Waiting for Info",
-                 Status.ON_HOLD: "On Hold", Status.RESOLVED: "Resolved", Status.CLOSED: "Closed"}
 SEVERITY_LABELS = {Severity.CRITICAL: "Critical", Severity.HIGH: "High", Severity.MEDIUM: "Medium", Severity.LOW: "Low"}
 TYPE_LABELS = {"performance": "Performance", "access": "Access", "data": "Data", "security": "Security",
                "feature": "Feature", "infrastructure": "Infrastructure"}
@@ -39,14 +37,6 @@ SEVERITY_SIGNS = {
 }
 """KB-005's words for each severity level."""
 TARGET_NAMES = {"response": "Response", "resolution": "Resolution", "handoff": "Contact by the new team"}
-
-
-def status_label(status: str | None) -> str:
-    """Return a status as KB-005 names it."""
-    try:
-        return STATUS_LABELS[Status(status)]
-    except ValueError:
-        return str(status or "")
 
 
 def severity_label(severity: str | None) -> str:
@@ -141,9 +131,12 @@ def utc_words(moment: datetime | None) -> str:
 
 
 def in_words(entry: TimelineEntry) -> TimelineEntry:
-    """Return the entry with what older lines stored raw in words: a triage line's ISO due time, a notice's key."""
+    """Return the entry with what older lines stored raw in words: a triage line's ISO due time, a notice's key,
+    a status change's values."""
     if entry.action == "notification_sent" and entry.actor.type == "system":
         return _notice_in_words(entry)
+    if entry.action == "status_changed":
+        return _status_in_words(entry)
     if entry.action != "triaged" or entry.actor.type != "system":
         return entry
 
@@ -162,3 +155,14 @@ def _notice_in_words(entry: TimelineEntry) -> TimelineEntry:
     if not isinstance(message, str) or not isinstance(channel, str):
         return entry
     return entry.model_copy(update={"detail": sent_words(message, channel)})
+
+
+def _status_in_words(entry: TimelineEntry) -> TimelineEntry:
+    """Return a status change's line worded from its data (lines stored before named the statuses' values); the
+    reason given is kept as it was written."""
+    data = entry.data or {}
+    from_status, to_status, reason = data.get("from_status"), data.get("to_status"), data.get("reason")
+    if not isinstance(from_status, str) or not isinstance(to_status, str):
+        return entry
+    return entry.model_copy(update={"detail": status_change_words(from_status, to_status,
+                                                                  reason if isinstance(reason, str) else None)})

@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 
 from services.intake.domain.actions import FEATURE_STATUS_LABELS
 from services.intake.domain.principals import Principal
+from services.intake.domain.timeline_words import notice_name, status_label
 from services.intake.entrypoints import portal_format as fmt
 from services.intake.settings import IntakeSettings
 
@@ -97,9 +98,9 @@ class Portal:
         escaping = select_autoescape(enabled_extensions=("html",), disabled_extensions=("txt",), default=True)
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=escaping,
                                trim_blocks=True, lstrip_blocks=True)
-        self.env.globals.update(fmt=fmt, htmx=HTMX, hotline=settings.support_hotline, feature_labels=FEATURE_STATUS_LABELS,
+        self.env.globals.update(fmt=fmt, notice_name=notice_name, htmx=HTMX, hotline=settings.support_hotline, feature_labels=FEATURE_STATUS_LABELS,
                                 critical_channel=settings.critical_channel, portal_url=settings.portal_url)
-        self.env.filters.update(iso=fmt.iso, utc=fmt.utc_words, status_label=fmt.status_label,
+        self.env.filters.update(iso=fmt.iso, utc=fmt.utc_words, status_label=status_label,
                                 severity_label=fmt.severity_label, duration=fmt.duration)
         ancestors = " ".join(["'self'", *settings.frame_origins])
         self.content_security_policy = (

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import partial
 
 from services.intake.adapters.tickets import Tickets
-from services.intake.domain.notices import failed_words, sent_words
 from services.intake.domain.sla import (
     OUTCOME_FIELD,
     clock_change_entry,
@@ -21,6 +20,7 @@ from services.intake.domain.tickets import (
     timeline_entry,
     triage_changes,
 )
+from services.intake.domain.timeline_words import failed_words, sent_words
 from services.intake.service_layer import escalation_event_handlers as escalation
 from services.intake.service_layer.applying import apply_event
 from shared.clock import Clock

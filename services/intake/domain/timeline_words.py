@@ -1,11 +1,17 @@
-"""How a ticket's timeline words a notice the notifier sent or gave up on (pure).
+"""How a ticket's timeline words what the services record as keys: notices and statuses (pure).
 
-The notifier reports each notice by its message key (`ticket_received`) and channel (`email`); a
-person reading the timeline gets words instead. A key this table does not know yet is still
-worded from the key itself, never shown raw.
+The notifier reports each notice by its message key (`ticket_received`) and channel (`email`), and
+a status is stored as its value (`waiting_for_info`); a person reading the timeline gets words
+instead. A notice key this table does not know yet is still worded from the key itself, never
+shown raw.
 """
 
 from __future__ import annotations
+
+from shared.contracts import Status
+
+STATUS_LABELS = {Status.OPEN: "Open", Status.IN_PROGRESS: "In Progress", Status.WAITING_FOR_INFO: "Waiting for Info",
+                 Status.ON_HOLD: "On Hold", Status.RESOLVED: "Resolved", Status.CLOSED: "Closed"}
 
 NOTICE_NAMES = {
     "ticket_received": "Confirmation that we received the report",
@@ -46,3 +52,16 @@ def sent_words(message: str, channel: str) -> str:
 def failed_words(message: str, channel: str, attempts: int, error: str) -> str:
     """Return the timeline's words for a notice the notifier gave up on, with the last error (internal entries)."""
     return f"{notice_name(message)} by {channel_name(channel)} failed after {attempts} attempts: {error}"
+
+
+def status_label(status: str | None) -> str:
+    """Return a status as KB-005 names it (a value no status has: as it is)."""
+    try:
+        return STATUS_LABELS[Status(status)]
+    except ValueError:
+        return str(status or "")
+
+
+def status_change_words(from_status: str, to_status: str, reason: str | None) -> str:
+    """Return the timeline's words for a status change, with the reason given for it."""
+    return f"Status {status_label(from_status)} → {status_label(to_status)}" + (f": {reason}" if reason else "")
