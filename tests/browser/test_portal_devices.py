@@ -1,10 +1,11 @@
-"""The portal without JavaScript, on a phone, and with a pasted screenshot."""
+"""The portal without JavaScript, on a phone, with a pasted screenshot, and from a host page's Help button."""
 
 from __future__ import annotations
 
 import base64
 import re
 
+import httpx
 import pytest
 
 from tests.browser.conftest import Person, assert_accessible
@@ -79,3 +80,56 @@ def test_a_pasted_screenshot_is_attached(browser, system, mailbox, keys):  # noq
         page.locator("#ticket-live img[alt^='pasted-']").wait_for()
     finally:
         person.close()
+
+
+def test_help_button_on_the_host_page_with_a_signed_token(browser, system, mailbox, example_host, shots):
+    person = Person(browser, system, mailbox, "hosted@example.com", "Hana Hosted")
+    try:
+        page = person.open("/")  # a fresh browser: not signed in to the portal
+        page.goto(example_host + "/")
+        assert_accessible(page, "host page")
+        page.get_by_role("button", name="Help").click()
+        for name in ("Report Issue", "Bug Report", "Feature Request", "My Tickets"):
+            assert page.get_by_role("menuitem", name=name).is_visible()
+        page.get_by_role("menuitem", name="Report Issue").click()
+        frame = page.frame_locator("iframe[title='Support portal']")
+        frame.get_by_role("heading", name="Report an issue").wait_for()
+        assert frame.get_by_text("Hana Hosted").is_visible(), "signed in as the host's user, no e-mail needed"
+        shots.take(page, "help-button")
+        frame.get_by_label("Title").fill("Reported from inside the host page")
+        frame.get_by_label("Type").select_option("data")
+        frame.get_by_label("Description", exact=True).fill("Charts show yesterday's numbers")
+        frame.get_by_role("button", name="Submit").click()
+        frame.get_by_text(re.compile(r"Ticket INC-\d+ is open")).wait_for()
+        page.get_by_role("button", name="Close support panel").click()
+        page.get_by_role("button", name="Help").click()
+        page.get_by_role("menuitem", name="My Tickets").click()
+        frame.get_by_text("Reported from inside the host page").wait_for()
+    finally:
+        person.close()
+
+
+def test_help_button_without_a_token_falls_back_to_the_email_link(browser, system, mailbox, example_host):
+    person = Person(browser, system, mailbox, "stranger@example.com", "Stranger")
+    try:
+        page = person.page
+        page.goto(example_host + "/anonymous")
+        page.get_by_role("button", name="Help").click()
+        page.get_by_role("menuitem", name="Bug Report").click()
+        frame = page.frame_locator("iframe[title='Support portal']")
+        frame.get_by_role("heading", name="Sign in to Support").wait_for()
+        before = len(person.mailbox.messages())
+        frame.get_by_label("Your e-mail address").fill(person.email)
+        frame.get_by_role("button", name=re.compile("E-mail me")).click()
+        frame.get_by_role("heading", name="Check your e-mail").wait_for()
+        assert person.link_mail(before) is not None
+    finally:
+        person.close()
+
+
+def test_a_forged_host_token_signs_nobody_in(browser, system, mailbox, example_host):
+    from services.intake.entrypoints.example_host import host_token
+    response = httpx.post(system.url("intake") + "/embed/sign-in", follow_redirects=False, data={
+        "token": host_token("not-the-shared-secret-0123456789abcdef", "ada@example.com", "Ada"), "next": "/tickets"})
+    assert response.status_code == 401 and "incidents_session" not in response.headers.get("set-cookie", "")
+    assert "Sign in with your e-mail instead" in response.text

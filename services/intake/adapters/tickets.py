@@ -76,7 +76,6 @@ TIMELINE_PAGE = 100
 MAX_REPROJECTIONS = 20
 
 
-
 class Tickets(Protocol):
     """The ticket store the service layer writes through; every change is one atomic, guarded write."""
 
