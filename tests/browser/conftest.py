@@ -107,6 +107,26 @@ class Screenshots:
         return path
 
 
+CUT_FIELDS = """selector => {
+    const pen = document.createElement('canvas').getContext('2d');
+    const cut = [];
+    for (const field of document.querySelectorAll(selector)) {
+        const style = getComputedStyle(field);
+        pen.font = style.font;
+        const text = field.tagName === 'SELECT' ? field.options[field.selectedIndex].text : field.placeholder;
+        const arrow = field.tagName === 'SELECT' ? 20 : 0;
+        const room = field.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - arrow;
+        if (pen.measureText(text).width > room) cut.push(`field "${text}"`);
+    }
+    return cut;
+}"""
+
+
+def cut_fields(page, selector: str) -> list[str]:
+    """Return the fields matching selector whose chosen option (or placeholder) does not show whole."""
+    return page.evaluate(CUT_FIELDS, selector)
+
+
 def assert_accessible(page, what: str) -> None:
     """Fail if axe-core finds a serious or critical violation on the page as it is now."""
     from axe_playwright_python.sync_playwright import Axe

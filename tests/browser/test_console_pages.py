@@ -14,7 +14,7 @@ from bench.system import wait_until
 from services.intake.adapters.web_sessions import principal_document, session_hash
 from services.intake.domain.principals import Principal, Role
 from services.intake.entrypoints.portal_web import SESSION_COOKIE
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, cut_fields
 from tests.browser.test_console import (  # noqa: F401 - the console's people and keys, shared
     ann,
     keys,
@@ -137,18 +137,11 @@ def test_console_times_are_in_utc_and_the_queue_fits_common_screens(ann, rita, k
                 return box.right > edge + 0.5 || el.scrollWidth > el.clientWidth + 1;
             }).map(el => el.textContent);
             if (document.documentElement.scrollWidth > edge) cut.push('the page scrolls sideways');
-            // the queue's filters and bulk action: each field's chosen option (or placeholder) shows whole
-            const pen = document.createElement('canvas').getContext('2d');
-            for (const field of document.querySelectorAll('form.filters select, form.filters input[type=search], .bulk-row select, .bulk-row input[type=text]')) {
-                const style = getComputedStyle(field);
-                pen.font = style.font;
-                const text = field.tagName === 'SELECT' ? field.options[field.selectedIndex].text : field.placeholder;
-                const arrow = field.tagName === 'SELECT' ? 20 : 0;
-                const room = field.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - arrow;
-                if (pen.measureText(text).width > room) cut.push(`filter "${text}"`);
-            }
             return cut;
         }""")
+        # the queue's filters and bulk action: each field's chosen option (or placeholder) shows whole
+        cut += cut_fields(page, "form.filters select, form.filters input[type=search], .bulk-row select, "
+                                ".bulk-row input[type=text]")
         assert cut == [], f"at {width} px wide: {cut}"
     page.set_viewport_size({"width": 1280, "height": 900})
     assert_accessible(page, "queue with a paused ticket")

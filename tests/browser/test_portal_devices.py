@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from tests.browser.conftest import Person, assert_accessible
+from tests.browser.conftest import Person, assert_accessible, cut_fields
 from tests.browser.test_portal import keys, png  # noqa: F401 - the module's API keys fixture, shared
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -53,6 +53,8 @@ def test_readable_on_a_phone(browser, system, mailbox, keys, shots):  # noqa: F8
             page.goto(person.base + path)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+            cut = cut_fields(page, "main select, main input[type=search]")
+            assert cut == [], f"{path} on a phone cuts the words of {cut}"
             assert_accessible(page, f"{path} on a phone")
         shots.take(page, "phone-feature-requests")
     finally:
