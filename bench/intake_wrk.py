@@ -2,9 +2,9 @@
 
     python -m bench.intake_wrk [--seconds 20] [--connections 32] [--quick]
 
-The same wrk run (a Lua script posting bench.harness.BODY with a numbered title and a reporter's
-key) goes first to the bare FastAPI endpoint of bench/run.py (BARE_APP: uvicorn validating the same
-body, nothing stored), then to intake in the full system (the four services on a fresh vhost and
+The same wrk run (bench/wrk.py: a Lua script posting bench.harness.BODY with a numbered title and
+a reporter's key) goes first to the bare FastAPI endpoint (bench.wrk.BARE_APP: uvicorn validating
+the same body, nothing stored), then to intake in the full system (the four services on a fresh vhost and
 database, so downstream work competes for the CPU as in production). The figure is the ratio.
 wrk is a Debian package: apt-get install wrk. Result: bench/results/intake-wrk.json.
 """
@@ -12,102 +12,15 @@ wrk is a Debian package: apt-get install wrk. Result: bench/results/intake-wrk.j
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bench.harness import BODY, ROOT, cpu_seconds, docstore_pid, running_system, save
-from bench.run import BARE_APP
-from bench.system import free_port
-
-LUA = """
--- POST a ticket body, each with its own title, and print wrk's summary as one JSON line.
-local body = [==[%(body)s]==]
-local counter = 0
-local made = 0
-
-function setup(thread)
-  made = made + 1
-  thread:set("thread_no", made)  -- a global of that thread's own Lua state
-end
-
-function init(args)
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-  %(auth)s
-end
-
-function request()
-  counter = counter + 1
-  return wrk.format(nil, nil, nil, (body:gsub("__N__", tostring(thread_no) .. "-" .. counter)))
-end
-
-function done(summary, latency, requests)
-  io.write(string.format('WRK_RESULT {"requests": %%d, "duration_us": %%d, "status_errors": %%d, ' ..
-    '"connect_errors": %%d, "read_errors": %%d, "write_errors": %%d, "timeouts": %%d, ' ..
-    '"p50_ms": %%.1f, "p90_ms": %%.1f, "p99_ms": %%.1f}\\n',
-    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.timeout, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000))
-end
-"""
-
-
-def lua_script(key: str | None) -> str:
-    """Return the wrk script posting BODY with numbered titles (and the bearer key, if any)."""
-    body = json.dumps({**BODY, "title": BODY["title"] + " #__N__"})
-    auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
-    return LUA % {"body": body, "auth": auth}
-
-
-def wrk(url: str, key: str | None, seconds: float, connections: int, threads: int) -> dict[str, Any]:
-    """Run wrk against url/v1/tickets; return its summary with accepted requests per second."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(lua_script(key))
-    try:
-        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
-                              "--timeout", "60s", "-s", script.name, url + "/v1/tickets"],
-                             capture_output=True, text=True, check=True, timeout=seconds + 120).stdout
-    finally:
-        os.unlink(script.name)
-    line = next(x for x in out.splitlines() if x.startswith("WRK_RESULT "))
-    result = json.loads(line.removeprefix("WRK_RESULT "))
-    seconds_run = result["duration_us"] / 1e6
-    failed = result["status_errors"] + result["timeouts"] + result["read_errors"] + result["write_errors"]
-    result["accepted"] = result["requests"] - failed
-    result["accepted_per_second"] = round(result["accepted"] / seconds_run, 1)
-    return result
-
-
-def bare_fastapi(seconds: float, connections: int, threads: int) -> dict[str, Any]:
-    """wrk against the bare endpoint under uvicorn (one process, as every service runs)."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "bare_app.py").write_text(BARE_APP)
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port),
-                                    "--log-level", "warning", "--no-access-log"], cwd=tmp,
-                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
-        try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    httpx.get(url + "/docs", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            wrk(url, None, 3, connections, threads)  # warm-up
-            return wrk(url, None, seconds, connections, threads)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+from bench.harness import cpu_seconds, docstore_pid, running_system, save
+from bench.wrk import bare_fastapi, require_wrk, wrk
 
 
 def full_system(seconds: float, connections: int, threads: int) -> dict[str, Any]:
@@ -137,9 +50,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk); skipping the intake ceiling")
-        return 0
+    require_wrk()
     seconds = args.seconds or (10 if args.quick else 20)
     print("wrk against the bare FastAPI endpoint ...", flush=True)
     bare = bare_fastapi(seconds, args.connections, args.threads)

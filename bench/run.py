@@ -2,16 +2,16 @@
 
     python -m bench.run [--quick]
 
-Needs RabbitMQ and a MongoDB-protocol server (make up, or scripts/stack.sh infra); starts its own
-copy of the four services on free ports, on a fresh vhost and database. Results: bench/results/*.json.
+Saturation figures come from wrk (bench/wrk.py: apt-get install -y wrk), so the client's CPU is
+not taken from the services it measures; the fixed-rate latency phases use a Python client, which
+at half load leaves the cores room. Needs RabbitMQ and a MongoDB-protocol server (make up, or
+scripts/stack.sh infra); starts its own copy of the four services on free ports, on a fresh vhost and database. Results: bench/results/*.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +22,6 @@ from pymongo import MongoClient
 
 from bench.harness import (
     BODY,
-    closed_loop,
     cpu_seconds,
     docstore_pid,
     open_loop,
@@ -33,18 +32,10 @@ from bench.harness import (
     settle,
     vhost,
 )
-from bench.system import free_port
+from bench.wrk import bare_fastapi, require_wrk, wrk
 from services.intake.adapters.tickets import unpacked
 
-BARE_APP = """
-from fastapi import FastAPI
-from services.intake.entrypoints.schemas import TicketCreate
-app = FastAPI()
-@app.post("/v1/tickets", status_code=201)
-async def create(body: TicketCreate) -> dict:
-    return body.model_dump(mode="json")
-"""
-
+WRK_THREADS = 1  # one wrk thread keeps 32 connections busy; a second would only take a core from the services
 
 async def aio_pika_ceiling(messages: int) -> dict:
     """Publish with confirms to a quorum queue and consume with manual acks: messages per second."""
@@ -76,37 +67,15 @@ async def aio_pika_ceiling(messages: int) -> dict:
     return {"messages": messages, "seconds": round(elapsed, 3), "per_second": round(messages / elapsed, 1)}
 
 
-async def fastapi_ceiling(requests: int, concurrency: int) -> dict:
-    """A bare FastAPI endpoint validating the same body, under uvicorn: requests per second."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "bare_app.py").write_text(BARE_APP)
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port),
-                                    "--log-level", "warning", "--no-access-log"], cwd=tmp,
-                                   env={**__import__("os").environ, "PYTHONPATH": str(Path.cwd())})
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                for _ in range(100):
-                    try:
-                        await client.get("/docs")
-                        break
-                    except httpx.HTTPError:
-                        await asyncio.sleep(0.1)
-                result = await closed_loop(client, "/v1/tickets", BODY, requests, concurrency)
-                result.pop("ids")
-                return result
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-async def intake(system, key: str, requests: int, concurrency: int, seconds: float) -> tuple[dict, dict]:
-    """Accepted tickets per second at saturation, then latency at a fixed half-saturation offered load."""
+async def intake(system, key: str, concurrency: int, posting_seconds: float, seconds: float) -> tuple[dict, dict]:
+    """Accepted tickets per second at saturation (wrk), then latency at a fixed half-saturation offered load."""
     headers = {"Authorization": f"Bearer {key}"}
+    posted = await asyncio.to_thread(wrk, system.url("intake"), key, posting_seconds, concurrency, WRK_THREADS)
+    saturation = {"accepted": posted["accepted"], "requests": posted["requests"],
+                  "seconds": round(posted["duration_us"] / 1e6, 3), "per_second": posted["accepted_per_second"],
+                  "p50_ms": posted["p50_ms"], "p99_ms": posted["p99_ms"]}
+    await settle(docstore_pid())
     async with httpx.AsyncClient(base_url=system.url("intake"), headers=headers, timeout=30) as client:
-        saturation = await closed_loop(client, "/v1/tickets", BODY, requests, concurrency)
-        saturation.pop("ids")
-        await settle(docstore_pid())
         latency = await open_loop(client, "/v1/tickets", BODY, max(1.0, saturation["per_second"] / 2), seconds)
         latency.pop("ids")
     return saturation, latency
@@ -148,20 +117,26 @@ async def wait_all_triaged(system, ids: list[str], timeout: float = 300) -> floa
     raise TimeoutError(f"{len(remaining)} of {len(ids)} tickets not triaged within {timeout}s")
 
 
-async def pipeline(system, key: str, tickets: int, concurrency: int, seconds: float) -> dict:
+async def pipeline(system, key: str, posting_seconds: float, concurrency: int, seconds: float) -> dict:
     """End to end (POST → triaged → SLA clock stored) at saturation, then POST→triaged latency at half rate.
 
-    The half-rate phase starts once the docstore is idle again, so the saturation run's leftover
-    work (notifications, escalation) does not queue in front of it.
+    Saturation: wrk posts for `posting_seconds`; the figure is the tickets it created over the time
+    from its start until every one of them is triaged and has its clock. The half-rate phase starts
+    once the docstore is idle again, so the saturation run's leftover work (notifications,
+    escalation) does not queue in front of it.
     """
     headers = {"Authorization": f"Bearer {key}"}
+    created: list[str] = []
     started = time.perf_counter()
+    posted = await asyncio.to_thread(wrk, system.url("intake"), key, posting_seconds, concurrency, WRK_THREADS,
+                                     created)
+    if len(created) != posted["accepted"]:
+        raise RuntimeError(f"wrk counted {posted['accepted']} accepted POSTs but {len(created)} created ids")
+    finished = await wait_all_triaged(system, created)
+    rate = posted["accepted"] / (finished - started)
+    half = max(1.0, rate / 2)
+    settled = await settle(docstore_pid())
     async with httpx.AsyncClient(base_url=system.url("intake"), headers=headers, timeout=30) as client:
-        posted = await closed_loop(client, "/v1/tickets", BODY, tickets, concurrency)
-        finished = await wait_all_triaged(system, posted.pop("ids"))
-        rate = posted["accepted"] / (finished - started)
-        half = max(1.0, rate / 2)
-        settled = await settle(docstore_pid())
         offered = await open_loop(client, "/v1/tickets", BODY, half, seconds)
         ids = offered.pop("ids")
         await wait_all_triaged(system, ids)
@@ -193,22 +168,28 @@ def cpu_by_service(system, extra: dict[str, int | None]) -> dict[str, float]:
 
 
 async def main(quick: bool, replicas: int = 1) -> None:
+    require_wrk()
     n = 150 if quick else 600
     seconds = 5 if quick else 20
+    # wrk posts for a fixed time, not a fixed count: ~7 s at intake's ~85 accepted/s is the 600 tickets a
+    # phase has always posted (each phase's tickets stay in the database and the next phase's cost grows with them)
+    posting_seconds = 2 if quick else 7
     concurrency = 32
     print("measuring ceilings ...", flush=True)
     pika = await aio_pika_ceiling(n)
-    bare = await fastapi_ceiling(n, concurrency)
+    posted = await asyncio.to_thread(bare_fastapi, seconds, concurrency, WRK_THREADS)
+    bare = {"requests": posted["requests"], "seconds": round(posted["duration_us"] / 1e6, 3),
+            "per_second": posted["accepted_per_second"], "p50_ms": posted["p50_ms"], "p99_ms": posted["p99_ms"]}
     with running_system(Path(tempfile.mkdtemp(prefix="bench-")), replicas=replicas) as system:
         key = system.create_key("reporter", "Bench", "bench@example.com")
         idle = {name: rss_mb(p.pid) for name, p in system.processes.items()}
         print("measuring intake ...", flush=True)
-        saturation, latency = await intake(system, key, n, concurrency, seconds)
+        saturation, latency = await intake(system, key, concurrency, posting_seconds, seconds)
         print("measuring the pipeline ...", flush=True)
         await settle(docstore_pid())
         extra = {"docstore": docstore_pid()}
         cpu_before = cpu_by_service(system, extra)
-        flow = await pipeline(system, key, n, concurrency, seconds)
+        flow = await pipeline(system, key, posting_seconds, concurrency, seconds)
         cpu_after = cpu_by_service(system, extra)
         handled = flow["saturation"]["tickets"] + flow["half_load"]["tickets"]
         cpu_per_ticket = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / handled, 1) for name in cpu_after}

@@ -47,6 +47,8 @@ ensure_apt_packages() {
   # Alertmanager and amtool (Debian's 0.25): the e2e tests run it as a process against intake's webhook
   { command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; } || missing+=(prometheus-alertmanager)
   if [[ "${WITH_COMPOSE_CHECK:-0}" == 1 ]]; then command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose); fi
+  # wrk: the benchmarks' HTTP load generator (bench/wrk.py), and the test of its script
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   # the portal's browser tests drive Debian's Chromium through Playwright (Playwright's own browser download cannot reach its CDN here)
   [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   ((${#missing[@]})) || return 0
