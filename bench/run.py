@@ -5,7 +5,8 @@
 Saturation figures come from wrk (bench/wrk.py: apt-get install -y wrk), so the client's CPU is
 not taken from the services it measures; the fixed-rate latency phases use a Python client, which
 at half load leaves the cores room. Needs RabbitMQ and a MongoDB-protocol server (make up, or
-scripts/stack.sh infra); starts its own copy of the four services on free ports, on a fresh vhost and database. Results: bench/results/*.json.
+scripts/stack.sh infra); starts its own copy of the four services on free ports, on a fresh vhost
+and database. Results: bench/results/*.json.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from bench.harness import (
     vhost,
 )
 from bench.wrk import bare_fastapi, require_wrk, wrk
-from services.intake.adapters.tickets import unpacked
+from services.intake.adapters.tickets import COUNTERS, unpacked
 
 WRK_THREADS = 1  # one wrk thread keeps 32 connections busy; a second would only take a core from the services
+
 
 async def aio_pika_ceiling(messages: int) -> dict:
     """Publish with confirms to a quorum queue and consume with manual acks: messages per second."""
@@ -85,6 +87,13 @@ async def intake(system, key: str, concurrency: int, posting_seconds: float, sec
     return saturation, latency
 
 
+def tickets_numbered(system) -> int:
+    """Return how many ticket numbers intake has handed out in the system's database (one read by `_id`)."""
+    with MongoClient(system.mongodb_url) as client:
+        counter = client[system.mongodb_db][COUNTERS].find_one({"_id": "ticket"})
+    return int((counter or {}).get("seq", 0))
+
+
 def triaged_latencies(system, ids: list[str]) -> list[float]:
     """Return seconds from report to triage applied for each of these tickets that is triaged."""
     latencies = []
@@ -125,12 +134,15 @@ async def pipeline(system, key: str, posting_seconds: float, concurrency: int, s
     """End to end (POST → triaged → SLA clock stored) at saturation, then POST→triaged latency at half rate.
 
     Saturation: wrk posts for `posting_seconds`; the figure is the tickets it created over the time
-    from its start until every one of them is triaged and has its clock. The half-rate phase starts
-    once the docstore is idle again, so the saturation run's leftover work (notifications,
-    escalation) does not queue in front of it.
+    from its start until every one of them is triaged and has its clock. A POST still in flight when
+    wrk stops creates a ticket whose answer wrk never reads: the pipeline handles it but the figure
+    does not count it (`unanswered`, from the ticket-number counter), so it errs low, never high.
+    The half-rate phase starts once the docstore is idle again, so the saturation run's leftover
+    work (notifications, escalation) does not queue in front of it.
     """
     headers = {"Authorization": f"Bearer {key}"}
     created: list[str] = []
+    numbered_before = tickets_numbered(system)
     idle_before = machine_idle()
     started = time.perf_counter()
     posted = await asyncio.to_thread(wrk, system.url("intake"), key, posting_seconds, concurrency, WRK_THREADS,
@@ -139,6 +151,7 @@ async def pipeline(system, key: str, posting_seconds: float, concurrency: int, s
         raise RuntimeError(f"wrk counted {posted['accepted']} accepted POSTs but {len(created)} created ids")
     finished = await wait_all_triaged(system, created)
     idle_after = machine_idle()
+    unanswered = tickets_numbered(system) - numbered_before - posted["accepted"]  # their POSTs have ended by now
     rate = posted["accepted"] / (finished - started)
     half = max(1.0, rate / 2)
     settled = await settle(docstore_pid())
@@ -148,7 +161,7 @@ async def pipeline(system, key: str, posting_seconds: float, concurrency: int, s
         await wait_all_triaged(system, ids)
     latencies = triaged_latencies(system, ids)
     return {"saturation": {"tickets": posted["accepted"], "seconds": round(finished - started, 3),
-                           "per_second": round(rate, 1),
+                           "per_second": round(rate, 1), "unanswered": unanswered,
                            "machine_idle_fraction": round((idle_after[0] - idle_before[0])
                                                           / max(1, idle_after[1] - idle_before[1]), 3)},
             "half_load": {"offered_per_second": round(half, 1), "tickets": len(latencies),
